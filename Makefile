@@ -1,0 +1,27 @@
+# The README's two commands are `make run` and `make test`; both build the virtualenv first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test check lint clean
+.DEFAULT_GOAL := test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Checks the example watchlist once (with rechecks), records to ./banwatch.db, alerts on the console
+# unless SLACK_BOT_TOKEN is set.
+run: $(STAMP)
+	$(BIN)/banwatch --watchlist examples/watchlist.yaml check
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,84 @@
+"""Alert context -> Slack Block Kit + plain text. Pure.
+
+Everything that comes from a platform or the watchlist is untrusted: `&`, `<` and `>` are escaped so a
+display name like `<!channel>` can neither ping anyone nor forge a link, and long values are truncated.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from alerts.notifier import Message
+from spiders.platforms import PLATFORMS
+
+TITLES = {
+    "suspended": "Suspended",
+    "not_found": "Gone (not found)",
+    "deactivated": "Deactivated",
+    "reinstated": "Reinstated",
+}
+_STATUS_WORDS = {"active": "still active", "suspended": "also suspended", "not_found": "also gone",
+                 "deactivated": "also deactivated", "restricted": "restricted", None: "not yet checked"}
+
+
+def escape(text: object, limit: int = 300) -> str:
+    """Slack needs only these three escaped; truncation keeps every field within Block Kit's limits."""
+    raw = str(text)
+    if len(raw) > limit:
+        raw = raw[: limit - 1] + "…"
+    return raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def platform_title(name: str) -> str:
+    return PLATFORMS[name].title if name in PLATFORMS else name
+
+
+def siblings_summary(siblings: list[dict[str, Any]]) -> str:
+    """'still active on Bluesky, Mastodon; also suspended on X' — what is left of the entity."""
+    by_status: dict[str | None, list[str]] = defaultdict(list)
+    for s in siblings:
+        title = platform_title(s["platform"])
+        if title not in by_status[s["status"]]:
+            by_status[s["status"]].append(title)
+    order = ["active", "suspended", "not_found", "deactivated", "restricted", None]
+    parts = [f"{_STATUS_WORDS.get(st, st)} on {', '.join(by_status[st])}" for st in order if by_status.get(st)]
+    return "; ".join(parts)
+
+
+def render(ctx: dict[str, Any]) -> Message:
+    kind, platform = ctx["kind"], platform_title(ctx["platform"])
+    who = ctx["entity"] or ctx["name"] or ctx["handle"]
+    title = f"{TITLES.get(kind, kind)} on {platform}: {who}"
+    account = f"{platform} {ctx['handle']}"
+    if ctx["display_name"] and ctx["display_name"] != ctx["handle"]:
+        account += f" ({ctx['display_name']})"
+    left = siblings_summary(ctx["siblings"])
+    window = (f"last seen {ctx['from_status']} {ctx['last_seen_before_at'] or 'never'} → "
+              f"first seen {ctx['to_status']} {ctx['first_seen_at']} → confirmed {ctx['confirmed_at']}")
+    proof = f"rule {ctx['rule']}"
+    if ctx.get("evidence_id"):
+        proof += f" · evidence #{ctx['evidence_id']} sha256 {ctx['sha256'][:16]}…"
+    text_lines = [title, f"{account} {ctx['url']}"]
+    if left:
+        text_lines.append(left[0].upper() + left[1:] + ".")
+    text_lines += [window, proof]
+    text = " | ".join(escape(line, 600) for line in text_lines)
+
+    detail = f"*<{ctx['url']}|{escape(account, 200)}>*"
+    if ctx["tags"]:
+        detail += "  " + " ".join(f"`{escape(t, 40)}`" for t in ctx["tags"][:10])
+    if left:
+        detail += "\n" + escape(left[0].upper() + left[1:] + ".", 1000)
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": _plain(title, 150)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": detail[:3000]}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(window, 1000)},
+                                         {"type": "mrkdwn", "text": escape(proof, 500)}]},
+    ]
+    return Message(text=text, blocks=blocks)
+
+
+def _plain(text: str, limit: int) -> str:
+    """plain_text fields are not parsed for mentions, so they only need truncating."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

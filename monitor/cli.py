@@ -1,0 +1,216 @@
+"""The `banwatch` command. The only place that turns BanwatchError into a message and an exit code."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from tabulate import tabulate
+
+from monitor.errors import BanwatchError
+from monitor.settings import DEFAULT_DB, DEFAULT_WATCHLIST, base_urls_from_env, slack_from_env
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("banwatch")
+
+
+def user_errors(fn: F) -> F:
+    """BanwatchError -> its message on stderr, exit 1, no traceback."""
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BanwatchError as exc:
+            click.echo(f"Error: {exc}" if "\n" not in str(exc) else f"Error:\n{exc}", err=True)
+            sys.exit(1)
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--watchlist", "watchlist_path", default=DEFAULT_WATCHLIST, envvar="BANWATCH_WATCHLIST",
+              show_default=True, help="Watchlist file (env BANWATCH_WATCHLIST).")
+@click.option("--db", "db_path", default=DEFAULT_DB, envvar="BANWATCH_DB", show_default=True,
+              help="SQLite database file (env BANWATCH_DB).")
+@click.option("--log-level", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.version_option(package_name="banwatch")
+@click.pass_context
+def cli(ctx: click.Context, watchlist_path: str, db_path: str, log_level: str) -> None:
+    """Watch social accounts for suspensions; record changes with evidence; alert on Slack."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level.upper() != "DEBUG":
+        for noisy in ("scrapy", "twisted", "py.warnings"):
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(log_level.upper())))
+        # A request that failed after its retries is recorded as an unknown observation and counted in
+        # the summary; Scrapy's own ERROR line for it would only repeat that.
+        logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
+    ctx.obj = {"watchlist": watchlist_path, "db": db_path, "log_level": log_level.upper()}
+
+
+@cli.command()
+@click.pass_obj
+@user_errors
+def validate(obj: dict[str, Any]) -> None:
+    """Check the watchlist and the environment; write nothing."""
+    from monitor.watchlist import load
+
+    wl = load(obj["watchlist"])
+    base_urls = base_urls_from_env()
+    slack = slack_from_env(wl.slack_channel)
+    platforms = sorted({a.platform for a in wl.accounts})
+    click.echo(f"{wl.path}: OK — {len(wl.accounts)} accounts, {len(wl.entities)} entities, "
+               f"platforms: {', '.join(platforms) or 'none'}")
+    click.echo(slack.describe())
+    for name, url in sorted(base_urls.items()):
+        click.echo(f"{name}: base URL overridden to {url}")
+
+
+@cli.command()
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.pass_obj
+@user_errors
+def check(obj: dict[str, Any], progress: bool | None) -> None:
+    """Check every account once, confirm changes, deliver alerts, print a summary."""
+    from monitor.runner import Checker, run_in_reactor
+    from monitor.store import Store
+    from monitor.timeutil import now_iso
+    from monitor.watchlist import load
+
+    wl = load(obj["watchlist"])  # before the store: a broken watchlist writes nothing
+    base_urls = base_urls_from_env()
+    slack = slack_from_env(wl.slack_channel)
+    click.echo(slack.describe(), err=True)
+    store = Store.open(obj["db"])
+    try:
+        store.sync_watchlist(wl, now_iso())
+        show = sys.stderr.isatty() if progress is None else progress
+        bar = click.progressbar(length=len(wl.accounts), label="checking", file=sys.stderr) if show else None
+        checker = Checker(store, list(wl.accounts), base_urls, slack.channel,
+                          on_observation=(lambda _o: bar.update(1)) if bar else None)
+
+        async def main(runner: Any) -> Any:
+            return await checker.check(runner, announce=lambda m: click.echo(m, err=True))
+
+        summary = run_in_reactor(main, {"LOG_LEVEL": obj["log_level"]})
+        if bar:
+            bar.render_finish()
+        report = _deliver(store, slack)
+    finally:
+        store.close()
+    _print_summary(summary, report)
+
+
+def _deliver(store: Any, slack: Any) -> Any:
+    from alerts.console import ConsoleNotifier
+    from alerts.dispatch import deliver
+    from alerts.slack import SlackNotifier
+    from monitor.timeutil import now_iso
+
+    notifier = SlackNotifier(slack) if slack.enabled else ConsoleNotifier()
+    return deliver(store, notifier, now_iso()), notifier.name
+
+
+def _print_summary(summary: Any, delivery: tuple[Any, str]) -> None:
+    report, via = delivery
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))
+    click.echo(f"{summary.observations} observations in {summary.rounds} round(s): {counts or 'none'}")
+    if summary.unknown_rules:
+        rules = ", ".join(f"{rule} ×{n}" for rule, n in summary.unknown_rules.most_common())
+        click.echo(f"unknown (proves nothing, checked again next run): {rules}")
+    for key, status in sorted(summary.baselines.items()):
+        if status != "active":
+            click.echo(f"baseline: {key} is {status}")
+    for c in summary.changes:
+        click.echo(f"change: {c.key} {c.from_status} → {c.to_status} ({c.rule})")
+    for key in sorted(summary.pending):
+        click.echo(f"pending: {key} (not yet confirmed; checked again on its next run)")
+    line = f"alerts: {report.sent} sent via {via}"
+    if report.failed:
+        line += f", {report.failed} not delivered (kept in the outbox, retried next run)"
+    click.echo(line)
+
+
+def _emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, indent=2, default=str))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        click.echo(tabulate(rows, headers=columns, tablefmt="simple") if rows else "(no rows)")
+
+
+def _format_option(fn: F) -> F:
+    fn = click.option("--json", "fmt", flag_value="json", help="Output JSON.")(fn)
+    fn = click.option("--csv", "fmt", flag_value="csv", help="Output CSV.")(fn)
+    return click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(fn)  # type: ignore[return-value]
+
+
+@cli.command()
+@_format_option
+@click.pass_obj
+@user_errors
+def status(obj: dict[str, Any], fmt: str) -> None:
+    """The current status of every watched account."""
+    from monitor.query import run_sql
+
+    columns, rows = run_sql(obj["db"], """
+        SELECT key AS account, coalesce(entity, '') AS entity, coalesce(status, 'unchecked') AS status,
+               coalesce(status_since, '') AS since,
+               CASE WHEN pending_status IS NULL THEN '' ELSE pending_status || ' (' || pending_count || ')' END
+                   AS pending,
+               coalesce(last_checked_at, '') AS last_checked, coalesce(last_rule, '') AS rule
+        FROM accounts WHERE removed_at IS NULL
+        ORDER BY entity IS NULL, entity, platform, handle""")
+    _emit(columns, rows, fmt)
+
+
+@cli.command()
+@click.argument("account", required=False)
+@_format_option
+@click.pass_obj
+@user_errors
+def history(obj: dict[str, Any], account: str | None, fmt: str) -> None:
+    """Confirmed changes, oldest first, with their detection windows (one ACCOUNT, or all)."""
+    from monitor.errors import BanwatchError as _Err
+    from monitor.query import run_sql
+
+    params: dict[str, Any] = {}
+    where = ""
+    if account:
+        _, found = run_sql(obj["db"], "SELECT key FROM accounts WHERE key = :a OR handle = :a", {"a": account})
+        if not found:
+            raise _Err(f"no account {account!r} in {obj['db']} (give platform:handle as `banwatch status` shows)")
+        if len(found) > 1:
+            raise _Err(f"{account!r} is ambiguous: {', '.join(r[0] for r in found)}")
+        where, params = "WHERE c.account_key = :key", {"key": found[0][0]}
+    columns, rows = run_sql(obj["db"], f"""
+        SELECT c.id AS change, c.account_key AS account, coalesce(a.entity, '') AS entity,
+               c.from_status || ' → ' || c.to_status AS change_,
+               coalesce(c.last_seen_before_at, '') AS last_seen_before, c.first_seen_at AS first_seen,
+               c.confirmed_at AS confirmed, c.rule, c.evidence_id AS evidence
+        FROM changes c JOIN accounts a ON a.key = c.account_key {where}
+        ORDER BY c.confirmed_at, c.id""", params)
+    columns = [("from → to" if c == "change_" else c) for c in columns]
+    _emit(columns, rows, fmt)
+
+
+@cli.command()
+@click.argument("query")
+@_format_option
+@click.option("--timeout", default=5.0, show_default=True, help="Seconds before the query is interrupted.")
+@click.pass_obj
+@user_errors
+def sql(obj: dict[str, Any], query: str, fmt: str, timeout: float) -> None:
+    """Run a read-only SQL QUERY against the database (safe while the monitor runs)."""
+    from monitor.query import run_sql
+
+    columns, rows = run_sql(obj["db"], query, timeout=timeout)
+    _emit(columns, rows, fmt)

@@ -1,0 +1,59 @@
+"""Read-only access for people: `banwatch sql`, `status` and `history` never write.
+
+The file is opened `mode=ro` with `query_only`, ATTACH disabled, and a time limit enforced by a
+progress handler (Datasette's pattern), so it is safe to run while the monitor writes (WAL).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import StoreError
+
+
+def open_readonly(path: str) -> sqlite3.Connection:
+    if not Path(path).exists():
+        raise StoreError(f"{path}: no database yet (run `banwatch check` first, or give --db)")
+    conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=5)
+    conn.execute("PRAGMA query_only = 1")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+@contextmanager
+def time_limit(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
+    deadline = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+    try:
+        yield
+    finally:
+        conn.set_progress_handler(None, 1000)
+
+
+def run_sql(path: str, sql: str, params: dict[str, Any] | None = None,
+            timeout: float = 5.0) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one read-only statement; returns column names and rows. Writes are refused."""
+    conn = open_readonly(path)
+    try:
+        with time_limit(conn, timeout):
+            cur = conn.execute(sql, params or {})
+            rows = [tuple(r) for r in cur.fetchall()]
+        return [d[0] for d in cur.description or []], rows
+    except sqlite3.OperationalError as exc:
+        msg = str(exc)
+        if "readonly" in msg or "query_only" in msg or "read-only" in msg:
+            raise StoreError("banwatch sql is read-only: only statements that read (SELECT, WITH, "
+                             "EXPLAIN) are allowed") from None
+        if msg == "interrupted":
+            raise StoreError(f"query interrupted after {timeout:g}s (raise --timeout)") from None
+        raise StoreError(f"SQL error: {msg}") from None
+    except (sqlite3.ProgrammingError, sqlite3.Warning) as exc:
+        raise StoreError(f"SQL error: {exc}") from None
+    finally:
+        conn.close()

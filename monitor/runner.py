@@ -1,0 +1,151 @@
+"""One check cycle: crawl accounts -> classify -> state machine -> store (+ outbox). Owns no policy.
+
+Scrapy runs in this process on the asyncio reactor, started once: `banwatch check` crawls every account,
+then rechecks the ones with a pending change after their `confirm_delay`, in the same reactor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from monitor.model import Account, Observation
+from monitor.state import advance
+from monitor.store import Store
+from monitor.timeutil import now_iso
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class ChangeNote:
+    key: str
+    from_status: str
+    to_status: str
+    rule: str
+
+
+@dataclass
+class CheckSummary:
+    rounds: int = 0
+    observations: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    unknown_rules: Counter[str] = field(default_factory=Counter)
+    baselines: dict[str, str] = field(default_factory=dict)  # key -> first conclusive status
+    changes: list[ChangeNote] = field(default_factory=list)
+    alerts: int = 0
+    pending: set[str] = field(default_factory=set)  # still unconfirmed when the check ended
+
+
+class Checker:
+    """Feeds observations from crawls into the state machine and the store."""
+
+    def __init__(self, store: Store, accounts: list[Account], base_urls: dict[str, str], channel: str | None,
+                 command: str = "check", on_observation: Callable[[Observation], None] | None = None) -> None:
+        ids = store.platform_ids(a.key for a in accounts)
+        self.accounts = {a.key: replace(a, platform_id=ids.get(a.key)) for a in accounts}
+        self.store, self.base_urls, self.channel, self.command = store, base_urls, channel, command
+        self.on_observation = on_observation
+        self.summary = CheckSummary()
+        self._round_counts: dict[str, Counter[str]] = {}
+
+    def record(self, obs: Observation) -> None:
+        """Called for every observation a crawl yields; one transaction each."""
+        account = self.accounts[obs.account_key]
+        step = advance(self.store.state(account.key), obs.status, obs.checked_at, account.confirmations)
+        result = self.store.record(account, obs, step, self.channel or "")
+        s = self.summary
+        s.observations += 1
+        s.counts[obs.status.value] += 1
+        if not obs.status.conclusive:
+            s.unknown_rules[obs.rule] += 1
+        self._round_counts.setdefault(account.platform, Counter())[obs.status.value] += 1
+        if result.baseline and step.state.status:
+            s.baselines[account.key] = step.state.status.value
+        if step.transition:
+            s.changes.append(ChangeNote(account.key, step.transition.from_status.value,
+                                        step.transition.to_status.value, obs.rule))
+            s.alerts += len(result.alert_ids)
+        (s.pending.add if result.pending else s.pending.discard)(account.key)
+        if obs.platform_id and not account.platform_id:
+            self.accounts[account.key] = replace(account, platform_id=obs.platform_id)
+        log.debug("%s: %s (%s) %s", account.key, obs.status.value, obs.rule, obs.reason)
+        if self.on_observation:
+            self.on_observation(obs)
+
+    def _on_item(self, item: Observation, **_: Any) -> None:
+        self.record(item)
+
+    async def crawl(self, runner: Any, keys: list[str]) -> None:
+        """Crawl these accounts once; a `runs` row per platform records what the crawl saw."""
+        from scrapy import signals
+        from scrapy.utils.defer import deferred_to_future
+
+        from spiders.status import StatusSpider
+
+        accounts = [self.accounts[k] for k in keys]
+        started = now_iso()
+        per_platform = Counter(a.platform for a in accounts)
+        run_ids = {p: self.store.start_run(self.command, p, n, started) for p, n in per_platform.items()}
+        self._round_counts = {}
+        crawler = runner.create_crawler(StatusSpider)
+        crawler.signals.connect(self._on_item, signal=signals.item_scraped)  # held weakly: a bound method
+        await deferred_to_future(runner.crawl(crawler, accounts=accounts, base_urls=self.base_urls))
+        reason = (crawler.stats.get_value("finish_reason") if crawler.stats else None) or "finished"
+        finished = now_iso()
+        for platform, run_id in run_ids.items():
+            self.store.finish_run(run_id, dict(self._round_counts.get(platform, {})), reason, finished)
+        self.summary.rounds += 1
+
+    async def check(self, runner: Any, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                    announce: Callable[[str], None] = lambda _: None) -> CheckSummary:
+        """Every account once, then pending ones again after their confirm_delay until confirmed."""
+        await self.crawl(runner, list(self.accounts))
+        rechecks: Counter[str] = Counter()
+        while True:
+            due = [k for k in sorted(self.summary.pending)
+                   if rechecks[k] < self.accounts[k].confirmations + 2]
+            if not due:
+                return self.summary
+            delay = min(self.accounts[k].confirm_delay for k in due)
+            if delay > 0:
+                announce(f"rechecking {len(due)} account(s) with a pending change in {delay:g}s")
+                await sleep(delay)
+            rechecks.update(due)
+            await self.crawl(runner, due)
+
+
+def run_in_reactor(main: Callable[[Any], Awaitable[T]], settings: dict[str, Any] | None = None) -> T:
+    """Install the asyncio reactor, run `main(runner)` to completion, stop the reactor, return the result."""
+    from scrapy.crawler import CrawlerRunner
+    from scrapy.utils.defer import deferred_from_coro
+    from scrapy.settings import Settings
+    from scrapy.utils.reactor import install_reactor
+
+    project = Settings()
+    project.setmodule("spiders.settings", priority="project")  # wherever banwatch is run from
+    install_reactor(project["TWISTED_REACTOR"])
+    from twisted.internet import reactor
+
+    project.setdict(settings or {}, priority="cmdline")
+    runner = CrawlerRunner(project)
+    outcome: dict[str, Any] = {}
+
+    def start() -> None:
+        d = deferred_from_coro(main(runner))
+        d.addCallbacks(lambda value: outcome.setdefault("value", value),
+                       lambda failure: outcome.setdefault("failure", failure))
+        d.addBoth(lambda _: reactor.stop())  # type: ignore[attr-defined]
+
+    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+    if "failure" in outcome:
+        outcome["failure"].raiseException()
+    if "value" not in outcome:
+        raise KeyboardInterrupt
+    return outcome["value"]

@@ -1,0 +1,94 @@
+"""Every table, index and view, as sqlite-utils migrations: the only DDL in the project.
+
+A schema change is a new migration appended here; `PRAGMA user_version` records how many are applied
+so an older banwatch refuses a newer database instead of misreading it.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("banwatch")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    db["entities"].create({"name": str, "tags": str, "line": int, "removed_at": str}, pk="name")
+    db["accounts"].create(
+        {
+            "key": str, "platform": str, "handle": str, "platform_id": str, "display_name": str,
+            "name": str, "entity": str, "tags": str, "url": str, "line": int,
+            "interval_s": float, "confirmations": int, "confirm_delay_s": float,
+            "status": str, "status_since": str, "last_seen_at": str, "last_rule": str,
+            "pending_status": str, "pending_count": int, "pending_since": str,
+            "last_checked_at": str, "next_check_at": str, "added_at": str, "removed_at": str,
+        },
+        pk="key", not_null={"platform", "handle"}, defaults={"pending_count": 0},
+        foreign_keys=[("entity", "entities", "name")],
+    )
+    db["accounts"].create_index(["next_check_at"])
+    db["accounts"].create_index(["platform", "status"])
+    db["accounts"].create_index(["entity"])
+    db["observations"].create(
+        {
+            "id": int, "account_key": str, "status": str, "rule": str, "reason": str,
+            "first_checked_at": str, "last_checked_at": str, "checks": int, "last_http_status": int,
+            "classifier_version": int,
+        },
+        pk="id", not_null={"account_key", "status", "rule"}, foreign_keys=[("account_key", "accounts", "key")],
+    )
+    db["observations"].create_index(["account_key", "last_checked_at"])
+    db["evidence_bodies"].create({"sha256": str, "size": int, "body": bytes}, pk="sha256")
+    db["evidence"].create(
+        {
+            "id": int, "account_key": str, "url": str, "http_status": int, "headers": str,
+            "sha256": str, "truncated": int, "captured_at": str,
+        },
+        pk="id", foreign_keys=[("account_key", "accounts", "key"), ("sha256", "evidence_bodies", "sha256")],
+    )
+    db["changes"].create(
+        {
+            "id": int, "account_key": str, "from_status": str, "to_status": str, "rule": str, "reason": str,
+            "last_seen_before_at": str, "first_seen_at": str, "confirmed_at": str, "evidence_id": int,
+        },
+        pk="id", not_null={"account_key", "from_status", "to_status", "confirmed_at"},
+        foreign_keys=[("account_key", "accounts", "key"), ("evidence_id", "evidence", "id")],
+    )
+    db["changes"].create_index(["confirmed_at"])
+    db["changes"].create_index(["account_key", "confirmed_at"])
+    db["alerts"].create(
+        {
+            "id": int, "kind": str, "change_id": int, "account_key": str, "channel": str, "state": str,
+            "attempts": int, "next_attempt_at": str, "last_error": str, "slack_ts": str,
+            "created_at": str, "sent_at": str,
+        },
+        pk="id", not_null={"kind", "state", "created_at"}, defaults={"attempts": 0, "state": "pending"},
+        foreign_keys=[("change_id", "changes", "id"), ("account_key", "accounts", "key")],
+    )
+    db["alerts"].create_index(["state", "next_attempt_at"])
+    db["runs"].create(
+        {
+            "id": int, "command": str, "platform": str, "started_at": str, "finished_at": str,
+            "accounts": int, "counts": str, "unknown": int, "finish_reason": str,
+        },
+        pk="id",
+    )
+    db["runs"].create_index(["platform", "started_at"])
+    db.create_view("current_status", """
+        SELECT a.key, a.platform, a.handle, a.entity, a.status, a.status_since, a.pending_status,
+               a.last_checked_at, a.last_rule, a.tags
+        FROM accounts a WHERE a.removed_at IS NULL""")
+    db.create_view("suspensions", """
+        SELECT c.id AS change_id, c.account_key, a.platform, a.handle, a.entity, c.from_status,
+               c.last_seen_before_at, c.first_seen_at, c.confirmed_at, c.rule, c.evidence_id
+        FROM changes c JOIN accounts a ON a.key = c.account_key
+        WHERE c.to_status = 'suspended'""")
+
+
+SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the version
+
+
+def migrate(db: Database) -> None:
+    """Apply pending migrations, each in its transaction, then record the version."""
+    migrations.apply(db)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

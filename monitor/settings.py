@@ -1,0 +1,60 @@
+"""Settings from the environment. Layers: built-in defaults < watchlist < environment < command line."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from monitor.errors import ConfigError
+from spiders.platforms import PLATFORMS
+
+DEFAULT_DB = "banwatch.db"
+DEFAULT_WATCHLIST = "watchlist.yaml"
+DEFAULT_SLACK_API = "https://slack.com/api/"
+
+
+def base_urls_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """BANWATCH_<PLATFORM>_BASE_URL overrides, validated: scheme and host only."""
+    env = os.environ if env is None else env
+    out: dict[str, str] = {}
+    for name in PLATFORMS:
+        var = f"BANWATCH_{name.upper()}_BASE_URL"
+        value = env.get(var, "").strip()
+        if not value:
+            continue
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{var}={value!r}: expected a base URL such as http://127.0.0.1:8080")
+        out[name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """Where alerts go. The token and webhook are secrets: they are never printed or stored."""
+
+    bot_token: str | None
+    channel: str | None
+    api_url: str
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bot_token)
+
+    def describe(self) -> str:
+        if not self.bot_token:
+            return "Slack: disabled, SLACK_BOT_TOKEN not set — alerts go to the console"
+        if not self.channel:
+            return "Slack: token <secret> set but no channel (watchlist alerts.slack_channel or SLACK_CHANNEL)"
+        return f"Slack: enabled, token <secret>, channel {self.channel}"
+
+
+def slack_from_env(watchlist_channel: str | None, env: Mapping[str, str] | None = None) -> SlackSettings:
+    env = os.environ if env is None else env
+    api = env.get("BANWATCH_SLACK_API_URL", "").strip() or DEFAULT_SLACK_API
+    if not api.endswith("/"):
+        api += "/"
+    return SlackSettings(bot_token=env.get("SLACK_BOT_TOKEN") or None,
+                         channel=env.get("SLACK_CHANNEL") or watchlist_channel, api_url=api)

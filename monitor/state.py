@@ -1,0 +1,80 @@
+"""The per-account state machine: confirmed status + one observation -> what changes. Pure.
+
+- Unknown is never a finding: it neither advances nor resets a pending change.
+- The first conclusive observation of a new account is its baseline (no change, no alert).
+- A conclusive status different from the confirmed one becomes pending; it is confirmed after
+  `confirmations` consecutive agreeing conclusive observations. A disagreeing one restarts the count;
+  the confirmed status itself clears it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from monitor.model import Status
+
+
+@dataclass(frozen=True)
+class AccountState:
+    status: Status | None = None  # confirmed status; None before the baseline
+    status_since: str | None = None
+    last_seen_at: str | None = None  # last observation agreeing with the confirmed status
+    pending_status: Status | None = None
+    pending_count: int = 0
+    pending_since: str | None = None  # first observation of the pending status
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A confirmed change of status, with its detection window."""
+
+    from_status: Status
+    to_status: Status
+    last_seen_before_at: str | None  # last observation of the old status
+    first_seen_at: str  # first observation of the new status
+    confirmed_at: str
+
+
+@dataclass(frozen=True)
+class Step:
+    state: AccountState
+    baseline: bool = False
+    transition: Transition | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.state.pending_status is not None
+
+
+def advance(state: AccountState, observed: Status, at: str, confirmations: int) -> Step:
+    """Apply one observation made at `at` (ISO-8601 UTC) to `state`."""
+    if not observed.conclusive:
+        return Step(state)
+    if state.status is None:
+        return Step(AccountState(status=observed, status_since=at, last_seen_at=at), baseline=True)
+    if observed == state.status:
+        return Step(replace(state, last_seen_at=at, pending_status=None, pending_count=0, pending_since=None))
+    if observed == state.pending_status:
+        count, since = state.pending_count + 1, state.pending_since or at
+    else:
+        count, since = 1, at
+    if count < max(1, confirmations):
+        return Step(replace(state, pending_status=observed, pending_count=count, pending_since=since))
+    change = Transition(from_status=state.status, to_status=observed, last_seen_before_at=state.last_seen_at,
+                        first_seen_at=since, confirmed_at=at)
+    return Step(AccountState(status=observed, status_since=since, last_seen_at=at), transition=change)
+
+
+ALERT_KINDS = {
+    Status.SUSPENDED: "suspended",
+    Status.NOT_FOUND: "not_found",
+    Status.DEACTIVATED: "deactivated",
+}
+
+
+def alert_kind(change: Transition) -> str | None:
+    """Which alert a confirmed change raises, if any. Restricted is recorded but not alerted by default."""
+    if change.to_status is Status.ACTIVE and change.from_status in (
+            Status.SUSPENDED, Status.NOT_FOUND, Status.DEACTIVATED):
+        return "reinstated"
+    return ALERT_KINDS.get(change.to_status)

@@ -1,0 +1,255 @@
+"""Store: the only module that runs SQL. sqlite-utils over one SQLite file in WAL mode.
+
+Writes that belong together happen in one `db.atomic()` transaction: an observation, the account's new
+state, and — when a change is confirmed — the change row, its evidence and its outbox row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from monitor.errors import StoreError
+from monitor.model import Account, Observation, Reply, Status
+from monitor.schema import SCHEMA_VERSION, migrate
+from monitor.state import AccountState, Step, Transition, alert_kind
+from monitor.timeutil import later
+from monitor.watchlist import Watchlist
+
+BODY_CAP = 2 * 1024 * 1024  # evidence bodies beyond this are truncated (and flagged)
+BUSY_TIMEOUT_S = 30
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open the database: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording one observation did."""
+
+    baseline: bool
+    change_id: int | None
+    alert_ids: tuple[int, ...]
+    pending: bool
+
+
+class Store:
+    def __init__(self, db: Database, path: str) -> None:
+        self.db, self.path = db, path
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open (creating if needed) for writing: WAL, busy timeout, foreign keys, migrations applied."""
+        path = str(path)
+        if Path(path).parent and not Path(path).parent.exists():
+            raise StoreError(f"{path}: the directory does not exist")
+        db = Database(_connect(path))
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{path}: database schema v{version} is newer than this banwatch "
+                                 f"understands (v{SCHEMA_VERSION}); upgrade banwatch")
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+            if db.journal_mode != "wal":
+                db.enable_wal()
+            db.execute("PRAGMA foreign_keys = ON")
+            migrate(db)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"{path}: not a usable banwatch database: {exc}") from None
+        return cls(db, path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- watchlist ---------------------------------------------------------------------------------
+
+    def sync_watchlist(self, watchlist: Watchlist, now: str) -> None:
+        """Make the accounts table match the watchlist. Removed accounts are marked, never deleted."""
+        from spiders.platforms import PLATFORMS
+
+        keys = {a.key for a in watchlist.accounts}
+        with self.db.atomic():
+            for entity in watchlist.entities:
+                self.db["entities"].upsert(
+                    {"name": entity.name, "tags": json.dumps(list(entity.tags)), "line": entity.line,
+                     "removed_at": None}, pk="name")
+            names = {e.name for e in watchlist.entities}
+            for row in self.db["entities"].rows_where("removed_at IS NULL"):
+                if row["name"] not in names:
+                    self.db["entities"].update(row["name"], {"removed_at": now})
+            table = self.db["accounts"]
+            for acc in watchlist.accounts:
+                config = {
+                    "platform": acc.platform, "handle": acc.handle, "name": acc.name, "entity": acc.entity,
+                    "tags": json.dumps(list(acc.tags)), "url": PLATFORMS[acc.platform].profile_url(acc.handle),
+                    "line": acc.line, "interval_s": acc.interval, "confirmations": acc.confirmations,
+                    "confirm_delay_s": acc.confirm_delay, "removed_at": None,
+                }
+                if table.count_where("key = ?", [acc.key]):
+                    table.update(acc.key, config)
+                else:
+                    table.insert({"key": acc.key, **config, "added_at": now, "next_check_at": now,
+                                  "pending_count": 0})
+            for row in self.db.query("SELECT key FROM accounts WHERE removed_at IS NULL"):
+                if row["key"] not in keys:
+                    table.update(row["key"], {"removed_at": now})
+
+    def platform_ids(self, keys: Iterable[str]) -> dict[str, str]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        return {r["key"]: r["platform_id"] for r in self.db.query(
+            f"SELECT key, platform_id FROM accounts WHERE key IN ({marks}) AND platform_id IS NOT NULL", keys)}
+
+    def state(self, key: str) -> AccountState:
+        row = self.db["accounts"].get(key)
+        return AccountState(
+            status=Status(row["status"]) if row["status"] else None, status_since=row["status_since"],
+            last_seen_at=row["last_seen_at"],
+            pending_status=Status(row["pending_status"]) if row["pending_status"] else None,
+            pending_count=row["pending_count"] or 0, pending_since=row["pending_since"])
+
+    # -- observations --------------------------------------------------------------------------------
+
+    def record(self, account: Account, obs: Observation, step: Step, channel: str,
+               classifier_version: int = 1) -> Recorded:
+        """Record one observation and everything it caused, all or nothing."""
+        with self.db.atomic():
+            self._extend_span(obs, classifier_version)
+            st = step.state
+            next_delay = account.confirm_delay if step.pending else account.interval
+            update: dict[str, Any] = {
+                "status": st.status.value if st.status else None, "status_since": st.status_since,
+                "last_seen_at": st.last_seen_at,
+                "pending_status": st.pending_status.value if st.pending_status else None,
+                "pending_count": st.pending_count, "pending_since": st.pending_since,
+                "last_checked_at": obs.checked_at, "last_rule": obs.rule,
+                "next_check_at": later(obs.checked_at, next_delay),
+            }
+            if obs.platform_id and obs.status is Status.ACTIVE:
+                update["platform_id"] = obs.platform_id
+            if obs.display_name:
+                update["display_name"] = obs.display_name
+            self.db["accounts"].update(account.key, update)
+            if step.transition is None:
+                return Recorded(step.baseline, None, (), step.pending)
+            change_id = self._insert_change(account.key, obs, step.transition)
+            kind = alert_kind(step.transition)
+            alert_ids: tuple[int, ...] = ()
+            if kind:
+                alert_ids = (self.db["alerts"].insert({
+                    "kind": kind, "change_id": change_id, "account_key": account.key, "channel": channel,
+                    "state": "pending", "attempts": 0, "next_attempt_at": obs.checked_at,
+                    "created_at": obs.checked_at}).last_pk,)
+            return Recorded(False, change_id, alert_ids, False)
+
+    def _extend_span(self, obs: Observation, version: int) -> None:
+        """Run-length observations: a steady account costs one UPDATE per check, not a new row."""
+        last = next(self.db.query(
+            "SELECT id, status, rule FROM observations WHERE account_key = ? ORDER BY id DESC LIMIT 1",
+            [obs.account_key]), None)
+        if last and last["status"] == obs.status.value and last["rule"] == obs.rule:
+            self.db.execute(
+                "UPDATE observations SET last_checked_at = ?, checks = checks + 1, last_http_status = ?, "
+                "reason = ? WHERE id = ?", [obs.checked_at, obs.http_status, obs.reason, last["id"]])
+            return
+        self.db["observations"].insert({
+            "account_key": obs.account_key, "status": obs.status.value, "rule": obs.rule, "reason": obs.reason,
+            "first_checked_at": obs.checked_at, "last_checked_at": obs.checked_at, "checks": 1,
+            "last_http_status": obs.http_status, "classifier_version": version})
+
+    def _insert_change(self, key: str, obs: Observation, change: Transition) -> int:
+        evidence_id = self._insert_evidence(key, obs.evidence, obs.checked_at) if obs.evidence else None
+        return int(self.db["changes"].insert({
+            "account_key": key, "from_status": change.from_status.value, "to_status": change.to_status.value,
+            "rule": obs.rule, "reason": obs.reason, "last_seen_before_at": change.last_seen_before_at,
+            "first_seen_at": change.first_seen_at, "confirmed_at": change.confirmed_at,
+            "evidence_id": evidence_id}).last_pk)
+
+    def _insert_evidence(self, key: str, reply: Reply, at: str) -> int:
+        body = reply.body[:BODY_CAP]
+        digest = hashlib.sha256(body).hexdigest()
+        if not self.db["evidence_bodies"].count_where("sha256 = ?", [digest]):
+            self.db["evidence_bodies"].insert({"sha256": digest, "size": len(body), "body": zlib.compress(body)})
+        return int(self.db["evidence"].insert({
+            "account_key": key, "url": reply.url, "http_status": reply.status,
+            "headers": json.dumps(reply.headers, ensure_ascii=False, sort_keys=True), "sha256": digest,
+            "truncated": int(len(reply.body) > BODY_CAP), "captured_at": at}).last_pk)
+
+    def evidence_body(self, evidence_id: int) -> bytes:
+        row = next(self.db.query(
+            "SELECT b.body FROM evidence e JOIN evidence_bodies b ON b.sha256 = e.sha256 WHERE e.id = ?",
+            [evidence_id]))
+        return zlib.decompress(row["body"])
+
+    # -- runs ------------------------------------------------------------------------------------------
+
+    def start_run(self, command: str, platform: str, accounts: int, at: str) -> int:
+        return int(self.db["runs"].insert({"command": command, "platform": platform, "started_at": at,
+                                           "accounts": accounts}).last_pk)
+
+    def finish_run(self, run_id: int, counts: dict[str, int], reason: str, at: str) -> None:
+        self.db["runs"].update(run_id, {"finished_at": at, "counts": json.dumps(counts, sort_keys=True),
+                                        "unknown": counts.get("unknown", 0), "finish_reason": reason})
+
+    # -- alerts ----------------------------------------------------------------------------------------
+
+    def due_alerts(self, now: str) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT * FROM alerts WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id", [now]))
+
+    def alert_sent(self, alert_id: int, slack_ts: str | None, at: str) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE alerts SET state = 'sent', slack_ts = ?, sent_at = ?, "
+                            "attempts = attempts + 1, last_error = NULL WHERE id = ?", [slack_ts, at, alert_id])
+
+    def alert_failed(self, alert_id: int, error: str, retry_at: str) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+                            "WHERE id = ?", [error[:500], retry_at, alert_id])
+
+    def alert_context(self, alert_id: int) -> dict[str, Any]:
+        """Everything a message about this alert shows: the change, the account, its entity's others."""
+        row = next(self.db.query("""
+            SELECT al.id AS alert_id, al.kind, al.channel, c.*, a.platform, a.handle, a.name, a.display_name,
+                   a.entity, a.tags, a.url, a.platform_id, e.sha256
+            FROM alerts al JOIN changes c ON c.id = al.change_id JOIN accounts a ON a.key = al.account_key
+            LEFT JOIN evidence e ON e.id = c.evidence_id WHERE al.id = ?""", [alert_id]))
+        siblings = []
+        if row["entity"]:
+            siblings = list(self.db.query(
+                "SELECT platform, handle, status FROM accounts WHERE entity = ? AND key != ? "
+                "AND removed_at IS NULL ORDER BY platform, handle", [row["entity"], row["account_key"]]))
+        return {**row, "tags": json.loads(row["tags"] or "[]"), "siblings": siblings}
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def status_rows(self) -> Iterator[dict[str, Any]]:
+        return self.db.query(
+            "SELECT key, platform, handle, entity, status, status_since, pending_status, pending_count, "
+            "last_checked_at, last_rule, next_check_at FROM accounts WHERE removed_at IS NULL "
+            "ORDER BY entity IS NULL, entity, platform, handle")
+
+    def history_rows(self, key: str | None = None) -> Iterator[dict[str, Any]]:
+        where, params = ("WHERE c.account_key = ?", [key]) if key else ("", [])
+        return self.db.query(
+            "SELECT c.id, c.account_key, a.entity, c.from_status, c.to_status, c.last_seen_before_at, "
+            "c.first_seen_at, c.confirmed_at, c.rule, c.evidence_id FROM changes c "
+            f"JOIN accounts a ON a.key = c.account_key {where} ORDER BY c.confirmed_at, c.id", params)
+
+    def has_account(self, key: str) -> bool:
+        return bool(self.db["accounts"].count_where("key = ?", [key]))

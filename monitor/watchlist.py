@@ -1,0 +1,305 @@
+"""Load watchlist.yaml into Accounts, keeping line numbers so every error points at its line.
+
+An entry is one account (`{platform: reddit, handle: spez}` or `{url: https://...}`) or an entity — an
+influencer or outlet — with accounts on several platforms (`{name: ..., accounts: {weibo: "123", ...}}`).
+Loading is all or nothing: any problem raises InvalidWatchlist listing every problem found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitor.errors import InvalidWatchlist, WatchlistError
+from monitor.model import Account
+from spiders.platforms import PLATFORMS
+
+TOP_KEYS = ("defaults", "alerts", "accounts")
+DEFAULT_KEYS = ("interval", "confirmations", "confirm_delay", "tags")
+ALERT_KEYS = ("slack_channel",)
+ACCOUNT_KEYS = ("platform", "handle", "id", "url", "name", "tags", "interval", "confirmations", "confirm_delay")
+ENTITY_KEYS = ("name", "tags", "interval", "confirmations", "confirm_delay", "accounts")
+BUILTIN_DEFAULTS: dict[str, Any] = {"interval": 600.0, "confirmations": 2, "confirm_delay": 120.0, "tags": ()}
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def parse_duration(text: object) -> float:
+    """'90s', '10m', '1h', '1h30m' -> seconds. Raises ValueError with a readable message."""
+    raw = str(text).strip()
+    m = _DURATION.match(raw)
+    if isinstance(text, bool) or not raw or not m or not any(m.groups()):
+        raise ValueError(f"{text!r} is not a duration (use a number with a unit: 90s, 10m, 1h)")
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    tags: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class Watchlist:
+    path: str
+    accounts: tuple[Account, ...]
+    entities: tuple[Entity, ...] = ()
+    slack_channel: str | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def by_key(self) -> dict[str, Account]:
+        return {a.key: a for a in self.accounts}
+
+
+class _LineDict(dict):  # type: ignore[type-arg]
+    line: int
+    key_lines: dict[Any, int]
+
+
+class _LineList(list):  # type: ignore[type-arg]
+    line: int
+    item_lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that remembers where every mapping, key and list item was, and rejects duplicate keys."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
+    loader.flatten_mapping(node)
+    result = _LineDict()
+    result.line, result.key_lines = node.start_mark.line + 1, {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in result:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first on line {result.key_lines[key]})", key_node.start_mark)
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = line
+    return result
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _LineList:
+    result = _LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line, result.item_lines = node.start_mark.line + 1, [c.start_mark.line + 1 for c in node.value]
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+class _Reader:
+    """Walks the parsed document, collecting problems instead of stopping at the first."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[WatchlistError] = []
+        self.accounts: list[Account] = []
+        self.entities: list[Entity] = []
+        self.first_line: dict[str, int] = {}
+
+    def problem(self, line: int | None, field_: str | None, message: str) -> None:
+        self.problems.append(WatchlistError(self.path, line, field_, message))
+
+    def check_keys(self, mapping: _LineDict, allowed: tuple[str, ...], where: str = "") -> None:
+        for key in mapping:
+            if key not in allowed:
+                self.problem(mapping.key_lines[key], f"{where}{key}",
+                             f"unknown key (expected one of: {', '.join(allowed)})")
+
+    def convert(self, mapping: _LineDict, key: str, fn: Callable[[Any], Any], default: Any) -> Any:
+        if key not in mapping:
+            return default
+        try:
+            return fn(mapping[key])
+        except ValueError as exc:
+            self.problem(mapping.key_lines[key], key, str(exc))
+            return default
+
+    def settings(self, mapping: _LineDict, base: dict[str, Any]) -> dict[str, Any]:
+        """interval / confirmations / confirm_delay / tags of an entry, over `base`."""
+        out = dict(base)
+        out["interval"] = self.convert(mapping, "interval", _positive_duration, base["interval"])
+        out["confirm_delay"] = self.convert(mapping, "confirm_delay", parse_duration, base["confirm_delay"])
+        out["confirmations"] = self.convert(mapping, "confirmations", _confirmations, base["confirmations"])
+        tags = self.convert(mapping, "tags", _tags, ())
+        out["tags"] = tuple(dict.fromkeys([*base["tags"], *tags]))
+        return out
+
+    def account(self, line: int, field_: str, platform: str | None, handle: Any, url: Any,
+                opts: dict[str, Any], name: str | None = None, entity: str | None = None) -> None:
+        if url is not None:
+            platform, handle = self.resolve_url(line, field_, platform, url)
+            if handle is None:
+                return
+        if platform is None:
+            self.problem(line, "platform", f"missing: give a platform ({_known()}) or a profile url")
+            return
+        if platform not in PLATFORMS:
+            self.problem(line, "platform" if not entity else field_,
+                         f"unknown platform {platform!r} (known: {_known()})")
+            return
+        if handle is None or handle == "":
+            self.problem(line, "handle", "missing: give a handle, an id or a url")
+            return
+        if isinstance(handle, bool) or not isinstance(handle, (str, int)):
+            self.problem(line, field_, f"{handle!r} is not a handle: write it as a quoted string")
+            return
+        spec = PLATFORMS[platform]
+        canonical = spec.normalise(str(handle))
+        if canonical is None:
+            self.problem(line, field_, f"{str(handle)!r} is not a valid {spec.title} handle: expected {spec.handle_help}")
+            return
+        key = f"{platform}:{canonical}"
+        if key in self.first_line:
+            self.problem(line, field_, f"duplicate account {key} (first declared on line {self.first_line[key]})")
+            return
+        self.first_line[key] = line
+        self.accounts.append(Account(
+            platform=platform, handle=canonical, key=key, name=name, entity=entity, tags=opts["tags"],
+            interval=opts["interval"], confirmations=opts["confirmations"],
+            confirm_delay=opts["confirm_delay"], line=line))
+
+    def resolve_url(self, line: int, field_: str, platform: str | None, url: Any) -> tuple[str | None, str | None]:
+        text = str(url)
+        for name, spec in PLATFORMS.items():
+            handle = spec.from_url(text)
+            if handle is not None and (platform is None or platform == name):
+                return name, handle
+        self.problem(line, field_, f"cannot read an account from {text!r} (profile URLs of: {_known()})")
+        return None, None
+
+    def entry(self, item: Any, line: int, defaults: dict[str, Any]) -> None:
+        if not isinstance(item, _LineDict):
+            self.problem(line, "accounts", f"each entry must be a mapping, got {item!r}")
+            return
+        if "accounts" in item:
+            self.entity(item, defaults)
+            return
+        self.check_keys(item, ACCOUNT_KEYS)
+        for a, b in (("handle", "id"), ("handle", "url"), ("id", "url")):
+            if a in item and b in item:
+                self.problem(item.key_lines[b], b, f"give either {a} or {b}, not both")
+                return
+        opts = self.settings(item, defaults)
+        handle_key = "id" if "id" in item else "handle"
+        platform = item.get("platform")
+        if platform is not None and not isinstance(platform, str):
+            platform = str(platform)
+        line_of = item.key_lines.get(handle_key) or item.key_lines.get("url") or item.line
+        self.account(line_of, "url" if "url" in item else handle_key, platform, item.get(handle_key),
+                     item.get("url"), opts, name=_opt_str(item.get("name")))
+
+    def entity(self, item: _LineDict, defaults: dict[str, Any]) -> None:
+        self.check_keys(item, ENTITY_KEYS)
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            self.problem(item.line, "name", "an entry with accounts needs a name (the person or outlet)")
+            return
+        if any(e.name == name for e in self.entities):
+            self.problem(item.key_lines["name"], "name", f"duplicate entity {name!r}")
+            return
+        opts = self.settings(item, defaults)
+        self.entities.append(Entity(name=name, tags=opts["tags"], line=item.line))
+        accounts = item["accounts"]
+        if not isinstance(accounts, _LineDict) or not accounts:
+            self.problem(item.key_lines["accounts"], "accounts",
+                         "must map platforms to handles, e.g. {weibo: \"1234567890\", bluesky: name.bsky.social}")
+            return
+        for platform, handle in accounts.items():
+            line = accounts.key_lines[platform]
+            is_url = isinstance(handle, str) and handle.startswith(("http://", "https://"))
+            self.account(line, f"accounts.{platform}", str(platform), None if is_url else handle,
+                         handle if is_url else None, opts, entity=name)
+
+
+def _positive_duration(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be longer than 0s")
+    return seconds
+
+
+def _confirmations(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{value!r} is not a whole number of observations (1 or more)")
+    return value
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
+        raise ValueError(f"{value!r} is not a list of tags, e.g. [crypto, media]")
+    return tuple(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _known() -> str:
+    return ", ".join(sorted(PLATFORMS))
+
+
+def parse(text: str, path: str) -> Watchlist:
+    """Parse watchlist text; `path` is only used in messages."""
+    try:
+        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise InvalidWatchlist([WatchlistError(path, mark.line + 1 if mark else None, "syntax",
+                                               str(exc.problem or exc.context))]) from None
+    except yaml.YAMLError as exc:
+        raise InvalidWatchlist([WatchlistError(path, None, "syntax", str(exc))]) from None
+    reader = _Reader(path)
+    if doc is None:
+        doc = _LineDict()
+        doc.line, doc.key_lines = 1, {}
+    if not isinstance(doc, _LineDict):
+        raise InvalidWatchlist([WatchlistError(path, 1, None, "the file must be a mapping with an 'accounts:' list")])
+    reader.check_keys(doc, TOP_KEYS)
+    defaults = dict(BUILTIN_DEFAULTS)
+    if isinstance(doc.get("defaults"), _LineDict):
+        reader.check_keys(doc["defaults"], DEFAULT_KEYS, "defaults.")
+        defaults = reader.settings(doc["defaults"], defaults)
+    elif "defaults" in doc:
+        reader.problem(doc.key_lines["defaults"], "defaults", "must be a mapping, e.g. {interval: 10m}")
+    channel = None
+    alerts = doc.get("alerts")
+    if isinstance(alerts, _LineDict):
+        reader.check_keys(alerts, ALERT_KEYS, "alerts.")
+        channel = _opt_str(alerts.get("slack_channel"))
+    elif alerts is not None:
+        reader.problem(doc.key_lines["alerts"], "alerts", "must be a mapping, e.g. {slack_channel: \"#banwatch\"}")
+    entries = doc.get("accounts")
+    if entries is None:
+        reader.problem(doc.line, "accounts", "missing: list the accounts to watch under 'accounts:'")
+    elif not isinstance(entries, _LineList):
+        reader.problem(doc.key_lines["accounts"], "accounts", "must be a list of entries")
+    else:
+        for item, line in zip(entries, entries.item_lines):
+            reader.entry(item, line, defaults)
+    if reader.problems:
+        raise InvalidWatchlist(reader.problems)
+    return Watchlist(path=path, accounts=tuple(reader.accounts), entities=tuple(reader.entities),
+                     slack_channel=channel, defaults=defaults)
+
+
+def load(path: str | Path) -> Watchlist:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidWatchlist([WatchlistError(str(path), None, None,
+                                               "file not found (give --watchlist PATH or set BANWATCH_WATCHLIST)")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidWatchlist([WatchlistError(str(path), None, None, f"cannot read: {exc}")]) from None
+    return parse(text, str(path))

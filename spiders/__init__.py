@@ -1,0 +1,1 @@
+"""The Scrapy side of banwatch: turns accounts into requests and responses into observations."""

@@ -1,0 +1,86 @@
+"""Bluesky: GET /xrpc/app.bsky.actor.getProfile?actor={handle or did} on public.api.bsky.app.
+
+- 200 profileViewDetailed -> active (stable id: the `did`); a `!hide` or `!warn` label -> restricted
+- 400 `AccountTakedown` -> suspended (temporary and permanent takedowns read the same)
+- 400 `AccountDeactivated` -> deactivated
+- 400 `InvalidRequest` "Profile not found" -> not_found (a deleted account reads the same)
+- 429 `RateLimitExceeded`, 5xx -> unknown
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import Platform, Probe, host_path, json_body, transient, unrecognised
+
+NAME = "bluesky"
+_HANDLE = re.compile(r"^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DID = re.compile(r"^did:(plc:[a-z2-7]{24}|web:[a-z0-9.:%-]+)$")
+_RESTRICTING_LABELS = {"!hide", "!warn"}
+
+
+def normalise(handle: str) -> str | None:
+    handle = handle.strip().lstrip("@")
+    if _DID.match(handle):
+        return handle
+    handle = handle.lower()
+    return handle if _HANDLE.match(handle) else None
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if host not in {"bsky.app", "www.bsky.app"} or len(path) < 2 or path[0] != "profile":
+        return None
+    return normalise(path[1])
+
+
+def probe(account: Account) -> Probe:
+    actor = account.platform_id or account.handle  # the did survives handle changes
+    return Probe(f"https://public.api.bsky.app/xrpc/app.bsky.actor.getProfile?actor={quote(actor)}")
+
+
+def profile_url(handle: str) -> str:
+    return f"https://bsky.app/profile/{handle}"
+
+
+_ERRORS = {
+    "AccountTakedown": (Status.SUSPENDED, "bluesky.account_takedown"),
+    "AccountDeactivated": (Status.DEACTIVATED, "bluesky.account_deactivated"),
+}
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    doc = json_body(reply)
+    if not isinstance(doc, dict):
+        return unrecognised(reply, NAME)
+    if reply.status == 400:
+        error, message = doc.get("error"), str(doc.get("message", ""))
+        if error in _ERRORS:
+            status, rule = _ERRORS[error]
+            return Verdict(status, rule, f"HTTP 400 {error}: {message}")
+        if error == "InvalidRequest" and message == "Profile not found":
+            return Verdict(Status.NOT_FOUND, "bluesky.profile_not_found",
+                           "HTTP 400 InvalidRequest: Profile not found (deleted or never existed)")
+        return Verdict(Status.UNKNOWN, "bluesky.invalid_request", f"HTTP 400 {error}: {message}"[:200])
+    if reply.status == 200 and isinstance(doc.get("did"), str) and "handle" in doc:
+        # a negated label withdraws an earlier one; only the account's live labels count
+        labels = {lab.get("val") for lab in doc.get("labels") or [] if isinstance(lab, dict) and not lab.get("neg")}
+        hit = sorted(labels & _RESTRICTING_LABELS)
+        if hit:
+            return Verdict(Status.RESTRICTED, "bluesky.moderation_label",
+                           f"profile carries the label {', '.join(hit)}",
+                           platform_id=doc["did"], display_name=doc.get("displayName"))
+        return Verdict(Status.ACTIVE, "bluesky.profile", f"profile of {doc['handle']}",
+                       platform_id=doc["did"], display_name=doc.get("displayName"))
+    return unrecognised(reply, NAME)
+
+
+PLATFORM = Platform(
+    name=NAME, title="Bluesky", base_url="https://public.api.bsky.app",
+    handle_help="a Bluesky handle (name.bsky.social or a domain) or a did:plc:/did:web: identifier",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+)

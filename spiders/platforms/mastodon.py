@@ -1,0 +1,79 @@
+"""Mastodon (and compatible servers): GET /api/v1/accounts/lookup?acct={user} on the account's own instance.
+
+- 200 Account -> active (stable id: the instance's account `id`)
+- 200 Account with `"suspended": true` -> suspended. Mastodon answers the same for an account its owner
+  deleted (the row is kept, suspended, with zeroed counts): the reason says so.
+- 200 Account with `"limited": true` -> restricted (silenced by the instance's moderators)
+- 404 `{"error": "Record not found"}` -> not_found
+- 401 "This API requires an authenticated user" (whitelist-mode instances), 429, 5xx -> unknown
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import Platform, Probe, host_path, json_body, transient, unrecognised
+
+NAME = "mastodon"
+_ACCT = re.compile(r"^([A-Za-z0-9_.-]{1,64})@([a-z0-9-]+(\.[a-z0-9-]+)+)$")
+
+
+def normalise(handle: str) -> str | None:
+    """`@user@instance` or `user@instance` -> `user@instance` (lower case: Mastodon matches acct case-blind)."""
+    m = _ACCT.match(handle.strip().lstrip("@").lower())
+    return f"{m.group(1)}@{m.group(2)}" if m else None
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if not host or "." not in host or not path or not path[0].startswith("@") or "@" in path[0][1:]:
+        return None
+    return normalise(f"{path[0][1:]}@{host}")
+
+
+def split(handle: str) -> tuple[str, str]:
+    user, _, instance = handle.partition("@")
+    return user, instance
+
+
+def probe(account: Account) -> Probe:
+    user, instance = split(account.handle)
+    return Probe(f"https://{instance}/api/v1/accounts/lookup?acct={quote(user)}")
+
+
+def profile_url(handle: str) -> str:
+    user, instance = split(handle)
+    return f"https://{instance}/@{user}"
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    if reply.status == 401:
+        return Verdict(Status.UNKNOWN, "mastodon.auth_required",
+                       "HTTP 401: this instance requires authentication for lookups")
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    doc = json_body(reply)
+    if not isinstance(doc, dict):
+        return unrecognised(reply, NAME)
+    if reply.status == 404 and doc.get("error") == "Record not found":
+        return Verdict(Status.NOT_FOUND, "mastodon.record_not_found", "HTTP 404 Record not found")
+    if reply.status == 200 and doc.get("id") and "acct" in doc:
+        ident = dict(platform_id=str(doc["id"]), display_name=doc.get("display_name") or None)
+        if doc.get("suspended") is True:
+            return Verdict(Status.SUSPENDED, "mastodon.suspended",
+                           "account lookup says suspended: true (owner-deleted accounts read the same)",
+                           **ident)
+        if doc.get("limited") is True:
+            return Verdict(Status.RESTRICTED, "mastodon.limited",
+                           "account lookup says limited: true (silenced by the instance)", **ident)
+        return Verdict(Status.ACTIVE, "mastodon.account", f"account {doc['acct']}", **ident)
+    return unrecognised(reply, NAME)
+
+
+PLATFORM = Platform(
+    name=NAME, title="Mastodon", base_url="https://mastodon.social",
+    handle_help="user@instance, e.g. Gargron@mastodon.social",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+)

@@ -1,0 +1,80 @@
+"""Reddit: GET /user/{name}/about.json on www.reddit.com.
+
+- 200 `{"kind": "t2", "data": {"id": ...}}` -> active (stable id `t2_<id>`)
+- 200 `{"kind": "t2", "data": {"is_suspended": true, "name": ...}}` -> suspended. Reddit also answers
+  this way for accounts locked until a password reset, which the rule's reason says.
+- 404 `{"message": "Not Found", "error": 404}` -> not_found (deleted, shadowbanned and never-existed
+  accounts all look like this)
+- 403 "whoa there, pardner!" / "blocked by network security", 429, 5xx -> unknown
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import Platform, Probe, host_path, json_body, transient, unrecognised
+
+NAME = "reddit"
+_HANDLE = re.compile(r"^[A-Za-z0-9_-]{3,20}$")
+_BLOCK_MARKERS = ("whoa there, pardner", "blocked by network security", "blocked due to a network policy",
+                  "<title>Blocked</title>")
+
+
+def normalise(handle: str) -> str | None:
+    handle = handle.strip()
+    for prefix in ("/u/", "u/", "/user/", "user/"):
+        if handle.lower().startswith(prefix):
+            handle = handle[len(prefix):]
+    return handle.lower() if _HANDLE.match(handle) else None  # Reddit names are case-blind
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if host not in {"reddit.com", "www.reddit.com", "old.reddit.com", "new.reddit.com", "np.reddit.com"}:
+        return None
+    if len(path) >= 2 and path[0] in {"user", "u"}:
+        return normalise(path[1])
+    return None
+
+
+def probe(account: Account) -> Probe:
+    return Probe(f"https://www.reddit.com/user/{quote(account.handle)}/about.json")
+
+
+def profile_url(handle: str) -> str:
+    return f"https://www.reddit.com/user/{handle}/"
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    if reply.status == 403:
+        text = reply.text
+        if any(m.lower() in text.lower() for m in _BLOCK_MARKERS):
+            return Verdict(Status.UNKNOWN, "reddit.blocked", "HTTP 403: the monitor's IP is blocked")
+        return Verdict(Status.UNKNOWN, "reddit.forbidden", "HTTP 403 without a known block page")
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    doc = json_body(reply)
+    if not isinstance(doc, dict):
+        return unrecognised(reply, NAME)
+    if reply.status == 404 and doc.get("error") == 404:
+        return Verdict(Status.NOT_FOUND, "reddit.not_found",
+                       "HTTP 404 Not Found: deleted, shadowbanned or never existed")
+    data = doc.get("data")
+    if reply.status == 200 and doc.get("kind") == "t2" and isinstance(data, dict):
+        if data.get("is_suspended") is True:
+            return Verdict(Status.SUSPENDED, "reddit.is_suspended",
+                           "about.json says is_suspended: true (also used for security locks)")
+        if data.get("id"):
+            profile = data.get("subreddit") if isinstance(data.get("subreddit"), dict) else {}
+            return Verdict(Status.ACTIVE, "reddit.profile", "about.json returned the profile",
+                           platform_id=f"t2_{data['id']}", display_name=profile.get("title") or None)
+    return unrecognised(reply, NAME)
+
+
+PLATFORM = Platform(
+    name=NAME, title="Reddit", base_url="https://www.reddit.com",
+    handle_help="a Reddit username (3-20 letters, digits, _ or -)",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+)

@@ -1,0 +1,112 @@
+"""Weibo: GET /api/container/getIndex?type=uid&value={uid} on m.weibo.cn (no login needed).
+
+- `{"ok": 1, "data": {"userInfo": {...}}}` -> active (stable id: the numeric uid)
+- the ban notice, in any of its wordings (`违反` … `微博社区公约` … `无法查看`) -> suspended
+- the self-closed notice (`自行申请关闭` / `该账号已关闭`) -> deactivated
+- the security-lock notice (`行为异常` / `内容存在风险` … `暂时不能查看`) -> restricted
+- `用户不存在` -> not_found
+- `{"ok": -100, "url": ".../captcha..."}`, HTTP 403/414/418/432, the Sina Visitor System page, `网络繁忙`,
+  and the ambiguous `这里还没有内容` (also served to cookie-less clients for real users) -> unknown
+
+Notices are read only from structural places — the JSON `msg`/`errmsg` fields, or the error page's
+`<p class="h5-4con">` and `<title>` — never from a profile's own text, so a bio quoting a ban notice is
+not a ban. The exact getIndex JSON for a banned uid is not confirmed publicly (docs/platforms.md).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import (
+    Platform, Probe, host_path, html_title, json_body, transient, unrecognised,
+)
+
+NAME = "weibo"
+_UID = re.compile(r"^[1-9][0-9]{4,11}$")
+_H5_NOTICE = re.compile(r'<p class="h5-4con">(.*?)</p>', re.S)
+_BLOCK_STATUSES = {403: "forbidden", 414: "too many requests", 418: "rate limited", 432: "cookie-less client"}
+
+# (status, rule, every fragment that must appear, reason); first match wins, ban notice first.
+_NOTICES: tuple[tuple[Status, str, tuple[str, ...], str], ...] = (
+    (Status.SUSPENDED, "weibo.ban_notice", ("违反", "微博社区公约", "无法查看"),
+     "ban notice: violated laws/regulations or the Weibo Community Convention"),
+    (Status.DEACTIVATED, "weibo.closed_by_user", ("自行申请关闭",), "closed at the user's own request"),
+    (Status.DEACTIVATED, "weibo.closed", ("该账号已关闭",), "account closed"),
+    (Status.RESTRICTED, "weibo.security_lock", ("行为异常", "暂时不能查看"), "locked for abnormal behaviour"),
+    (Status.RESTRICTED, "weibo.content_risk_lock", ("内容存在风险", "暂时不能查看"), "locked for risky content"),
+    (Status.NOT_FOUND, "weibo.user_not_found", ("用户不存在",), "user does not exist"),
+    (Status.UNKNOWN, "weibo.no_content", ("这里还没有内容",),
+     "'这里还没有内容' is also served for real users without cookies: proves nothing"),
+    (Status.UNKNOWN, "weibo.busy", ("网络繁忙",), "Weibo says the network is busy"),
+    (Status.UNKNOWN, "weibo.no_data", ("暂无数据",), "Weibo says there is no data"),
+)
+
+
+def normalise(handle: str) -> str | None:
+    handle = handle.strip()
+    return handle if _UID.match(handle) else None
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if host not in {"weibo.com", "www.weibo.com", "m.weibo.cn", "weibo.cn"}:
+        return None
+    if len(path) >= 2 and path[0] in {"u", "profile"}:
+        return normalise(path[1])
+    if len(path) == 1:
+        return normalise(path[0])  # weibo.com/1234567890
+    return None
+
+
+def probe(account: Account) -> Probe:
+    uid = account.handle
+    return Probe(f"https://m.weibo.cn/api/container/getIndex?type=uid&value={uid}",
+                 headers={"Referer": f"https://m.weibo.cn/u/{uid}", "MWeibo-Pwa": "1",
+                          "X-Requested-With": "XMLHttpRequest", "Accept": "application/json, text/plain, */*"})
+
+
+def profile_url(handle: str) -> str:
+    return f"https://weibo.com/u/{handle}"
+
+
+def _notices(reply: Reply, doc: object) -> str:
+    if isinstance(doc, dict):
+        data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+        parts = [doc.get("msg"), doc.get("errmsg"), data.get("msg")]
+        return " ".join(p for p in parts if isinstance(p, str))
+    texts = [html.unescape(re.sub(r"<[^>]+>", "", t)) for t in _H5_NOTICE.findall(reply.text)]
+    return " ".join([html_title(reply), *texts])
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    if reply.status in _BLOCK_STATUSES:
+        return Verdict(Status.UNKNOWN, f"weibo.http_{reply.status}",
+                       f"HTTP {reply.status}: {_BLOCK_STATUSES[reply.status]}")
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    doc = json_body(reply)
+    host, _ = host_path(reply.url)
+    if not isinstance(doc, dict) and (host.startswith("passport.") or "Sina Visitor System" in html_title(reply)):
+        return Verdict(Status.UNKNOWN, "weibo.visitor_system", "Sina Visitor System cookie gate")
+    if isinstance(doc, dict):
+        if doc.get("ok") == -100 or "captcha" in str(doc.get("url", "")):
+            return Verdict(Status.UNKNOWN, "weibo.captcha", "ok: -100, captcha / risk control")
+        data = doc.get("data")
+        user = data.get("userInfo") if isinstance(data, dict) else None
+        if doc.get("ok") == 1 and isinstance(user, dict) and user.get("id"):
+            return Verdict(Status.ACTIVE, "weibo.user_info", "getIndex returned userInfo",
+                           platform_id=str(user["id"]), display_name=user.get("screen_name"))
+    text = _notices(reply, doc)
+    for status, rule, fragments, reason in _NOTICES:
+        if all(f in text for f in fragments):
+            return Verdict(status, rule, reason)
+    return unrecognised(reply, NAME)
+
+
+PLATFORM = Platform(
+    name=NAME, title="Weibo", base_url="https://m.weibo.cn",
+    handle_help="a numeric Weibo uid such as 1234567890 (screen names change; uids do not)",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+)

@@ -1,0 +1,35 @@
+"""Scrapy settings for banwatch's StatusSpider (also what `scrapy crawl status` uses via scrapy.cfg)."""
+
+from monitor import __version__
+
+BOT_NAME = "banwatch"
+SPIDER_MODULES = ["spiders.status"]
+USER_AGENT = f"banwatch/{__version__} (account status monitor)"
+
+# A monitor asks one public profile endpoint per account at a low rate; robots.txt of most platforms
+# disallows every non-search-engine bot, which would turn every check into an unknown.
+ROBOTSTXT_OBEY = False
+
+# Every status code must reach the classifier: a 404 or 400 is often the answer itself.
+HTTPERROR_ALLOW_ALL = True
+
+# Rate limits are not retried on the spot (that makes them worse): 429 is classified as unknown and the
+# account is checked again on its next interval. Connection faults and 5xx get one quick retry.
+RETRY_ENABLED = True
+RETRY_TIMES = 1
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.5
+DOWNLOAD_TIMEOUT = 20
+AUTOTHROTTLE_ENABLED = False
+COOKIES_ENABLED = True
+CLOSESPIDER_TIMEOUT = 900
+
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+LOG_LEVEL = "WARNING"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"

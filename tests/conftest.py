@@ -1,0 +1,54 @@
+"""Shared test helpers: the local fake servers and a way to run the real `banwatch` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes import FakePlatforms, FakeSlack
+
+ROOT = Path(__file__).resolve().parent.parent
+PLATFORM_NAMES = ("weibo", "reddit", "bluesky", "mastodon")
+
+
+@pytest.fixture
+def platforms() -> Iterator[FakePlatforms]:
+    with FakePlatforms() as server:
+        yield server
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+
+
+class Banwatch:
+    """Runs `python -m monitor ...` (the banwatch command) as a real subprocess against the fakes."""
+
+    def __init__(self, workdir: Path, platforms: FakePlatforms, slack: FakeSlack | None) -> None:
+        self.workdir = workdir
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("BANWATCH_", "SLACK_", "SCRAPY_"))}
+        self.env.update({f"BANWATCH_{p.upper()}_BASE_URL": platforms.url for p in PLATFORM_NAMES})
+        self.env.update({"BANWATCH_WATCHLIST": str(workdir / "watchlist.yaml"),
+                         "BANWATCH_DB": str(workdir / "banwatch.db"), "PYTHONPATH": str(ROOT)})
+        if slack is not None:
+            self.env.update({"SLACK_BOT_TOKEN": "xoxb-e2e-secret", "BANWATCH_SLACK_API_URL": slack.api_url})
+
+    def __call__(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([sys.executable, "-m", "monitor", *args], cwd=self.workdir, env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"banwatch {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def sql(self, query: str) -> list[dict[str, Any]]:
+        return json.loads(self("sql", query, "--json").stdout)

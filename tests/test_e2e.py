@@ -1,0 +1,155 @@
+"""End to end: the real `banwatch` command against local fake platforms and a local fake Slack."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from monitor.model import Account
+from spiders.platforms import PLATFORMS
+from tests.conftest import Banwatch
+from tests.fakes import FakePlatforms, FakeSlack
+from tests.fixtures import by_rule
+
+WATCHLIST = """\
+defaults: {interval: 10m, confirmations: 2, confirm_delay: 0s}
+alerts: {slack_channel: "#banwatch-test"}
+accounts:
+  - name: Example Crypto Daily
+    tags: [crypto, media]
+    accounts: {weibo: "1234567890", bluesky: cryptodaily.bsky.social, mastodon: cd@mastodon.example}
+  - {platform: reddit, handle: spez}
+  - {platform: bluesky, handle: gone.bsky.social}
+  - {platform: mastodon, handle: old@mastodon.example}
+  - {platform: reddit, handle: ratelimited}
+  - {platform: weibo, id: "2345678901"}
+"""
+
+ACTIVE = {"weibo": "weibo.user_info", "reddit": "reddit.profile", "bluesky": "bluesky.profile",
+          "mastodon": "mastodon.account"}
+
+
+def serve(fake: FakePlatforms, key: str, rule: str) -> None:
+    """From now on, the account `key` answers what the saved response for `rule` says.
+
+    The saved body is made this account's own (its handle, and on Bluesky its own DID), and Bluesky
+    answers for the DID too, since banwatch asks by DID once it has seen one.
+    """
+    platform, handle = key.split(":", 1)
+    fx = by_rule(platform, rule)
+    body = fx.body.replace(fx.handle.split("@")[0].encode(), handle.split("@")[0].encode())
+    did = "did:plc:" + hashlib.sha256(key.encode()).hexdigest()[:24].translate(str.maketrans("01890", "abcde"))
+    body = re.sub(rb"did:plc:[a-z2-7]{24}", did.encode(), body)
+    fx = replace(fx, body=body)
+    account = Account(platform, handle, key)
+    fake.serve(fx, PLATFORMS[platform].probe(account).url)
+    if platform == "bluesky":
+        fake.serve(fx, PLATFORMS[platform].probe(replace(account, platform_id=did)).url)
+
+
+def setup(tmp_path: Path, platforms: FakePlatforms, slack: FakeSlack | None) -> Banwatch:
+    (tmp_path / "watchlist.yaml").write_text(WATCHLIST, encoding="utf-8")
+    for key in ("weibo:1234567890", "bluesky:cryptodaily.bsky.social", "mastodon:cd@mastodon.example",
+                "reddit:spez", "bluesky:gone.bsky.social", "mastodon:old@mastodon.example"):
+        serve(platforms, key, ACTIVE[key.split(":")[0]])
+    serve(platforms, "reddit:ratelimited", "reddit.rate_limited")  # the whole time
+    serve(platforms, "weibo:2345678901", "weibo.captcha")  # the whole time
+    return Banwatch(tmp_path, platforms, slack)
+
+
+FLIPS = {
+    "weibo:1234567890": ("weibo.ban_notice", "suspended"),
+    "reddit:spez": ("reddit.is_suspended", "suspended"),
+    "bluesky:gone.bsky.social": ("bluesky.account_deactivated", "deactivated"),
+    "mastodon:old@mastodon.example": ("mastodon.record_not_found", "not_found"),
+}
+
+
+def test_baseline_then_one_alert_per_confirmed_change(tmp_path: Path, platforms: FakePlatforms,
+                                                      slack: FakeSlack) -> None:
+    banwatch = setup(tmp_path, platforms, slack)
+    first = banwatch("check")
+    assert slack.calls == [], "a baseline never alerts"
+    status = {r["account"]: r["status"] for r in banwatch.sql(
+        "SELECT key AS account, coalesce(status, 'unchecked') AS status FROM accounts")}
+    assert status == {"weibo:1234567890": "active", "bluesky:cryptodaily.bsky.social": "active",
+                      "mastodon:cd@mastodon.example": "active", "reddit:spez": "active",
+                      "bluesky:gone.bsky.social": "active", "mastodon:old@mastodon.example": "active",
+                      "reddit:ratelimited": "unchecked", "weibo:2345678901": "unchecked"}
+    assert "8 observations in 1 round(s): 6 active, 2 unknown" in first.stdout
+
+    for key, (rule, _) in FLIPS.items():
+        serve(platforms, key, rule)
+    second = banwatch("check")
+    posted = slack.posted()
+    assert len(posted) == len(FLIPS), [p["text"] for p in posted]
+    for key, (_, to_status) in FLIPS.items():
+        handle = key.split(":", 1)[1]
+        (message,) = [p for p in posted if handle in p["text"]]
+        assert message["channel"] == "#banwatch-test" and message["blocks"]
+        assert f"change: {key} active → {to_status}" in second.stdout
+    weibo = next(p["text"] for p in posted if "1234567890" in p["text"])
+    assert weibo.startswith("Suspended on Weibo: Example Crypto Daily")
+    assert "Still active on Bluesky, Mastodon." in weibo
+    assert not any("ratelimited" in p["text"] or "2345678901" in p["text"] for p in posted)
+    assert "xoxb-e2e-secret" not in second.stdout + second.stderr
+
+    changes = banwatch.sql("SELECT account_key, from_status, to_status, evidence_id FROM changes ORDER BY account_key")
+    assert [(c["account_key"], c["to_status"]) for c in changes] == sorted(
+        (k, s) for k, (_, s) in FLIPS.items())
+    assert all(c["evidence_id"] for c in changes)
+    sent = banwatch.sql("SELECT state, slack_ts FROM alerts")
+    assert len(sent) == 4 and all(a["state"] == "sent" and a["slack_ts"] for a in sent)
+
+    banwatch("check")  # nothing changed: nothing is sent again
+    assert len(slack.posted()) == len(FLIPS)
+
+    serve(platforms, "reddit:spez", ACTIVE["reddit"])
+    banwatch("check")
+    assert len(slack.posted()) == len(FLIPS) + 1
+    assert slack.posted()[-1]["text"].startswith("Reinstated on Reddit: spez")
+    history = banwatch("history", "reddit:spez").stdout
+    assert "active → suspended" in history and "suspended → active" in history
+
+
+def test_transient_answers_between_checks_never_alert(tmp_path: Path, platforms: FakePlatforms,
+                                                      slack: FakeSlack) -> None:
+    banwatch = setup(tmp_path, platforms, slack)
+    banwatch("check")
+    for key, rule in (("weibo:1234567890", "weibo.http_418"), ("reddit:spez", "reddit.blocked"),
+                      ("bluesky:gone.bsky.social", "bluesky.server_error"),
+                      ("mastodon:old@mastodon.example", "mastodon.auth_required")):
+        serve(platforms, key, rule)
+    out = banwatch("check")
+    assert slack.calls == [] and "change:" not in out.stdout
+    assert banwatch.sql("SELECT count(*) AS n FROM changes") == [{"n": 0}]
+
+
+def test_alerts_survive_a_slack_outage(tmp_path: Path, platforms: FakePlatforms, slack: FakeSlack) -> None:
+    banwatch = setup(tmp_path, platforms, slack)
+    banwatch("check")
+    serve(platforms, "reddit:spez", "reddit.is_suspended")
+    slack.fail_with = (503, {}, {"ok": False, "error": "service_unavailable"})
+    out = banwatch("check")
+    assert "1 not delivered (kept in the outbox" in out.stdout and slack.posted() == []
+    assert banwatch.sql("SELECT state FROM alerts") == [{"state": "pending"}]
+    slack.fail_with = None
+    banwatch.sql("SELECT 1")  # the outbox row waits for its backoff; make it due now (as time would):
+    import sqlite3
+    with sqlite3.connect(tmp_path / "banwatch.db") as conn:
+        conn.execute("UPDATE alerts SET next_attempt_at = '2000-01-01T00:00:00.000Z'")
+    banwatch("check")
+    banwatch("check")
+    assert len(slack.posted()) == 1 and "spez" in slack.posted()[0]["text"]
+    assert banwatch.sql("SELECT state FROM alerts") == [{"state": "sent"}]
+
+
+def test_without_slack_credentials_alerts_go_to_the_console(tmp_path: Path, platforms: FakePlatforms) -> None:
+    banwatch = setup(tmp_path, platforms, None)
+    assert "alerts go to the console" in banwatch("check").stderr
+    serve(platforms, "weibo:1234567890", "weibo.ban_notice")
+    out = banwatch("check").stdout
+    assert "ALERT Suspended on Weibo: Example Crypto Daily" in out
+    assert "alerts: 1 sent via console" in out
