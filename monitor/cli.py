@@ -92,7 +92,8 @@ def check(obj: dict[str, Any], progress: bool | None) -> None:
         show = sys.stderr.isatty() if progress is None else progress
         bar = click.progressbar(length=len(wl.accounts), label="checking", file=sys.stderr) if show else None
         checker = Checker(store, list(wl.accounts), base_urls, slack.channel,
-                          on_observation=(lambda _o: bar.update(1)) if bar else None)
+                          on_observation=(lambda _o: bar.update(1) if bar.pos < bar.length else None)
+                          if bar else None)  # the bar follows the first pass; rechecks are announced
 
         async def main(runner: Any) -> Any:
             return await checker.check(runner, announce=lambda m: click.echo(m, err=True))

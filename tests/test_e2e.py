@@ -148,7 +148,9 @@ def test_alerts_survive_a_slack_outage(tmp_path: Path, platforms: FakePlatforms,
 
 def test_without_slack_credentials_alerts_go_to_the_console(tmp_path: Path, platforms: FakePlatforms) -> None:
     banwatch = setup(tmp_path, platforms, None)
-    assert "alerts go to the console" in banwatch("check").stderr
+    first = banwatch("check", "--progress")
+    assert "alerts go to the console" in first.stderr
+    assert "checking" in first.stderr  # the progress bar, forced on (off a terminal click shows its label)
     serve(platforms, "weibo:1234567890", "weibo.ban_notice")
     out = banwatch("check").stdout
     assert "ALERT Suspended on Weibo: Example Crypto Daily" in out

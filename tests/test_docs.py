@@ -1,0 +1,62 @@
+"""Docs that match the code: every command, option, platform and setting is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from monitor.cli import cli
+from spiders.platforms import PLATFORMS
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI_DOC = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_command_and_option_is_in_docs_cli() -> None:
+    ctx = click.Context(cli)
+    for name, command in cli.commands.items():  # type: ignore[attr-defined]
+        assert f"## `banwatch {name}" in CLI_DOC, f"docs/cli.md lacks a section for {name}"
+        for param in command.get_params(ctx):
+            for opt in param.opts if isinstance(param, click.Option) and not param.hidden else []:
+                if opt not in ("--help", "-h"):
+                    assert opt in CLI_DOC, f"docs/cli.md does not mention {name} {opt}"
+    for param in cli.params:
+        for opt in param.opts:
+            assert opt in CLI_DOC, f"docs/cli.md does not mention the global option {opt}"
+
+
+def test_every_platform_is_in_the_support_matrix() -> None:
+    doc = (ROOT / "docs" / "platforms.md").read_text(encoding="utf-8")
+    for name, platform in PLATFORMS.items():
+        assert f"BANWATCH_{name.upper()}_BASE_URL" in doc
+        assert f"## {platform.title}" in doc
+
+
+def test_every_rule_is_in_the_support_matrix() -> None:
+    doc = (ROOT / "docs" / "platforms.md").read_text(encoding="utf-8")
+    from tests.fixtures import all_fixtures
+
+    missing = sorted({f.expected_rule for f in all_fixtures()} - set(re.findall(r"[a-z]+\.[a-z_0-9]+", doc)))
+    assert not missing, f"rules not documented in docs/platforms.md: {missing}"
+
+
+def test_every_environment_variable_read_is_documented() -> None:
+    names = set()
+    for path in (ROOT / "monitor").glob("*.py"):
+        names |= set(re.findall(r'"((?:BANWATCH|SLACK)_[A-Z_]+)"', path.read_text(encoding="utf-8")))
+    names |= {f"BANWATCH_{p.upper()}_BASE_URL" for p in PLATFORMS}
+    for name in sorted(names):
+        documented = name in README or "BANWATCH_<PLATFORM>_BASE_URL" in README and name.endswith("_BASE_URL")
+        assert documented, f"README's configuration table lacks {name}"
+
+
+def test_readme_quick_start_is_the_two_make_commands() -> None:
+    quick = README.split("## Quick start", 1)[1].split("##", 1)[0]
+    commands = re.findall(r"^(make \w+)", quick, re.M)
+    assert commands == ["make run", "make test"]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^run:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
