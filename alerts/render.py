@@ -47,6 +47,8 @@ def siblings_summary(siblings: list[dict[str, Any]]) -> str:
 
 
 def render(ctx: dict[str, Any]) -> Message:
+    if ctx["kind"] == "health":
+        return _render_health(ctx)
     kind, platform = ctx["kind"], platform_title(ctx["platform"])
     who = ctx["entity"] or ctx["name"] or ctx["handle"]
     title = f"{TITLES.get(kind, kind)} on {platform}: {who}"
@@ -82,3 +84,11 @@ def render(ctx: dict[str, Any]) -> Message:
 def _plain(text: str, limit: int) -> str:
     """plain_text fields are not parsed for mentions, so they only need truncating."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _render_health(ctx: dict[str, Any]) -> Message:
+    """banwatch's own health: a platform it cannot see, a watchlist it cannot read."""
+    text = f"banwatch health ({ctx['subject']}): {ctx['detail']}"
+    return Message(text=escape(text, 1000), blocks=[
+        {"type": "section", "text": {"type": "mrkdwn", "text": f":warning: *banwatch health* · {escape(text, 2800)}"}},
+    ])

@@ -45,7 +45,7 @@ def cli(ctx: click.Context, watchlist_path: str, db_path: str, log_level: str) -
     """Watch social accounts for suspensions; record changes with evidence; alert on Slack."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_level.upper() != "DEBUG":
-        for noisy in ("scrapy", "twisted", "py.warnings"):
+        for noisy in ("scrapy", "twisted", "py.warnings", "apscheduler"):
             logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(log_level.upper())))
         # A request that failed after its retries is recorded as an unknown observation and counted in
         # the summary; Scrapy's own ERROR line for it would only repeat that.
@@ -91,7 +91,7 @@ def check(obj: dict[str, Any], progress: bool | None) -> None:
         store.sync_watchlist(wl, now_iso())
         show = sys.stderr.isatty() if progress is None else progress
         bar = click.progressbar(length=len(wl.accounts), label="checking", file=sys.stderr) if show else None
-        checker = Checker(store, list(wl.accounts), base_urls, slack.channel,
+        checker = Checker(store, list(wl.accounts), base_urls, slack.channel, wl.politeness,
                           on_observation=(lambda _o: bar.update(1) if bar.pos < bar.length else None)
                           if bar else None)  # the bar follows the first pass; rechecks are announced
 
@@ -105,6 +105,44 @@ def check(obj: dict[str, Any], progress: bool | None) -> None:
     finally:
         store.close()
     _print_summary(summary, report)
+
+
+@cli.command()
+@click.pass_obj
+@user_errors
+def run(obj: dict[str, Any]) -> None:
+    """Run the monitor as a long-lived service until SIGINT/SIGTERM."""
+    from monitor.runner import run_in_reactor
+    from monitor.scheduler import Service
+    from monitor.watchlist import load
+
+    wl = load(obj["watchlist"])
+    base_urls = base_urls_from_env()
+    if obj["log_level"] == "WARNING":
+        logging.getLogger("banwatch").setLevel(logging.INFO)  # the service reports each crawl at INFO
+    service = Service(wl, obj["db"], base_urls, lambda w: slack_from_env(w.slack_channel))
+    click.echo(slack_from_env(wl.slack_channel).describe(), err=True)
+    run_in_reactor(service.serve, {"LOG_LEVEL": obj["log_level"]}, signal_handlers=False)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@click.pass_obj
+@user_errors
+def prune(obj: dict[str, Any], dry_run: bool) -> None:
+    """Delete history older than the watchlist's `retention:` (changes and evidence are kept)."""
+    from monitor.store import Store
+    from monitor.timeutil import now_iso
+    from monitor.watchlist import load
+
+    wl = load(obj["watchlist"])
+    store = Store.open(obj["db"])
+    try:
+        counts = store.prune(wl.retention.cutoffs(now_iso()), dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(", ".join(f"{verb} {n} {table}" for table, n in counts.items()))
 
 
 def _deliver(store: Any, slack: Any) -> Any:
@@ -159,10 +197,21 @@ def _format_option(fn: F) -> F:
 @click.pass_obj
 @user_errors
 def status(obj: dict[str, Any], fmt: str) -> None:
-    """The current status of every watched account."""
+    """The service's last tick, each platform's last run and unknown rate, and every account's status."""
     from monitor.query import run_sql
 
-    columns, rows = run_sql(obj["db"], """
+    db = obj["db"]
+    _, service = run_sql(db, "SELECT key, value FROM service")
+    svc = dict(service)
+    p_cols, platforms = run_sql(db, """
+        SELECT r.platform, max(r.finished_at) AS last_run,
+               round(100.0 * sum(r.unknown) / max(1, sum(r.accounts)), 1) AS unknown_pct_1h,
+               coalesce(h.state, 'ok') AS health
+        FROM runs r LEFT JOIN platform_health h ON h.platform = r.platform
+        WHERE r.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour') OR r.id IN (
+            SELECT max(id) FROM runs GROUP BY platform)
+        GROUP BY r.platform ORDER BY r.platform""")
+    columns, rows = run_sql(db, """
         SELECT key AS account, coalesce(entity, '') AS entity, coalesce(status, 'unchecked') AS status,
                coalesce(status_since, '') AS since,
                CASE WHEN pending_status IS NULL THEN '' ELSE pending_status || ' (' || pending_count || ')' END
@@ -170,6 +219,16 @@ def status(obj: dict[str, Any], fmt: str) -> None:
                coalesce(last_checked_at, '') AS last_checked, coalesce(last_rule, '') AS rule
         FROM accounts WHERE removed_at IS NULL
         ORDER BY entity IS NULL, entity, platform, handle""")
+    if fmt == "json":
+        click.echo(json.dumps({"service": svc, "platforms": [dict(zip(p_cols, r)) for r in platforms],
+                               "accounts": [dict(zip(columns, r)) for r in rows]}, ensure_ascii=False, indent=2))
+        return
+    if fmt == "table":
+        if svc.get("last_tick_at"):
+            state = f"stopped {svc['stopped_at']}" if svc.get("stopped_at", "") > svc["last_tick_at"] else "running"
+            click.echo(f"service: last tick {svc['last_tick_at']} (pid {svc.get('pid')}, {state})")
+        if platforms:
+            click.echo(tabulate(platforms, headers=p_cols, tablefmt="simple") + "\n")
     _emit(columns, rows, fmt)
 
 

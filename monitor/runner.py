@@ -17,6 +17,7 @@ from monitor.model import Account, Observation
 from monitor.state import advance
 from monitor.store import Store
 from monitor.timeutil import now_iso
+from spiders.platforms.base import Politeness
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,10 +47,12 @@ class Checker:
     """Feeds observations from crawls into the state machine and the store."""
 
     def __init__(self, store: Store, accounts: list[Account], base_urls: dict[str, str], channel: str | None,
-                 command: str = "check", on_observation: Callable[[Observation], None] | None = None) -> None:
+                 politeness: Callable[[str], Politeness], command: str = "check",
+                 on_observation: Callable[[Observation], None] | None = None) -> None:
         ids = store.platform_ids(a.key for a in accounts)
         self.accounts = {a.key: replace(a, platform_id=ids.get(a.key)) for a in accounts}
         self.store, self.base_urls, self.channel, self.command = store, base_urls, channel, command
+        self.politeness = politeness
         self.on_observation = on_observation
         self.summary = CheckSummary()
         self._round_counts: dict[str, Counter[str]] = {}
@@ -84,16 +87,19 @@ class Checker:
     async def crawl(self, runner: Any, keys: list[str]) -> None:
         """Crawl these accounts once; a `runs` row per platform records what the crawl saw."""
         from scrapy import signals
+        from scrapy.crawler import Crawler
         from scrapy.utils.defer import deferred_to_future
 
-        from spiders.status import StatusSpider
+        from spiders.status import StatusSpider, download_slots
 
         accounts = [self.accounts[k] for k in keys]
         started = now_iso()
         per_platform = Counter(a.platform for a in accounts)
         run_ids = {p: self.store.start_run(self.command, p, n, started) for p, n in per_platform.items()}
         self._round_counts = {}
-        crawler = runner.create_crawler(StatusSpider)
+        settings = runner.settings.copy()
+        settings.set("DOWNLOAD_SLOTS", download_slots(accounts, self.politeness), priority="cmdline")
+        crawler = Crawler(StatusSpider, settings)
         crawler.signals.connect(self._on_item, signal=signals.item_scraped)  # held weakly: a bound method
         await deferred_to_future(runner.crawl(crawler, accounts=accounts, base_urls=self.base_urls))
         reason = (crawler.stats.get_value("finish_reason") if crawler.stats else None) or "finished"
@@ -120,7 +126,8 @@ class Checker:
             await self.crawl(runner, due)
 
 
-def run_in_reactor(main: Callable[[Any], Awaitable[T]], settings: dict[str, Any] | None = None) -> T:
+def run_in_reactor(main: Callable[[Any], Awaitable[T]], settings: dict[str, Any] | None = None,
+                   signal_handlers: bool = True) -> T:
     """Install the asyncio reactor, run `main(runner)` to completion, stop the reactor, return the result."""
     from scrapy.crawler import CrawlerRunner
     from scrapy.utils.defer import deferred_from_coro
@@ -143,7 +150,7 @@ def run_in_reactor(main: Callable[[Any], Awaitable[T]], settings: dict[str, Any]
         d.addBoth(lambda _: reactor.stop())  # type: ignore[attr-defined]
 
     reactor.callWhenRunning(start)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.run(installSignalHandlers=signal_handlers)  # type: ignore[attr-defined]
     if "failure" in outcome:
         outcome["failure"].raiseException()
     if "value" not in outcome:

@@ -85,6 +85,17 @@ def m001_core(db: Database) -> None:
         WHERE c.to_status = 'suspended'""")
 
 
+@migrations()
+def m002_service(db: Database) -> None:
+    """Service mode: the due query's index, health alerts in the outbox, the service's heartbeat."""
+    db["accounts"].create_index(["platform", "next_check_at"], index_name="idx_accounts_due")
+    db["alerts"].add_column("subject", str)  # health alerts: "platform:weibo", "watchlist"
+    db["alerts"].add_column("detail", str)  # health alerts: what happened, in words
+    db["service"].create({"key": str, "value": str, "updated_at": str}, pk="key")
+    db["platform_health"].create({"platform": str, "state": str, "since": str, "changed_at": str}, pk="platform")
+    db.execute("UPDATE accounts SET next_check_at = NULL WHERE removed_at IS NOT NULL")
+
+
 SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the version
 
 

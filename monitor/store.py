@@ -21,7 +21,8 @@ from monitor.errors import StoreError
 from monitor.model import Account, Observation, Reply, Status
 from monitor.schema import SCHEMA_VERSION, migrate
 from monitor.state import AccountState, Step, Transition, alert_kind
-from monitor.timeutil import later
+from monitor.due import first_checks, next_check
+from monitor.timeutil import iso, parse_iso
 from monitor.watchlist import Watchlist
 
 BODY_CAP = 2 * 1024 * 1024  # evidence bodies beyond this are truncated (and flagged)
@@ -76,8 +77,12 @@ class Store:
 
     # -- watchlist ---------------------------------------------------------------------------------
 
-    def sync_watchlist(self, watchlist: Watchlist, now: str) -> None:
-        """Make the accounts table match the watchlist. Removed accounts are marked, never deleted."""
+    def sync_watchlist(self, watchlist: Watchlist, now: str) -> list[str]:
+        """Make the accounts table match the watchlist; return the keys that are new (or back).
+
+        Removed accounts are marked `removed_at` and leave the schedule; their history stays. New accounts'
+        first checks are spread over what their platform's politeness allows (monitor.due).
+        """
         from spiders.platforms import PLATFORMS
 
         keys = {a.key for a in watchlist.accounts}
@@ -91,6 +96,9 @@ class Store:
                 if row["name"] not in names:
                     self.db["entities"].update(row["name"], {"removed_at": now})
             table = self.db["accounts"]
+            watched = {r["key"]: r["removed_at"] for r in self.db.query("SELECT key, removed_at FROM accounts")}
+            fresh = [a for a in watchlist.accounts if a.key not in watched or watched[a.key] is not None]
+            first = first_checks(fresh, parse_iso(now), watchlist.politeness)
             for acc in watchlist.accounts:
                 config = {
                     "platform": acc.platform, "handle": acc.handle, "name": acc.name, "entity": acc.entity,
@@ -98,14 +106,22 @@ class Store:
                     "line": acc.line, "interval_s": acc.interval, "confirmations": acc.confirmations,
                     "confirm_delay_s": acc.confirm_delay, "removed_at": None,
                 }
-                if table.count_where("key = ?", [acc.key]):
+                if acc.key in first:
+                    config["next_check_at"] = iso(first[acc.key])
+                if acc.key in watched:
                     table.update(acc.key, config)
                 else:
-                    table.insert({"key": acc.key, **config, "added_at": now, "next_check_at": now,
-                                  "pending_count": 0})
-            for row in self.db.query("SELECT key FROM accounts WHERE removed_at IS NULL"):
-                if row["key"] not in keys:
-                    table.update(row["key"], {"removed_at": now})
+                    table.insert({"key": acc.key, **config, "added_at": now, "pending_count": 0})
+            for key, removed_at in watched.items():
+                if key not in keys and removed_at is None:
+                    table.update(key, {"removed_at": now, "next_check_at": None})
+        return [a.key for a in fresh]
+
+    def due(self, platform: str, now: str, limit: int) -> list[str]:
+        """Keys of this platform's accounts whose check is due, most overdue first (idx_accounts_due)."""
+        return [r["key"] for r in self.db.query(
+            "SELECT key FROM accounts WHERE platform = ? AND next_check_at <= ? ORDER BY next_check_at LIMIT ?",
+            [platform, now, limit])]
 
     def platform_ids(self, keys: Iterable[str]) -> dict[str, str]:
         keys = list(keys)
@@ -131,14 +147,14 @@ class Store:
         with self.db.atomic():
             self._extend_span(obs, classifier_version)
             st = step.state
-            next_delay = account.confirm_delay if step.pending else account.interval
+            next_at = next_check(account, parse_iso(obs.checked_at), step.pending)
             update: dict[str, Any] = {
                 "status": st.status.value if st.status else None, "status_since": st.status_since,
                 "last_seen_at": st.last_seen_at,
                 "pending_status": st.pending_status.value if st.pending_status else None,
                 "pending_count": st.pending_count, "pending_since": st.pending_since,
                 "last_checked_at": obs.checked_at, "last_rule": obs.rule,
-                "next_check_at": later(obs.checked_at, next_delay),
+                "next_check_at": iso(next_at),
             }
             if obs.platform_id and obs.status is Status.ACTIVE:
                 update["platform_id"] = obs.platform_id
@@ -206,6 +222,58 @@ class Store:
         self.db["runs"].update(run_id, {"finished_at": at, "counts": json.dumps(counts, sort_keys=True),
                                         "unknown": counts.get("unknown", 0), "finish_reason": reason})
 
+    def recent_runs(self, platform: str, since: str) -> list[dict[str, Any]]:
+        """Finished runs of a platform since `since`, newest first."""
+        return list(self.db.query(
+            "SELECT started_at, accounts, unknown FROM runs WHERE platform = ? AND started_at >= ? "
+            "AND finished_at IS NOT NULL ORDER BY started_at DESC", [platform, since]))
+
+    def health_state(self, platform: str) -> str:
+        row = next(self.db.query("SELECT state FROM platform_health WHERE platform = ?", [platform]), None)
+        return row["state"] if row else "ok"
+
+    def set_health(self, platform: str, state: str, since: str | None, detail: str, channel: str, at: str) -> int:
+        """Record a platform going blind or recovering, and its health alert, in one transaction."""
+        with self.db.atomic():
+            self.db["platform_health"].upsert({"platform": platform, "state": state, "since": since,
+                                               "changed_at": at}, pk="platform")
+            return self.health_alert(f"platform:{platform}", detail, channel, at)
+
+    def health_alert(self, subject: str, detail: str, channel: str, at: str) -> int:
+        return int(self.db["alerts"].insert({
+            "kind": "health", "subject": subject, "detail": detail, "channel": channel, "state": "pending",
+            "attempts": 0, "next_attempt_at": at, "created_at": at}).last_pk)
+
+    def set_service(self, values: dict[str, str], at: str) -> None:
+        with self.db.atomic():
+            for key, value in values.items():
+                self.db["service"].upsert({"key": key, "value": value, "updated_at": at}, pk="key")
+
+    PRUNABLE = {"observations": "last_checked_at", "runs": "started_at"}
+
+    def prune(self, cutoffs: dict[str, str], dry_run: bool = False, batch: int = 500) -> dict[str, int]:
+        """Delete observation spans / runs older than their cutoff, `batch` rows per transaction, so a
+        running monitor never waits long for the write lock. Changes and evidence are never pruned."""
+        counts = {}
+        for table, cutoff in cutoffs.items():
+            column = self.PRUNABLE[table]
+            where = f"{column} < ?"
+            if table == "observations":  # an account's latest span is its current state: never pruned
+                where += " AND id NOT IN (SELECT max(id) FROM observations GROUP BY account_key)"
+            if dry_run:
+                counts[table] = self.db[table].count_where(where, [cutoff])
+                continue
+            counts[table] = 0
+            while True:
+                with self.db.atomic():
+                    cur = self.db.execute(
+                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT ?)",
+                        [cutoff, batch])
+                counts[table] += cur.rowcount
+                if cur.rowcount < batch:
+                    break
+        return counts
+
     # -- alerts ----------------------------------------------------------------------------------------
 
     def due_alerts(self, now: str) -> list[dict[str, Any]]:
@@ -224,6 +292,10 @@ class Store:
 
     def alert_context(self, alert_id: int) -> dict[str, Any]:
         """Everything a message about this alert shows: the change, the account, its entity's others."""
+        alert = self.db["alerts"].get(alert_id)
+        if alert["kind"] == "health":
+            return {"alert_id": alert_id, "kind": "health", "channel": alert["channel"],
+                    "subject": alert["subject"], "detail": alert["detail"], "created_at": alert["created_at"]}
         row = next(self.db.query("""
             SELECT al.id AS alert_id, al.kind, al.channel, c.*, a.platform, a.handle, a.name, a.display_name,
                    a.entity, a.tags, a.url, a.platform_id, e.sha256

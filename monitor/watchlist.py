@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +18,32 @@ import yaml
 
 from monitor.errors import InvalidWatchlist, WatchlistError
 from monitor.model import Account
+from monitor.timeutil import iso, parse_iso
 from spiders.platforms import PLATFORMS
+from spiders.platforms.base import Politeness
 
-TOP_KEYS = ("defaults", "alerts", "accounts")
+TOP_KEYS = ("defaults", "alerts", "platforms", "service", "retention", "accounts")
+RETENTION_KEYS = ("observations", "runs")
+PLATFORM_KEYS = ("concurrency", "delay", "batch")
+SERVICE_KEYS = ("tick", "deliver_every", "reload_every", "health_window")
 DEFAULT_KEYS = ("interval", "confirmations", "confirm_delay", "tags")
 ALERT_KEYS = ("slack_channel",)
 ACCOUNT_KEYS = ("platform", "handle", "id", "url", "name", "tags", "interval", "confirmations", "confirm_delay")
 ENTITY_KEYS = ("name", "tags", "interval", "confirmations", "confirm_delay", "accounts")
 BUILTIN_DEFAULTS: dict[str, Any] = {"interval": 600.0, "confirmations": 2, "confirm_delay": 120.0, "tags": ()}
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+_DURATION = re.compile(
+    r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
 def parse_duration(text: object) -> float:
-    """'90s', '10m', '1h', '1h30m' -> seconds. Raises ValueError with a readable message."""
+    """'90s', '10m', '1h', '1h30m', '90d' -> seconds. Raises ValueError with a readable message."""
     raw = str(text).strip()
     m = _DURATION.match(raw)
     if isinstance(text, bool) or not raw or not m or not any(m.groups()):
         raise ValueError(f"{text!r} is not a duration (use a number with a unit: 90s, 10m, 1h)")
-    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return h * 3600 + mi * 60 + s
+    d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return d * 86400 + h * 3600 + mi * 60 + s
 
 
 @dataclass(frozen=True)
@@ -47,12 +54,42 @@ class Entity:
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    """How often the long-lived service's jobs run (`service:` in the watchlist)."""
+
+    tick: float = 5.0  # look for due accounts
+    deliver_every: float = 5.0  # drain the alert outbox
+    reload_every: float = 5.0  # look for watchlist edits
+    health_window: float = 900.0  # a platform this long ≥ 90% unknown is "blind"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long history is kept (`retention:`). Changes and their evidence are kept forever."""
+
+    observations: float = 365 * 86400.0  # observation spans that ended longer ago than this are pruned
+    runs: float = 90 * 86400.0  # crawl records
+
+    def cutoffs(self, now: str) -> dict[str, str]:
+        """Per prunable table, the timestamp before which rows go."""
+        moment = parse_iso(now)
+        return {"observations": iso(moment - timedelta(seconds=self.observations)),
+                "runs": iso(moment - timedelta(seconds=self.runs))}
+
+
+@dataclass(frozen=True)
 class Watchlist:
     path: str
     accounts: tuple[Account, ...]
     entities: tuple[Entity, ...] = ()
     slack_channel: str | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
+    platforms: dict[str, Politeness] = field(default_factory=dict)
+    service: ServiceSettings = ServiceSettings()
+    retention: Retention = Retention()
+
+    def politeness(self, platform: str) -> Politeness:
+        return self.platforms.get(platform) or PLATFORMS[platform].politeness
 
     def by_key(self) -> dict[str, Account]:
         return {a.key: a for a in self.accounts}
@@ -222,6 +259,54 @@ class _Reader:
                          handle if is_url else None, opts, entity=name)
 
 
+def _read_platforms(reader: _Reader, section: Any, line: int) -> dict[str, Politeness]:
+    if not isinstance(section, _LineDict):
+        reader.problem(line, "platforms", "must map platform names to settings, e.g. {weibo: {delay: 3s}}")
+        return {}
+    out: dict[str, Politeness] = {}
+    for name, conf in section.items():
+        where = section.key_lines[name]
+        if name not in PLATFORMS:
+            reader.problem(where, f"platforms.{name}", f"unknown platform {name!r} (known: {_known()})")
+            continue
+        if not isinstance(conf, _LineDict):
+            reader.problem(where, f"platforms.{name}", "must be a mapping of concurrency, delay, batch")
+            continue
+        reader.check_keys(conf, PLATFORM_KEYS, f"platforms.{name}.")
+        base = PLATFORMS[name].politeness
+        out[name] = Politeness(
+            concurrency=reader.convert(conf, "concurrency", _count, base.concurrency),
+            delay=reader.convert(conf, "delay", parse_duration, base.delay),
+            batch=reader.convert(conf, "batch", _count, base.batch))
+    return out
+
+
+def _read_service(reader: _Reader, section: Any, line: int) -> ServiceSettings:
+    if not isinstance(section, _LineDict):
+        reader.problem(line, "service", "must be a mapping, e.g. {tick: 5s}")
+        return ServiceSettings()
+    reader.check_keys(section, SERVICE_KEYS, "service.")
+    base = ServiceSettings()
+    return ServiceSettings(**{key: reader.convert(section, key, _positive_duration, getattr(base, key))
+                              for key in SERVICE_KEYS})
+
+
+def _read_retention(reader: _Reader, section: Any, line: int) -> Retention:
+    if not isinstance(section, _LineDict):
+        reader.problem(line, "retention", "must be a mapping, e.g. {observations: 365d, runs: 90d}")
+        return Retention()
+    reader.check_keys(section, RETENTION_KEYS, "retention.")
+    base = Retention()
+    return Retention(**{key: reader.convert(section, key, _positive_duration, getattr(base, key))
+                        for key in RETENTION_KEYS})
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{value!r} is not a whole number (1 or more)")
+    return value
+
+
 def _positive_duration(value: Any) -> float:
     seconds = parse_duration(value)
     if seconds <= 0:
@@ -279,6 +364,9 @@ def parse(text: str, path: str) -> Watchlist:
         channel = _opt_str(alerts.get("slack_channel"))
     elif alerts is not None:
         reader.problem(doc.key_lines["alerts"], "alerts", "must be a mapping, e.g. {slack_channel: \"#banwatch\"}")
+    platforms = _read_platforms(reader, doc["platforms"], doc.key_lines["platforms"]) if "platforms" in doc else {}
+    service = _read_service(reader, doc["service"], doc.key_lines["service"]) if "service" in doc else ServiceSettings()
+    retention = _read_retention(reader, doc["retention"], doc.key_lines["retention"]) if "retention" in doc else Retention()
     entries = doc.get("accounts")
     if entries is None:
         reader.problem(doc.line, "accounts", "missing: list the accounts to watch under 'accounts:'")
@@ -290,7 +378,8 @@ def parse(text: str, path: str) -> Watchlist:
     if reader.problems:
         raise InvalidWatchlist(reader.problems)
     return Watchlist(path=path, accounts=tuple(reader.accounts), entities=tuple(reader.entities),
-                     slack_channel=channel, defaults=defaults)
+                     slack_channel=channel, defaults=defaults, platforms=platforms, service=service,
+                     retention=retention)
 
 
 def load(path: str | Path) -> Watchlist:

@@ -8,7 +8,7 @@ objects (`accounts=`); from the command line, `scrapy crawl status -a watchlist=
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from monitor.model import Account, Observation, Reply, Status, Verdict
 from monitor.timeutil import iso
 from spiders.platforms import PLATFORMS
-from spiders.platforms.base import rebase
+from spiders.platforms.base import Politeness, rebase
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,22 @@ _FAILURE_RULES = (
 def failure_rule(failure: Failure) -> str:
     names = {cls.__name__ for cls in failure.type.__mro__}
     return next((rule for name, rule in _FAILURE_RULES if name in names), "network_error")
+
+
+def download_slot(account: Account) -> str:
+    """Politeness is per platform, and per instance on Mastodon (each instance limits on its own)."""
+    if account.platform == "mastodon":
+        return f"mastodon@{account.handle.partition('@')[2]}"
+    return account.platform
+
+
+def download_slots(accounts: list[Account], politeness: Callable[[str], Politeness]) -> dict[str, dict[str, Any]]:
+    """Scrapy DOWNLOAD_SLOTS for these accounts: the slot a request uses decides its concurrency and delay."""
+    slots = {}
+    for account in accounts:
+        p = politeness(account.platform)
+        slots[download_slot(account)] = {"concurrency": p.concurrency, "delay": p.delay}
+    return slots
 
 
 class StatusSpider(scrapy.Spider):
@@ -58,7 +74,8 @@ class StatusSpider(scrapy.Spider):
             probe = PLATFORMS[account.platform].probe(account)
             url, extra = rebase(probe.url, self.base_urls.get(account.platform))
             yield scrapy.Request(url, headers={**probe.headers, **extra}, callback=self.parse,
-                                 errback=self.failed, dont_filter=True, cb_kwargs={"key": account.key})
+                                 errback=self.failed, dont_filter=True, cb_kwargs={"key": account.key},
+                                 meta={"download_slot": download_slot(account)})
 
     def parse(self, response: Response, key: str) -> Observation:
         account = self.accounts[key]

@@ -50,5 +50,40 @@ class Banwatch:
             raise AssertionError(f"banwatch {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
         return proc
 
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """`banwatch run` (or any command) in the background; stderr goes to a file for inspection."""
+        self.log = (self.workdir / f"banwatch-{len(list(self.workdir.glob('banwatch-*.log')))}.log")
+        return subprocess.Popen([sys.executable, "-m", "monitor", *args], cwd=self.workdir, env=self.env,
+                                stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True)
+
+    def rows(self, query: str, *params: Any) -> list[dict[str, Any]]:
+        """Read the database directly (read-only), as any SQLite client would while banwatch runs."""
+        import sqlite3
+
+        db = self.workdir / "banwatch.db"
+        if not db.exists():
+            return []
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in conn.execute(query, params)]
+        except sqlite3.OperationalError:
+            return []  # tables not created yet
+        finally:
+            conn.close()
+
     def sql(self, query: str) -> list[dict[str, Any]]:
         return json.loads(self("sql", query, "--json").stdout)
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
+    """Poll until `predicate()` is truthy; fail naming `what` after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +24,7 @@ class Canned:
     status: int
     headers: dict[str, str]
     body: bytes
+    delay: float = 0.0  # seconds before answering: a slow or hanging platform
 
 
 class _Server:
@@ -50,6 +52,8 @@ class _PlatformHandler(BaseHTTPRequestHandler):
         owner: FakePlatforms = self.server.owner  # type: ignore[attr-defined]
         host = (self.headers.get("Host") or "").lower()
         canned = owner.answer(host, self.path)
+        if canned.delay:
+            time.sleep(canned.delay)
         self.send_response(canned.status)
         for name, value in canned.headers.items():
             if name.lower() not in ("content-length", "transfer-encoding", "content-encoding"):
@@ -71,12 +75,12 @@ class FakePlatforms(_Server):
         self.lock = threading.Lock()
         super().__init__(_PlatformHandler)
 
-    def serve(self, fixture: Fixture, url: str | None = None) -> None:
+    def serve(self, fixture: Fixture, url: str | None = None, delay: float = 0.0) -> None:
         """Answer the fixture's request URL (or `url`) with the fixture's status, headers and body."""
         parts = urlsplit(url or fixture.url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         with self.lock:
-            self.routes[(parts.netloc.lower(), path)] = Canned(fixture.status, fixture.headers, fixture.body)
+            self.routes[(parts.netloc.lower(), path)] = Canned(fixture.status, fixture.headers, fixture.body, delay)
 
     def serve_case(self, platform: str, case: str, url: str) -> None:
         self.serve(load(platform, case), url)

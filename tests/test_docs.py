@@ -60,3 +60,13 @@ def test_readme_quick_start_is_the_two_make_commands() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^run:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_watchlist_key_is_documented() -> None:
+    from monitor import watchlist as w
+
+    doc = (ROOT / "docs" / "watchlist.md").read_text(encoding="utf-8")
+    keys = {*w.TOP_KEYS, *w.DEFAULT_KEYS, *w.ALERT_KEYS, *w.ACCOUNT_KEYS, *w.ENTITY_KEYS, *w.PLATFORM_KEYS,
+            *w.SERVICE_KEYS}
+    missing = sorted(k for k in keys if f"`{k}`" not in doc)
+    assert not missing, f"docs/watchlist.md does not describe: {missing}"

@@ -16,6 +16,10 @@ from tests.fixtures import by_rule
 WATCHLIST = """\
 defaults: {interval: 10m, confirmations: 2, confirm_delay: 0s}
 alerts: {slack_channel: "#banwatch-test"}
+platforms:
+  weibo: {delay: 0s, concurrency: 4}
+  reddit: {delay: 0s, concurrency: 4}
+  bluesky: {delay: 0s}
 accounts:
   - name: Example Crypto Daily
     tags: [crypto, media]

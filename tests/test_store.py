@@ -139,3 +139,30 @@ def test_sql_command_formats(store: Store) -> None:
     assert out.exit_code == 1 and "read-only" in out.output and "Traceback" not in out.output
     out = runner.invoke(cli, ["--db", str(Path(store.path).parent / "missing.db"), "status"])
     assert out.exit_code == 1 and "no database yet" in out.output
+
+
+def test_prune_keeps_changes_and_each_accounts_current_span(store: Store, tmp_path: Path) -> None:
+    observe(store, REDDIT, Status.ACTIVE, "2025-01-01T00:00:00.000Z")
+    observe(store, REDDIT, Status.SUSPENDED, "2025-01-02T00:00:00.000Z")
+    observe(store, REDDIT, Status.SUSPENDED, "2025-01-03T00:00:00.000Z")  # confirmed: a change row
+    observe(store, REDDIT, Status.ACTIVE, "2026-01-01T00:00:00.000Z")  # pending reinstatement, current span
+    for at in ("2025-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z"):
+        store.finish_run(store.start_run("run", "reddit", 1, at), {"active": 1}, "finished", at)
+    cutoffs = {"observations": "2025-06-01T00:00:00.000Z", "runs": "2025-06-01T00:00:00.000Z"}
+    assert store.prune(cutoffs, dry_run=True) == {"observations": 2, "runs": 1}
+    assert store.db["observations"].count == 3  # a dry run deletes nothing
+    assert store.prune(cutoffs, batch=1) == {"observations": 2, "runs": 1}
+    assert [r["status"] for r in store.db.query("SELECT status FROM observations")] == ["active"]
+    assert store.db["changes"].count == 1 and store.db["evidence"].count == 1 and store.db["runs"].count == 1
+
+
+def test_prune_command_reads_retention_from_the_watchlist(store: Store, tmp_path: Path) -> None:
+    wl = tmp_path / "w.yaml"
+    wl.write_text("retention: {observations: 30d, runs: 1d}\naccounts:\n  - name: Outlet\n    accounts: "
+                  "{reddit: outlet, bluesky: outlet.bsky.social}\n", encoding="utf-8")
+    observe(store, REDDIT, Status.ACTIVE, "2020-01-01T00:00:00.000Z")
+    observe(store, REDDIT, Status.NOT_FOUND, "2020-01-02T00:00:00.000Z")
+    out = CliRunner().invoke(cli, ["--watchlist", str(wl), "--db", store.path, "prune", "--dry-run"])
+    assert out.exit_code == 0 and "would delete 1 observations, would delete 0 runs" in out.output
+    out = CliRunner().invoke(cli, ["--watchlist", str(wl), "--db", store.path, "prune"])
+    assert "deleted 1 observations" in out.output and store.db["observations"].count == 1

@@ -27,6 +27,15 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Politeness:
+    """How hard banwatch may ask one platform: parallel requests, delay between them, accounts per tick."""
+
+    concurrency: int = 2
+    delay: float = 1.0  # seconds between requests in one download slot
+    batch: int = 100  # most accounts of this platform started per scheduler tick
+
+
+@dataclass(frozen=True)
 class Platform:
     name: str  # registry key, used in the watchlist
     title: str  # how people write it
@@ -35,8 +44,9 @@ class Platform:
     normalise: Callable[[str], str | None]  # handle as written -> canonical handle, or None if invalid
     from_url: Callable[[str], str | None]  # profile URL -> handle, or None if not this platform's
     probe: Callable[[Account], Probe]
-    classify: Classifier
+    classify: Callable[[Reply, Account], Verdict]
     profile_url: Callable[[str], str]  # canonical handle -> link people can open
+    politeness: Politeness = Politeness()  # safe defaults; the watchlist's `platforms:` section overrides
     version: int = 1  # classifier version, recorded with every observation
 
 

@@ -13,7 +13,7 @@ import re
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Probe, host_path, json_body, transient, unrecognised
+from spiders.platforms.base import Platform, Politeness, Probe, host_path, json_body, transient, unrecognised
 
 NAME = "bluesky"
 _HANDLE = re.compile(r"^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -83,4 +83,6 @@ PLATFORM = Platform(
     name=NAME, title="Bluesky", base_url="https://public.api.bsky.app",
     handle_help="a Bluesky handle (name.bsky.social or a domain) or a did:plc:/did:web: identifier",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    # public AppView: high limits
+    politeness=Politeness(concurrency=4, delay=0.2, batch=200),
 )

@@ -14,7 +14,7 @@ import re
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Probe, host_path, json_body, transient, unrecognised
+from spiders.platforms.base import Platform, Politeness, Probe, host_path, json_body, transient, unrecognised
 
 NAME = "mastodon"
 _ACCT = re.compile(r"^([A-Za-z0-9_.-]{1,64})@([a-z0-9-]+(\.[a-z0-9-]+)+)$")
@@ -76,4 +76,6 @@ PLATFORM = Platform(
     name=NAME, title="Mastodon", base_url="https://mastodon.social",
     handle_help="user@instance, e.g. Gargron@mastodon.social",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    # per instance: 300 requests / 5 min
+    politeness=Politeness(concurrency=1, delay=1.0, batch=100),
 )

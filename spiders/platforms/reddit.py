@@ -14,7 +14,7 @@ import re
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Probe, host_path, json_body, transient, unrecognised
+from spiders.platforms.base import Platform, Politeness, Probe, host_path, json_body, transient, unrecognised
 
 NAME = "reddit"
 _HANDLE = re.compile(r"^[A-Za-z0-9_-]{3,20}$")
@@ -77,4 +77,5 @@ PLATFORM = Platform(
     name=NAME, title="Reddit", base_url="https://www.reddit.com",
     handle_help="a Reddit username (3-20 letters, digits, _ or -)",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    politeness=Politeness(concurrency=1, delay=2.0, batch=50),
 )

@@ -20,7 +20,7 @@ import re
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    Platform, Probe, host_path, html_title, json_body, transient, unrecognised,
+    Platform, Politeness, Probe, host_path, html_title, json_body, transient, unrecognised,
 )
 
 NAME = "weibo"
@@ -109,4 +109,6 @@ PLATFORM = Platform(
     name=NAME, title="Weibo", base_url="https://m.weibo.cn",
     handle_help="a numeric Weibo uid such as 1234567890 (screen names change; uids do not)",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    # 418/414 when polled faster
+    politeness=Politeness(concurrency=1, delay=3.0, batch=50),
 )

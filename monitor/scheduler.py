@@ -1,0 +1,229 @@
+"""`banwatch run`: the long-lived service. APScheduler 3 drives jobs on the asyncio reactor's loop.
+
+Jobs (all `async def`, on the loop thread, `max_instances=1`, `coalesce=True`):
+- tick: per platform, the due accounts (indexed query), capped at the platform's batch, crawled unless
+  that platform's previous crawl is still running. Pending changes are due after `confirm_delay`.
+- deliver: drains the outbox in a worker thread (slack-sdk's retries sleep), on its own schedule.
+- reload: re-reads the watchlist when its content changes; a broken edit keeps the last good one.
+After each crawl the platform's health is assessed (blind / recovered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from monitor import health
+from monitor.errors import InvalidWatchlist
+from monitor.runner import Checker
+from monitor.settings import SlackSettings
+from monitor.store import Store
+from monitor.timeutil import iso, now_iso, parse_iso
+from monitor.watchlist import Watchlist, load
+from spiders.platforms import PLATFORMS
+
+log = logging.getLogger("banwatch.service")
+SHUTDOWN_GRACE_S = 8.0  # in-flight crawls get this long; the process is gone within 10 s
+
+
+def fingerprint(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+class Service:
+    def __init__(self, watchlist: Watchlist, db_path: str, base_urls: dict[str, str],
+                 slack: Callable[[Watchlist], SlackSettings]) -> None:
+        self.watchlist, self.db_path, self.base_urls, self.slack_for = watchlist, db_path, base_urls, slack
+        self.store = Store.open(db_path)
+        self.seen = fingerprint(watchlist.path)
+        self.broken: str | None = None  # the error of the watchlist on disk, while it is broken
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.delivering: asyncio.Future[Any] | None = None
+        self.stopping = False
+        self.stopped: asyncio.Future[None] | None = None
+        self.runner: Any = None
+        self.started_at = now_iso()
+        self.ticks, self.tick_seconds = 0, 0.0
+
+    @property
+    def channel(self) -> str:
+        return self.slack_for(self.watchlist).channel or ""
+
+    # -- jobs ---------------------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        if self.stopping:
+            return
+        began = time.perf_counter()
+        now = now_iso()
+        accounts = self.watchlist.by_key()
+        for platform in PLATFORMS:
+            if platform in self.running:
+                continue  # never two crawls of one platform at once
+            keys = [k for k in self.store.due(platform, now, self.watchlist.politeness(platform).batch)
+                    if k in accounts]
+            if keys:
+                task = asyncio.ensure_future(self.crawl(platform, [accounts[k] for k in keys]))
+                self.running[platform] = task
+        self.ticks += 1
+        self.tick_seconds += time.perf_counter() - began  # the scheduler's own cost; crawls run as tasks
+        self.store.set_service({"last_tick_at": now, "pid": str(os.getpid()), "started_at": self.started_at,
+                                "ticks": str(self.ticks),
+                                "tick_ms_mean": f"{1000 * self.tick_seconds / self.ticks:.3f}"}, now)
+
+    async def crawl(self, platform: str, accounts: list[Any]) -> None:
+        started = datetime.now(UTC)
+        try:
+            checker = Checker(self.store, accounts, self.base_urls, self.channel, self.watchlist.politeness,
+                              command="run")
+            await checker.crawl(self.runner, [a.key for a in accounts])
+            s = checker.summary
+            counts = ", ".join(f"{n} {st}" for st, n in sorted(s.counts.items()))
+            log.info("%s: %d accounts in %.1fs: %s%s", platform, len(accounts),
+                     (datetime.now(UTC) - started).total_seconds(), counts,
+                     "".join(f"; change {c.key} {c.from_status} → {c.to_status}" for c in s.changes))
+            self.assess(platform, s.unknown_rules.most_common(3))
+        except Exception:
+            log.exception("%s: crawl failed", platform)
+        finally:
+            self.running.pop(platform, None)
+
+    def assess(self, platform: str, top_unknown: list[tuple[str, int]]) -> None:
+        now = datetime.now(UTC)
+        window = self.watchlist.service.health_window
+        runs = [health.RunStat(parse_iso(r["started_at"]), r["accounts"] or 0, r["unknown"] or 0)
+                for r in self.store.recent_runs(platform, iso(now - timedelta(seconds=2 * window)))]
+        verdict = health.assess(runs, now, window)
+        was_blind = self.store.health_state(platform) == "blind"
+        change = health.transition(was_blind, verdict, runs[0].blind if runs else False)
+        title = PLATFORMS[platform].title
+        if change == "blind":
+            why = ", ".join(f"{rule} ×{n}" for rule, n in top_unknown) or "no answers"
+            detail = (f"banwatch is blind on {title} since {iso(verdict.since) if verdict.since else '?'}: "
+                      f"{verdict.unknown_rate:.0%} of checks unknown ({why}). No suspension is inferred from this.")
+            self.store.set_health(platform, "blind", iso(verdict.since) if verdict.since else None, detail,
+                                  self.channel, iso(now))
+            log.warning(detail)
+        elif change == "recovered":
+            detail = f"banwatch sees {title} again: the last check run was mostly conclusive."
+            self.store.set_health(platform, "ok", None, detail, self.channel, iso(now))
+            log.warning(detail)
+
+    async def reload(self) -> None:
+        current = fingerprint(self.watchlist.path)
+        if current is None or current == self.seen:
+            return
+        self.seen = current
+        try:
+            fresh = load(self.watchlist.path)
+        except InvalidWatchlist as exc:
+            self.broken = str(exc)
+            log.error("watchlist not reloaded, still running the last good one:\n%s", exc)
+            self.store.health_alert("watchlist", f"the watchlist is broken; the last good one keeps running. {exc}",
+                                    self.channel, now_iso())
+            return
+        old = set(self.watchlist.by_key())
+        self.watchlist = fresh
+        self.store.sync_watchlist(fresh, now_iso())
+        new = set(fresh.by_key())
+        log.info("watchlist reloaded: %d accounts (+%d, -%d)", len(new), len(new - old), len(old - new))
+        if self.broken:
+            self.broken = None
+            self.store.health_alert("watchlist", "the watchlist is fixed and reloaded.", self.channel, now_iso())
+
+    async def prune(self) -> None:
+        counts = self.store.prune(self.watchlist.retention.cutoffs(now_iso()))
+        log.info("pruned history: %s", ", ".join(f"{n} {t}" for t, n in counts.items()))
+
+    async def deliver(self) -> None:
+        if self.stopping:
+            return
+        self.delivering = asyncio.ensure_future(asyncio.to_thread(self._deliver_in_thread, self.slack_for(self.watchlist)))
+        try:
+            await self.delivering
+        finally:
+            self.delivering = None
+
+    def _deliver_in_thread(self, slack: SlackSettings) -> None:
+        from alerts.console import ConsoleNotifier
+        from alerts.dispatch import deliver
+        from alerts.slack import SlackNotifier
+
+        store = Store.open(self.db_path)  # sqlite connections belong to one thread
+        try:
+            notifier = SlackNotifier(slack) if slack.enabled else ConsoleNotifier()
+            report = deliver(store, notifier, now_iso())
+            if report.sent or report.failed:
+                log.info("alerts: %d sent via %s, %d kept for retry", report.sent, notifier.name, report.failed)
+        finally:
+            store.close()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def serve(self, runner: Any) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        self.runner = runner
+        loop = asyncio.get_running_loop()
+        self.stopped = loop.create_future()
+        self.store.sync_watchlist(self.watchlist, now_iso())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        svc = self.watchlist.service
+        scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC,
+                                     job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None})
+        first = datetime.now(UTC)
+        scheduler.add_job(self.tick, "interval", seconds=svc.tick, id="tick", next_run_time=first)
+        scheduler.add_job(self.deliver, "interval", seconds=svc.deliver_every, id="deliver", next_run_time=first)
+        scheduler.add_job(self.reload, "interval", seconds=svc.reload_every, id="reload")
+        scheduler.add_job(self.prune, "interval", days=1, id="prune", next_run_time=first + timedelta(minutes=1))
+        scheduler.start()
+        log.info("banwatch run: %d accounts, tick every %gs; %s", len(self.watchlist.accounts), svc.tick,
+                 self.slack_for(self.watchlist).describe())
+        await self.stopped
+        scheduler.shutdown(wait=False)
+        await self._drain()
+        self.store.set_service({"stopped_at": now_iso()}, now_iso())
+        self.store.close()
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if self.stopping:
+            log.warning("second signal: exiting now")
+            os._exit(1)
+        self.stopping = True
+        log.warning("%s: finishing in-flight work (a second signal exits at once)", signal.Signals(signum).name)
+        from twisted.internet import reactor
+
+        reactor.callFromThread(lambda: self.stopped.done() or self.stopped.set_result(None))  # type: ignore[attr-defined,union-attr]
+
+    async def _drain(self) -> None:
+        """Stop crawls, abandoning in-flight requests after the grace period; finish a delivery in progress.
+
+        What was already classified is in the database: each observation is its own transaction.
+        """
+        from scrapy.utils.defer import deferred_to_future
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_GRACE_S
+        pending = [t for t in self.running.values() if not t.done()]
+        if pending:
+            stop = asyncio.ensure_future(deferred_to_future(self.runner.stop()))
+            await asyncio.wait([stop, *pending], timeout=SHUTDOWN_GRACE_S)
+            for task in [stop, *pending]:
+                if not task.done():
+                    task.cancel()
+            if any(not t.done() for t in pending):
+                log.warning("abandoned %d in-flight crawl(s) after %gs", len(pending), SHUTDOWN_GRACE_S)
+        if self.delivering is not None:
+            await asyncio.wait([self.delivering], timeout=max(0.1, deadline - loop.time()))

@@ -1,0 +1,80 @@
+"""Scheduling at scale: the due query uses its index, first checks are spread, misfires catch up once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.due import first_checks, fraction, next_check
+from monitor.model import Account, Observation, Status
+from monitor.state import advance
+from monitor.store import Store
+from monitor.timeutil import iso, parse_iso
+from monitor.watchlist import Watchlist
+from spiders.platforms import PLATFORMS
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def accounts(n: int, platform: str = "reddit", interval: float = 600) -> list[Account]:
+    return [Account(platform, f"user{i:05d}", f"{platform}:user{i:05d}", interval=interval) for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    store = Store.open(tmp_path_factory.mktemp("big") / "b.db")
+    store.sync_watchlist(Watchlist(path="w.yaml", accounts=tuple(accounts(10_000))), iso(NOW))
+    return store
+
+
+def test_due_query_uses_its_index(big: Store) -> None:
+    plan = " ".join(str(r[-1]) for r in big.db.execute(
+        "EXPLAIN QUERY PLAN SELECT key FROM accounts WHERE platform = ? AND next_check_at <= ? "
+        "ORDER BY next_check_at LIMIT ?", ["reddit", iso(NOW), 50]).fetchall())
+    assert "USING INDEX idx_accounts_due" in plan and "SCAN accounts" not in plan.replace("USING INDEX", "")
+    assert "TEMP B-TREE" not in plan  # the index also gives the order
+
+
+def test_first_checks_of_10000_accounts_are_spread_over_the_interval(big: Store) -> None:
+    times = [parse_iso(r["next_check_at"]) for r in big.db.query("SELECT next_check_at FROM accounts")]
+    offsets = [(t - NOW).total_seconds() for t in times]
+    assert min(offsets) >= 0 and max(offsets) <= 600
+    assert max(offsets) - min(offsets) > 0.95 * 600
+    per_second = Counter(int(o) for o in offsets)
+    assert max(per_second.values()) <= 40, "no second gets more than a few times its share (10000/600 ≈ 17)"
+    assert len(big.due("reddit", iso(NOW + timedelta(seconds=60)), 100_000)) < 1500
+
+
+def test_a_short_watchlist_is_checked_at_once() -> None:
+    few = first_checks(accounts(5), NOW, lambda p: PLATFORMS[p].politeness)
+    assert all((t - NOW).total_seconds() <= 5 * PLATFORMS["reddit"].politeness.delay for t in few.values())
+
+
+def test_jitter_spreads_later_checks_by_ten_percent() -> None:
+    (a,) = accounts(1)
+    gaps = [(next_check(a, NOW + timedelta(seconds=i), False) - NOW - timedelta(seconds=i)).total_seconds()
+            for i in range(500)]
+    assert 540 <= min(gaps) < 560 and 640 < max(gaps) <= 660
+    assert next_check(a, NOW, True) == NOW + timedelta(seconds=a.confirm_delay)
+
+
+def test_fraction_is_stable_and_uniform_enough() -> None:
+    assert fraction("a") == fraction("a") != fraction("b")
+    buckets = Counter(int(fraction(str(i)) * 10) for i in range(10_000))
+    assert min(buckets.values()) > 900
+
+
+def test_after_an_hour_down_each_account_is_checked_once(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "m.db")
+    few = accounts(20, interval=60)
+    store.sync_watchlist(Watchlist(path="w.yaml", accounts=tuple(few)), iso(NOW))
+    back = NOW + timedelta(hours=1)  # the process was down; 60 intervals were missed
+    due = store.due("reddit", iso(back), 1000)
+    assert sorted(due) == sorted(a.key for a in few)  # once each, not once per missed interval
+    for a in few:
+        obs = Observation(a.key, Status.ACTIVE, "reddit.profile", "ok", iso(back))
+        store.record(a, obs, advance(store.state(a.key), Status.ACTIVE, iso(back), 2), "")
+    assert store.due("reddit", iso(back + timedelta(seconds=50)), 1000) == []
