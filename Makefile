@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint clean
+.PHONY: run test bench clean venv
 .DEFAULT_GOAL := test
 
 $(STAMP): pyproject.toml
@@ -15,10 +15,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Checks the example watchlist once (with rechecks), records to ./banwatch.db, alerts on the console
-# unless SLACK_BOT_TOKEN is set.
+# Runs the monitor on the example watchlist until Ctrl-C: records to ./banwatch.db, alerts on the
+# console unless SLACK_BOT_TOKEN is set. `banwatch check` is the one-shot equivalent.
 run: $(STAMP)
-	$(BIN)/banwatch --watchlist examples/watchlist.yaml check
+	$(BIN)/banwatch --watchlist examples/watchlist.yaml run
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/service.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
