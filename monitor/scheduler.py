@@ -90,8 +90,9 @@ class Service:
             await checker.crawl(self.runner, [a.key for a in accounts])
             s = checker.summary
             counts = ", ".join(f"{n} {st}" for st, n in sorted(s.counts.items()))
-            log.info("%s: %d accounts in %.1fs: %s%s", platform, len(accounts),
-                     (datetime.now(UTC) - started).total_seconds(), counts,
+            why = ", ".join(f"{rule} ×{n}" for rule, n in s.unknown_rules.most_common(3))
+            log.info("%s: %d accounts in %.1fs: %s%s%s", platform, len(accounts),
+                     (datetime.now(UTC) - started).total_seconds(), counts, f" ({why})" if why else "",
                      "".join(f"; change {c.key} {c.from_status} → {c.to_status}" for c in s.changes))
             self.assess(platform, s.unknown_rules.most_common(3))
         except Exception:
