@@ -6,15 +6,26 @@ from collections.abc import Callable
 
 import click
 
-from alerts.notifier import Delivery, Message
+from alerts.notifier import Delivery, Mark, Message
 
 
 class ConsoleNotifier:
     name = "console"
+    threads = True  # a wave prints once; its later members print indented under it
+    exact = False  # a crash mid-print can print an alert twice
 
     def __init__(self, echo: Callable[[str], None] = click.echo) -> None:
         self.echo = echo
 
-    def send(self, channel: str | None, message: Message) -> Delivery:
-        self.echo(f"ALERT {message.text}")
-        return Delivery.sent()
+    def send(self, channel: str, message: Message, *, mark: Mark | None = None,
+             thread_ts: str | None = None) -> Delivery:
+        self.echo(("  ↳ " if thread_ts else "ALERT ") + message.text)
+        return Delivery.sent(ts="console")
+
+    def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
+        self.echo(f"  (wave updated) {message.text.splitlines()[0]}")
+        return Delivery.sent(ts=ts)
+
+    def find(self, channel: str, channel_id: str | None, mark: Mark, oldest: float,
+             thread_ts: str | None = None) -> str | None:
+        return None

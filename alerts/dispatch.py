@@ -1,18 +1,29 @@
-"""Drain the outbox: send each due alert, mark it sent only when the channel accepted it."""
+"""Drain the outbox: exactly once per alert with the bot token, in order per channel, waves grouped.
+
+- A row is marked `sending` before its post and `sent` (with Slack's ts) after; a row found `sending`
+  is reconciled first: the channel is asked for the message carrying its metadata.
+- A failure records the error and backs off exponentially (never sooner than Retry-After); the rest
+  of that channel waits so its alerts keep their order, other channels go on. After `give_up` the row
+  is dead (`banwatch alerts retry`).
+- Suspensions on one platform within `wave_window`: from `wave_size` on, one wave message; later ones
+  are replies in its thread and the wave message is updated with the new count.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
-from alerts.notifier import Notifier
-from alerts.render import render
+from alerts.notifier import Delivery, Mark, Notifier, NotifierError
+from alerts.render import render, render_wave
+from monitor.outbox import Outbox
 from monitor.store import Store
-from monitor.timeutil import later
+from monitor.timeutil import iso, later, parse_iso
+from monitor.watchlist import AlertSettings
 
 log = logging.getLogger(__name__)
-
-BACKOFF_BASE_S = 30.0
 BACKOFF_MAX_S = 3600.0
 
 
@@ -20,25 +31,154 @@ BACKOFF_MAX_S = 3600.0
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
+    dead: int = 0
+    reconciled: int = 0
+    waves: int = 0
 
 
-def backoff(attempts: int, retry_after: float | None = None) -> float:
+def backoff(attempts: int, retry_after: float | None = None, base: float = 30.0) -> float:
     """Exponential backoff after the n-th failed attempt, never sooner than the channel asked."""
-    delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, attempts))
+    delay = min(BACKOFF_MAX_S, base * 2 ** max(0, attempts))
     return max(delay, retry_after or 0.0)
 
 
-def deliver(store: Store, notifier: Notifier, now: str) -> DeliveryReport:
-    report = DeliveryReport()
-    for row in store.due_alerts(now):
-        message = render(store.alert_context(row["id"]))
-        result = notifier.send(row["channel"], message)
+def _epoch(stamp: str) -> float:
+    return parse_iso(stamp).timestamp()
+
+
+class Dispatcher:
+    def __init__(self, store: Store, notifier: Notifier, settings: AlertSettings) -> None:
+        self.store, self.outbox, self.notifier, self.settings = store, Outbox(store), notifier, settings
+
+    def deliver(self, now: str) -> DeliveryReport:
+        report = DeliveryReport()
+        blocked = self.reconcile(now, report)
+        for channel, rows in self.outbox.pending().items():
+            if channel in blocked:
+                continue  # could not ask this channel what it already has: sending now could duplicate
+            done: set[int] = set()
+            for row in rows:
+                if row["id"] in done:
+                    continue
+                if row["give_up_at"] and row["give_up_at"] <= now:
+                    self.outbox.dead(row["id"], now)
+                    log.error("alert %s is dead after trying until %s: %s", row["id"], row["give_up_at"],
+                              row["last_error"])
+                    report.dead += 1
+                    continue
+                if row["next_attempt_at"] > now:
+                    break  # keep this channel's order: nothing after a waiting alert goes first
+                sent = self._deliver_row(row, rows, done, now, report)
+                if not sent:
+                    report.failed += 1
+                    break
+                report.sent += sent
+        return report
+
+    # -- crash recovery ------------------------------------------------------------------------------
+
+    def reconcile(self, now: str, report: DeliveryReport) -> set[str]:
+        """Decide every row left `sending` by a crash; return channels that could not be asked."""
+        blocked: set[str] = set()
+        for wave in self.outbox.interrupted_waves():
+            mark = Mark("banwatch_wave", "wave_id", wave["id"])
+            try:
+                ts = self.notifier.find(wave["channel"], wave["channel_id"], mark, _epoch(wave["created_at"]) - 60)
+            except NotifierError as exc:
+                log.warning("cannot reconcile wave %s yet: %s", wave["id"], exc)
+                blocked.add(wave["channel"])
+                continue
+            if ts:
+                self.outbox.wave_sent(wave["id"], ts, wave["channel_id"] or self._known_id(wave["channel"]), now)
+                report.reconciled += 1
+            else:
+                self.outbox.wave_failed(wave["id"], "interrupted before it reached the channel", now)
+        for row in [*self.outbox.interrupted(), *self.outbox.interrupted_replies()]:
+            mark = Mark("banwatch_alert", "alert_id", row["id"])
+            try:
+                ts = self.notifier.find(row["channel"], row["channel_id"] or self._known_id(row["channel"]), mark,
+                                        _epoch(row["created_at"]) - 60, thread_ts=row["thread_ts"])
+            except NotifierError as exc:
+                log.warning("cannot reconcile alert %s yet: %s", row["id"], exc)
+                blocked.add(row["channel"])
+                continue
+            if ts:
+                self.outbox.sent([row["id"]], ts, row["channel_id"] or self._known_id(row["channel"]), now)
+                report.reconciled += 1
+            else:
+                self.outbox.back_to_pending([row["id"]], now)
+        return blocked
+
+    def _known_id(self, channel: str) -> str | None:
+        return self.outbox.channel_id(channel)
+
+    # -- sending ---------------------------------------------------------------------------------------
+
+    def _deliver_row(self, row: dict[str, Any], rows: list[dict[str, Any]], done: set[int], now: str,
+                     report: DeliveryReport) -> int:
+        """Send one row (or the wave it starts); the number of alerts delivered, 0 on failure."""
+        if row["kind"] == "suspended" and self.notifier.threads:
+            since = iso(parse_iso(now) - timedelta(seconds=self.settings.wave_window))
+            wave = self.outbox.open_wave(row["platform"], row["channel"], since)
+            if wave:
+                return self._reply(row, wave, now)
+            group = [r for r in rows if r["kind"] == "suspended" and r["platform"] == row["platform"]
+                     and r["id"] not in done and r["next_attempt_at"] <= now
+                     and not (r["give_up_at"] and r["give_up_at"] <= now)]
+            earlier = self.outbox.recent_singles(row["platform"], row["channel"], since)
+            if len(group) + len(earlier) >= self.settings.wave_size:
+                sent = self._start_wave(row["platform"], row["channel"], group, earlier, now)
+                if sent:
+                    done.update(r["id"] for r in group)
+                    report.waves += 1
+                return sent
+        return self._single(row, now)
+
+    def _single(self, row: dict[str, Any], now: str, thread_ts: str | None = None) -> int:
+        self.outbox.sending([row["id"]], thread_ts=thread_ts)
+        message = render(self.store.alert_context(row["id"]))
+        result = self.notifier.send(row["channel"], message, mark=Mark("banwatch_alert", "alert_id", row["id"]),
+                                    thread_ts=thread_ts)
         if result.ok:
-            store.alert_sent(row["id"], result.ts, now)
-            report.sent += 1
-        else:
-            store.alert_failed(row["id"], result.error or "failed", later(now, backoff(row["attempts"],
-                                                                                      result.retry_after)))
-            log.warning("alert %s not delivered via %s: %s (will retry)", row["id"], notifier.name, result.error)
-            report.failed += 1
-    return report
+            self.outbox.sent([row["id"]], result.ts, result.channel_id, now)
+            return 1
+        self._failed(row, result, now)
+        return 0
+
+    def _failed(self, row: dict[str, Any], result: Delivery, now: str) -> None:
+        delay = backoff(row["attempts"], result.retry_after, self.settings.retry_base)
+        self.outbox.failed(row["id"], result.error or "failed", later(now, delay))
+        log.warning("alert %s not delivered via %s: %s (retry in %gs)", row["id"], self.notifier.name,
+                    result.error, delay)
+
+    def _reply(self, row: dict[str, Any], wave: dict[str, Any], now: str) -> int:
+        self.outbox.join_wave(row["id"], wave, now)
+        sent = self._single(row, now, thread_ts=wave["slack_ts"])
+        if not sent:
+            self.outbox.leave_wave(row["id"], wave["id"])
+            return 0
+        update = self.notifier.update(wave["channel"], wave["channel_id"], wave["slack_ts"],
+                                      render_wave(self.outbox.wave_context(wave["id"])))
+        if not update.ok:
+            log.warning("wave %s message not updated: %s", wave["id"], update.error)
+        return 1
+
+    def _start_wave(self, platform: str, channel: str, group: list[dict[str, Any]],
+                    earlier: list[dict[str, Any]], now: str) -> int:
+        members = [r["id"] for r in group]
+        started = min(r["created_at"] for r in [*group, *earlier])
+        wave_id = self.outbox.start_wave(platform, channel, started, members, [r["id"] for r in earlier], now)
+        result = self.notifier.send(channel, render_wave(self.outbox.wave_context(wave_id)),
+                                    mark=Mark("banwatch_wave", "wave_id", wave_id))
+        if result.ok:
+            self.outbox.wave_sent(wave_id, result.ts, result.channel_id, now)
+            return len(members)
+        delay = backoff(min(r["attempts"] for r in group), result.retry_after, self.settings.retry_base)
+        self.outbox.wave_failed(wave_id, result.error or "failed", later(now, delay))
+        log.warning("wave of %d %s suspensions not delivered: %s (retry in %gs)", len(members), platform,
+                    result.error, delay)
+        return 0
+
+
+def deliver(store: Store, notifier: Notifier, now: str, settings: AlertSettings | None = None) -> DeliveryReport:
+    return Dispatcher(store, notifier, settings or AlertSettings()).deliver(now)

@@ -19,19 +19,44 @@ class Message:
 class Delivery:
     ok: bool
     ts: str | None = None  # Slack's message timestamp (its id) when ok
+    channel_id: str | None = None
     error: str | None = None
     retry_after: float | None = None  # seconds the channel asked us to wait
 
     @classmethod
-    def sent(cls, ts: str | None = None) -> Delivery:
-        return cls(ok=True, ts=ts)
+    def sent(cls, ts: str | None = None, channel_id: str | None = None) -> Delivery:
+        return cls(ok=True, ts=ts, channel_id=channel_id)
 
     @classmethod
     def failed(cls, error: str, retry_after: float | None = None) -> Delivery:
         return cls(ok=False, error=error, retry_after=retry_after)
 
 
+class NotifierError(Exception):
+    """The channel could not be asked (down, unauthorised): decide nothing, try again later."""
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The identity a message carries, so it can be found again after a crash (Slack message metadata)."""
+
+    event_type: str  # "banwatch_alert" or "banwatch_wave"
+    key: str  # "alert_id" or "wave_id"
+    value: int
+
+    def metadata(self) -> dict[str, Any]:
+        return {"event_type": self.event_type, "event_payload": {self.key: self.value}}
+
+
 class Notifier(Protocol):
     name: str
+    threads: bool  # replies in threads and updates of a posted message
+    exact: bool  # can find its own messages again, so a crash never causes a second post
 
-    def send(self, channel: str | None, message: Message) -> Delivery: ...
+    def send(self, channel: str, message: Message, *, mark: Mark | None = None,
+             thread_ts: str | None = None) -> Delivery: ...
+
+    def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery: ...
+
+    def find(self, channel: str, channel_id: str | None, mark: Mark, oldest: float,
+             thread_ts: str | None = None) -> str | None: ...

@@ -17,6 +17,8 @@ TITLES = {
     "not_found": "Gone (not found)",
     "deactivated": "Deactivated",
     "reinstated": "Reinstated",
+    "restricted": "Restricted",
+    "renamed": "Renamed",
 }
 _STATUS_WORDS = {"active": "still active", "suspended": "also suspended", "not_found": "also gone",
                  "deactivated": "also deactivated", "restricted": "restricted", None: "not yet checked"}
@@ -92,3 +94,27 @@ def _render_health(ctx: dict[str, Any]) -> Message:
     return Message(text=escape(text, 1000), blocks=[
         {"type": "section", "text": {"type": "mrkdwn", "text": f":warning: *banwatch health* · {escape(text, 2800)}"}},
     ])
+
+
+def _when(stamp: str) -> str:
+    """'2021-06-05T10:42:13.120Z' -> '2021-06-05 10:42 UTC'."""
+    return stamp[:10] + " " + stamp[11:16] + " UTC"
+
+
+def render_wave(wave: dict[str, Any], earlier: list[dict[str, Any]] | None = None) -> Message:
+    """One message for a suspension wave: how many, since when, and who (later members join its thread)."""
+    members = wave["members"]
+    platform = platform_title(wave["platform"])
+    title = f"{len(members)} {platform} accounts suspended since {_when(wave['started_at'])}"
+    lines = [f"• {escape(m['entity'] or m['name'] or m['handle'], 100)} — "
+             f"<{m['url']}|{escape(platform + ' ' + m['handle'], 100)}>" for m in members[:40]]
+    if len(members) > 40:
+        lines.append(f"… and {len(members) - 40} more in the thread")
+    text = escape(title + ": " + ", ".join(m["entity"] or m["name"] or m["handle"] for m in members), 3000)
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": _plain(title, 150)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000]}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(
+            "Each account's details and evidence follow in the thread; accounts that join later too.", 300)}]},
+    ]
+    return Message(text=text, blocks=blocks)

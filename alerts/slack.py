@@ -1,8 +1,14 @@
-"""Slack through slack-sdk's WebClient, with its retry handlers for connection errors, 429 and 5xx."""
+"""Slack: the Web API through slack-sdk's WebClient (exactly once), or an incoming webhook (at least once).
+
+Retries for connection errors, 429 (honouring Retry-After) and 5xx are slack-sdk's retry handlers. Every
+message posted with the bot token carries message metadata naming its alert or wave, which is how a
+message interrupted by a crash is found again instead of posted twice.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -11,38 +17,135 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.webhook import WebhookClient
 
-from alerts.notifier import Delivery, Message
+from alerts.notifier import Delivery, Mark, Message, NotifierError
 from monitor.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 
 
+def _retry_handlers() -> list[Any]:
+    return [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=1)]
+
+
+def _failure(exc: Exception) -> Delivery:
+    if isinstance(exc, SlackApiError):
+        data = exc.response.data if isinstance(exc.response.data, dict) else {}
+        retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+        return Delivery.failed(f"Slack said {data.get('error') or exc.response.status_code}",
+                               float(retry) if retry and str(retry).isdigit() else None)
+    return Delivery.failed(f"{type(exc).__name__}: {exc}"[:300])
+
+
 class SlackNotifier:
     name = "slack"
+    threads = True
+    exact = True
 
     def __init__(self, settings: SlackSettings, timeout: float = 10) -> None:
-        self.client = WebClient(
-            token=settings.bot_token, base_url=settings.api_url, timeout=int(timeout),
-            retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
-                            RateLimitErrorRetryHandler(max_retry_count=2),
-                            ServerErrorRetryHandler(max_retry_count=1)])
+        self.client = WebClient(token=settings.bot_token, base_url=settings.api_url, timeout=int(timeout),
+                                retry_handlers=_retry_handlers())
         self.default_channel = settings.channel
+        self._ids: dict[str, str] = {}
 
-    def send(self, channel: str | None, message: Message) -> Delivery:
+    def send(self, channel: str, message: Message, *, mark: Mark | None = None,
+             thread_ts: str | None = None) -> Delivery:
         target = channel or self.default_channel
         if not target:
             return Delivery.failed("no Slack channel configured (alerts.slack_channel or SLACK_CHANNEL)")
         try:
-            resp = self.client.chat_postMessage(channel=target, text=message.text, blocks=message.blocks,
-                                                unfurl_links=False, unfurl_media=False)
-        except SlackApiError as exc:
-            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
-            retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
-            return Delivery.failed(f"Slack said {error or exc.response.status_code}",
-                                   float(retry) if retry and str(retry).isdigit() else None)
-        except Exception as exc:  # noqa: BLE001 - network faults are retried later, never fatal
-            return Delivery.failed(f"{type(exc).__name__}: {exc}"[:300])
-        if not resp.get("ok"):
-            return Delivery.failed(f"Slack said {resp.get('error')}")
-        return Delivery.sent(resp.get("ts"))
+            resp = self.client.chat_postMessage(
+                channel=target, text=message.text, blocks=message.blocks, thread_ts=thread_ts,
+                metadata=mark.metadata() if mark else None, unfurl_links=False, unfurl_media=False)
+        except Exception as exc:  # noqa: BLE001 - any failure is retried later, never fatal
+            return _failure(exc)
+        self._ids[target] = resp.get("channel") or self._ids.get(target, "")
+        return Delivery.sent(resp.get("ts"), resp.get("channel"))
+
+    def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
+        try:
+            resp = self.client.chat_update(channel=channel_id or self.channel_id(channel), ts=ts,
+                                           text=message.text, blocks=message.blocks)
+        except Exception as exc:  # noqa: BLE001
+            return _failure(exc)
+        return Delivery.sent(resp.get("ts"), resp.get("channel"))
+
+    def channel_id(self, channel: str) -> str:
+        """conversations.history wants an id; chat.postMessage accepts a name. Resolve names once."""
+        if channel in self._ids and self._ids[channel]:
+            return self._ids[channel]
+        if not channel.startswith("#") and channel[:1] in "CGD" and channel.upper() == channel:
+            return channel
+        name = channel.lstrip("#")
+        try:
+            for page in self.client.conversations_list(types="public_channel,private_channel", limit=200,
+                                                       exclude_archived=True):
+                for conv in page.get("channels", []):
+                    if conv.get("name") == name:
+                        self._ids[channel] = conv["id"]
+                        return conv["id"]
+        except Exception as exc:  # noqa: BLE001
+            raise NotifierError(_failure(exc).error) from None
+        raise NotifierError(f"channel {channel} not found among the bot's conversations")
+
+    def find(self, channel: str, channel_id: str | None, mark: Mark, oldest: float,
+             thread_ts: str | None = None) -> str | None:
+        """The ts of the message carrying `mark`, or None if the channel has no such message."""
+        cid = channel_id or self.channel_id(channel or self.default_channel or "")
+        try:
+            if thread_ts:
+                pages = self.client.conversations_replies(channel=cid, ts=thread_ts, include_all_metadata=True,
+                                                          limit=200)
+            else:
+                pages = self.client.conversations_history(channel=cid, oldest=f"{oldest:.6f}",
+                                                          include_all_metadata=True, limit=200)
+            for page in pages:
+                for msg in page.get("messages", []):
+                    meta = msg.get("metadata") or {}
+                    if meta.get("event_type") == mark.event_type and \
+                            (meta.get("event_payload") or {}).get(mark.key) == mark.value:
+                        return msg.get("ts")
+        except Exception as exc:  # noqa: BLE001
+            raise NotifierError(_failure(exc).error) from None
+        return None
+
+
+class WebhookNotifier:
+    """An incoming webhook posts to its one channel and returns no message id: at-least-once, no threads."""
+
+    name = "slack-webhook"
+    threads = False
+    exact = False
+
+    def __init__(self, url: str, timeout: float = 10) -> None:
+        self.client = WebhookClient(url, timeout=int(timeout), retry_handlers=_retry_handlers())
+
+    def send(self, channel: str, message: Message, *, mark: Mark | None = None,
+             thread_ts: str | None = None) -> Delivery:
+        try:
+            resp = self.client.send(text=message.text, blocks=message.blocks, unfurl_links=False)
+        except Exception as exc:  # noqa: BLE001
+            return _failure(exc)
+        if resp.status_code == 200:
+            return Delivery.sent()
+        return Delivery.failed(f"webhook answered HTTP {resp.status_code}: {str(resp.body)[:100]}")
+
+    def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
+        return Delivery.failed("webhooks cannot update messages")
+
+    def find(self, channel: str, channel_id: str | None, mark: Mark, oldest: float,
+             thread_ts: str | None = None) -> str | None:
+        return None
+
+
+def make_notifier(settings: SlackSettings) -> Any:
+    """The bot token wins (exactly once); else the webhook (at least once); else the console."""
+    from alerts.console import ConsoleNotifier
+
+    if settings.bot_token:
+        return SlackNotifier(settings)
+    if settings.webhook_url:
+        return WebhookNotifier(settings.webhook_url)
+    return ConsoleNotifier()

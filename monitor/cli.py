@@ -91,7 +91,7 @@ def check(obj: dict[str, Any], progress: bool | None) -> None:
         store.sync_watchlist(wl, now_iso())
         show = sys.stderr.isatty() if progress is None else progress
         bar = click.progressbar(length=len(wl.accounts), label="checking", file=sys.stderr) if show else None
-        checker = Checker(store, list(wl.accounts), base_urls, slack.channel, wl.politeness,
+        checker = Checker(store, list(wl.accounts), base_urls, slack.channel, wl.politeness, wl.alerts,
                           on_observation=(lambda _o: bar.update(1) if bar.pos < bar.length else None)
                           if bar else None)  # the bar follows the first pass; rechecks are announced
 
@@ -101,7 +101,7 @@ def check(obj: dict[str, Any], progress: bool | None) -> None:
         summary = run_in_reactor(main, {"LOG_LEVEL": obj["log_level"]})
         if bar:
             bar.render_finish()
-        report = _deliver(store, slack)
+        report = _deliver(store, slack, wl.alerts)
     finally:
         store.close()
     _print_summary(summary, report)
@@ -145,14 +145,13 @@ def prune(obj: dict[str, Any], dry_run: bool) -> None:
     click.echo(", ".join(f"{verb} {n} {table}" for table, n in counts.items()))
 
 
-def _deliver(store: Any, slack: Any) -> Any:
-    from alerts.console import ConsoleNotifier
+def _deliver(store: Any, slack: Any, settings: Any) -> Any:
     from alerts.dispatch import deliver
-    from alerts.slack import SlackNotifier
+    from alerts.slack import make_notifier
     from monitor.timeutil import now_iso
 
-    notifier = SlackNotifier(slack) if slack.enabled else ConsoleNotifier()
-    return deliver(store, notifier, now_iso()), notifier.name
+    notifier = make_notifier(slack)
+    return deliver(store, notifier, now_iso(), settings), notifier.name
 
 
 def _print_summary(summary: Any, delivery: tuple[Any, str]) -> None:

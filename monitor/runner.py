@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from monitor.model import Account, Observation
-from monitor.state import advance
+from monitor.state import advance, alert_kind
+from monitor.watchlist import AlertSettings
 from monitor.store import Store
 from monitor.timeutil import now_iso
 from spiders.platforms.base import Politeness
@@ -47,12 +48,12 @@ class Checker:
     """Feeds observations from crawls into the state machine and the store."""
 
     def __init__(self, store: Store, accounts: list[Account], base_urls: dict[str, str], channel: str | None,
-                 politeness: Callable[[str], Politeness], command: str = "check",
+                 politeness: Callable[[str], Politeness], alerts: AlertSettings | None = None, command: str = "check",
                  on_observation: Callable[[Observation], None] | None = None) -> None:
         ids = store.platform_ids(a.key for a in accounts)
         self.accounts = {a.key: replace(a, platform_id=ids.get(a.key)) for a in accounts}
         self.store, self.base_urls, self.channel, self.command = store, base_urls, channel, command
-        self.politeness = politeness
+        self.politeness, self.alerts = politeness, alerts or AlertSettings()
         self.on_observation = on_observation
         self.summary = CheckSummary()
         self._round_counts: dict[str, Counter[str]] = {}
@@ -61,7 +62,7 @@ class Checker:
         """Called for every observation a crawl yields; one transaction each."""
         account = self.accounts[obs.account_key]
         step = advance(self.store.state(account.key), obs.status, obs.checked_at, account.confirmations)
-        result = self.store.record(account, obs, step, self.channel or "")
+        result = self.store.record(account, obs, step, self.outbox_rows(account, step), self.alerts.give_up)
         s = self.summary
         s.observations += 1
         s.counts[obs.status.value] += 1
@@ -80,6 +81,13 @@ class Checker:
         log.debug("%s: %s (%s) %s", account.key, obs.status.value, obs.rule, obs.reason)
         if self.on_observation:
             self.on_observation(obs)
+
+    def outbox_rows(self, account: Account, step: Any) -> list[tuple[str, str]]:
+        """(kind, channel) for each alert a confirmed change raises: kinds switched on, routed by tags."""
+        kind = alert_kind(step.transition) if step.transition else None
+        if kind is None or kind not in self.alerts.kinds:
+            return []
+        return [(kind, channel) for channel in self.alerts.channels(account.tags, self.channel)]
 
     def _on_item(self, item: Observation, **_: Any) -> None:
         self.record(item)

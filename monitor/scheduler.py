@@ -27,7 +27,7 @@ from monitor.runner import Checker
 from monitor.settings import SlackSettings
 from monitor.store import Store
 from monitor.timeutil import iso, now_iso, parse_iso
-from monitor.watchlist import Watchlist, load
+from monitor.watchlist import AlertSettings, Watchlist, load
 from spiders.platforms import PLATFORMS
 
 log = logging.getLogger("banwatch.service")
@@ -53,12 +53,23 @@ class Service:
         self.stopping = False
         self.stopped: asyncio.Future[None] | None = None
         self.runner: Any = None
+        self.notifier: Any = None  # built once in the delivery thread: it caches Slack channel ids
         self.started_at = now_iso()
         self.ticks, self.tick_seconds = 0, 0.0
 
     @property
     def channel(self) -> str:
         return self.slack_for(self.watchlist).channel or ""
+
+    def health(self, subject: str, detail: str, at: str, platform_state: tuple[str, str, str | None] | None = None) -> None:
+        """A health alert to the default channel, unless the watchlist switched health alerts off."""
+        settings = self.watchlist.alerts
+        channels = [self.channel] if "health" in settings.kinds else []
+        if platform_state:
+            platform, state, since = platform_state
+            self.store.set_health(platform, state, since, detail, channels, at, settings.give_up)
+        else:
+            self.store.health_alert(subject, detail, channels, at, settings.give_up)
 
     # -- jobs ---------------------------------------------------------------------------------------
 
@@ -86,7 +97,7 @@ class Service:
         started = datetime.now(UTC)
         try:
             checker = Checker(self.store, accounts, self.base_urls, self.channel, self.watchlist.politeness,
-                              command="run")
+                              self.watchlist.alerts, command="run")
             await checker.crawl(self.runner, [a.key for a in accounts])
             s = checker.summary
             counts = ", ".join(f"{n} {st}" for st, n in sorted(s.counts.items()))
@@ -113,12 +124,12 @@ class Service:
             why = ", ".join(f"{rule} ×{n}" for rule, n in top_unknown) or "no answers"
             detail = (f"banwatch is blind on {title} since {iso(verdict.since) if verdict.since else '?'}: "
                       f"{verdict.unknown_rate:.0%} of checks unknown ({why}). No suspension is inferred from this.")
-            self.store.set_health(platform, "blind", iso(verdict.since) if verdict.since else None, detail,
-                                  self.channel, iso(now))
+            self.health(f"platform:{platform}", detail, iso(now),
+                        (platform, "blind", iso(verdict.since) if verdict.since else None))
             log.warning(detail)
         elif change == "recovered":
             detail = f"banwatch sees {title} again: the last check run was mostly conclusive."
-            self.store.set_health(platform, "ok", None, detail, self.channel, iso(now))
+            self.health(f"platform:{platform}", detail, iso(now), (platform, "ok", None))
             log.warning(detail)
 
     async def reload(self) -> None:
@@ -131,8 +142,7 @@ class Service:
         except InvalidWatchlist as exc:
             self.broken = str(exc)
             log.error("watchlist not reloaded, still running the last good one:\n%s", exc)
-            self.store.health_alert("watchlist", f"the watchlist is broken; the last good one keeps running. {exc}",
-                                    self.channel, now_iso())
+            self.health("watchlist", f"the watchlist is broken; the last good one keeps running. {exc}", now_iso())
             return
         old = set(self.watchlist.by_key())
         self.watchlist = fresh
@@ -141,7 +151,7 @@ class Service:
         log.info("watchlist reloaded: %d accounts (+%d, -%d)", len(new), len(new - old), len(old - new))
         if self.broken:
             self.broken = None
-            self.store.health_alert("watchlist", "the watchlist is fixed and reloaded.", self.channel, now_iso())
+            self.health("watchlist", "the watchlist is fixed and reloaded.", now_iso())
 
     async def prune(self) -> None:
         counts = self.store.prune(self.watchlist.retention.cutoffs(now_iso()))
@@ -150,23 +160,26 @@ class Service:
     async def deliver(self) -> None:
         if self.stopping:
             return
-        self.delivering = asyncio.ensure_future(asyncio.to_thread(self._deliver_in_thread, self.slack_for(self.watchlist)))
+        self.delivering = asyncio.ensure_future(
+            asyncio.to_thread(self._deliver_in_thread, self.slack_for(self.watchlist), self.watchlist.alerts))
         try:
             await self.delivering
         finally:
             self.delivering = None
 
-    def _deliver_in_thread(self, slack: SlackSettings) -> None:
-        from alerts.console import ConsoleNotifier
+    def _deliver_in_thread(self, slack: SlackSettings, settings: AlertSettings) -> None:
         from alerts.dispatch import deliver
-        from alerts.slack import SlackNotifier
+        from alerts.slack import make_notifier
 
         store = Store.open(self.db_path)  # sqlite connections belong to one thread
         try:
-            notifier = SlackNotifier(slack) if slack.enabled else ConsoleNotifier()
-            report = deliver(store, notifier, now_iso())
-            if report.sent or report.failed:
-                log.info("alerts: %d sent via %s, %d kept for retry", report.sent, notifier.name, report.failed)
+            if self.notifier is None:
+                self.notifier = make_notifier(slack)
+            report = deliver(store, self.notifier, now_iso(), settings)
+            if report.sent or report.failed or report.dead or report.reconciled:
+                log.info("alerts: %d sent via %s (%d waves), %d kept for retry, %d dead, %d reconciled",
+                         report.sent, self.notifier.name, report.waves, report.failed, report.dead,
+                         report.reconciled)
         finally:
             store.close()
 

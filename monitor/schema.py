@@ -96,6 +96,25 @@ def m002_service(db: Database) -> None:
     db.execute("UPDATE accounts SET next_check_at = NULL WHERE removed_at IS NOT NULL")
 
 
+@migrations()
+def m003_outbox(db: Database) -> None:
+    """Exactly-once delivery, give-up, waves."""
+    for column, kind in (("give_up_at", str), ("channel_id", str), ("wave_id", int), ("thread_ts", str)):
+        db["alerts"].add_column(column, kind)
+    db["changes"].add_column("wave_id", int)
+    db["waves"].create(
+        {
+            "id": int, "platform": str, "channel": str, "channel_id": str, "started_at": str, "state": str,
+            "slack_ts": str, "members": int, "attempts": int, "last_error": str, "created_at": str,
+            "updated_at": str, "sent_at": str,
+        },
+        pk="id", not_null={"platform", "state", "created_at"}, defaults={"members": 0, "attempts": 0},
+    )
+    db["waves"].create_index(["platform", "channel", "updated_at"])
+    db["alerts"].create_index(["channel", "state", "id"])
+    db.execute("UPDATE alerts SET give_up_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, '+1 day')")
+
+
 SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the version
 
 

@@ -38,12 +38,19 @@ class SlackSettings:
     bot_token: str | None
     channel: str | None
     api_url: str
+    webhook_url: str | None = None
+
+    def __repr__(self) -> str:  # never show a secret, even in a traceback
+        return f"SlackSettings(bot_token=<secret>, channel={self.channel!r}, webhook_url=<secret>)"
 
     @property
     def enabled(self) -> bool:
-        return bool(self.bot_token)
+        return bool(self.bot_token or self.webhook_url)
 
     def describe(self) -> str:
+        if not self.bot_token and self.webhook_url:
+            return ("Slack: incoming webhook <secret> (at-least-once delivery, no threads or waves; "
+                    "set SLACK_BOT_TOKEN for exactly-once)")
         if not self.bot_token:
             return "Slack: disabled, SLACK_BOT_TOKEN not set — alerts go to the console"
         if not self.channel:
@@ -57,4 +64,5 @@ def slack_from_env(watchlist_channel: str | None, env: Mapping[str, str] | None 
     if not api.endswith("/"):
         api += "/"
     return SlackSettings(bot_token=env.get("SLACK_BOT_TOKEN") or None,
-                         channel=env.get("SLACK_CHANNEL") or watchlist_channel, api_url=api)
+                         channel=env.get("SLACK_CHANNEL") or watchlist_channel, api_url=api,
+                         webhook_url=env.get("SLACK_WEBHOOK_URL") or None)

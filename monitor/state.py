@@ -69,11 +69,12 @@ ALERT_KINDS = {
     Status.SUSPENDED: "suspended",
     Status.NOT_FOUND: "not_found",
     Status.DEACTIVATED: "deactivated",
+    Status.RESTRICTED: "restricted",
 }
 
 
 def alert_kind(change: Transition) -> str | None:
-    """Which alert a confirmed change raises, if any. Restricted is recorded but not alerted by default."""
+    """Which alert kind a confirmed change is (the watchlist's alerts.kinds decides which are sent)."""
     if change.to_status is Status.ACTIVE and change.from_status in (
             Status.SUSPENDED, Status.NOT_FOUND, Status.DEACTIVATED):
         return "reinstated"

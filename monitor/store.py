@@ -20,9 +20,9 @@ from sqlite_utils import Database
 from monitor.errors import StoreError
 from monitor.model import Account, Observation, Reply, Status
 from monitor.schema import SCHEMA_VERSION, migrate
-from monitor.state import AccountState, Step, Transition, alert_kind
+from monitor.state import AccountState, Step, Transition
 from monitor.due import first_checks, next_check
-from monitor.timeutil import iso, parse_iso
+from monitor.timeutil import iso, later, parse_iso
 from monitor.watchlist import Watchlist
 
 BODY_CAP = 2 * 1024 * 1024  # evidence bodies beyond this are truncated (and flagged)
@@ -141,9 +141,12 @@ class Store:
 
     # -- observations --------------------------------------------------------------------------------
 
-    def record(self, account: Account, obs: Observation, step: Step, channel: str,
-               classifier_version: int = 1) -> Recorded:
-        """Record one observation and everything it caused, all or nothing."""
+    def record(self, account: Account, obs: Observation, step: Step, alerts: list[tuple[str, str]] = (),
+               give_up: float = 86400.0, classifier_version: int = 1) -> Recorded:
+        """Record one observation and everything it caused, all or nothing.
+
+        `alerts` are the (kind, channel) outbox rows a confirmed change raises; the caller decides them.
+        """
         with self.db.atomic():
             self._extend_span(obs, classifier_version)
             st = step.state
@@ -164,13 +167,11 @@ class Store:
             if step.transition is None:
                 return Recorded(step.baseline, None, (), step.pending)
             change_id = self._insert_change(account.key, obs, step.transition)
-            kind = alert_kind(step.transition)
-            alert_ids: tuple[int, ...] = ()
-            if kind:
-                alert_ids = (self.db["alerts"].insert({
-                    "kind": kind, "change_id": change_id, "account_key": account.key, "channel": channel,
-                    "state": "pending", "attempts": 0, "next_attempt_at": obs.checked_at,
-                    "created_at": obs.checked_at}).last_pk,)
+            give_up_at = later(obs.checked_at, give_up)
+            alert_ids = tuple(int(self.db["alerts"].insert({
+                "kind": kind, "change_id": change_id, "account_key": account.key, "channel": channel,
+                "state": "pending", "attempts": 0, "next_attempt_at": obs.checked_at, "created_at": obs.checked_at,
+                "give_up_at": give_up_at}).last_pk) for kind, channel in alerts)
             return Recorded(False, change_id, alert_ids, False)
 
     def _extend_span(self, obs: Observation, version: int) -> None:
@@ -232,17 +233,21 @@ class Store:
         row = next(self.db.query("SELECT state FROM platform_health WHERE platform = ?", [platform]), None)
         return row["state"] if row else "ok"
 
-    def set_health(self, platform: str, state: str, since: str | None, detail: str, channel: str, at: str) -> int:
-        """Record a platform going blind or recovering, and its health alert, in one transaction."""
+    def set_health(self, platform: str, state: str, since: str | None, detail: str, channels: list[str],
+                   at: str, give_up: float = 86400.0) -> None:
+        """Record a platform going blind or recovering, and its health alert(s), in one transaction."""
         with self.db.atomic():
             self.db["platform_health"].upsert({"platform": platform, "state": state, "since": since,
                                                "changed_at": at}, pk="platform")
-            return self.health_alert(f"platform:{platform}", detail, channel, at)
+            self.health_alert(f"platform:{platform}", detail, channels, at, give_up)
 
-    def health_alert(self, subject: str, detail: str, channel: str, at: str) -> int:
-        return int(self.db["alerts"].insert({
-            "kind": "health", "subject": subject, "detail": detail, "channel": channel, "state": "pending",
-            "attempts": 0, "next_attempt_at": at, "created_at": at}).last_pk)
+    def health_alert(self, subject: str, detail: str, channels: list[str], at: str, give_up: float = 86400.0) -> None:
+        """banwatch's own health (no channels: the kind is switched off)."""
+        with self.db.atomic():
+            for channel in channels:
+                self.db["alerts"].insert({
+                    "kind": "health", "subject": subject, "detail": detail, "channel": channel, "state": "pending",
+                    "attempts": 0, "next_attempt_at": at, "created_at": at, "give_up_at": later(at, give_up)})
 
     def set_service(self, values: dict[str, str], at: str) -> None:
         with self.db.atomic():
@@ -275,20 +280,6 @@ class Store:
         return counts
 
     # -- alerts ----------------------------------------------------------------------------------------
-
-    def due_alerts(self, now: str) -> list[dict[str, Any]]:
-        return list(self.db.query(
-            "SELECT * FROM alerts WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id", [now]))
-
-    def alert_sent(self, alert_id: int, slack_ts: str | None, at: str) -> None:
-        with self.db.atomic():
-            self.db.execute("UPDATE alerts SET state = 'sent', slack_ts = ?, sent_at = ?, "
-                            "attempts = attempts + 1, last_error = NULL WHERE id = ?", [slack_ts, at, alert_id])
-
-    def alert_failed(self, alert_id: int, error: str, retry_at: str) -> None:
-        with self.db.atomic():
-            self.db.execute("UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
-                            "WHERE id = ?", [error[:500], retry_at, alert_id])
 
     def alert_context(self, alert_id: int) -> dict[str, Any]:
         """Everything a message about this alert shows: the change, the account, its entity's others."""

@@ -27,7 +27,9 @@ RETENTION_KEYS = ("observations", "runs")
 PLATFORM_KEYS = ("concurrency", "delay", "batch")
 SERVICE_KEYS = ("tick", "deliver_every", "reload_every", "health_window")
 DEFAULT_KEYS = ("interval", "confirmations", "confirm_delay", "tags")
-ALERT_KEYS = ("slack_channel",)
+ALERT_KEYS = ("slack_channel", "routes", "kinds", "wave_window", "wave_size", "retry_base", "give_up")
+ROUTE_KEYS = ("tags", "channel")
+ALERT_KINDS = ("suspended", "not_found", "deactivated", "restricted", "reinstated", "renamed", "health")
 ACCOUNT_KEYS = ("platform", "handle", "id", "url", "name", "tags", "interval", "confirmations", "confirm_delay")
 ENTITY_KEYS = ("name", "tags", "interval", "confirmations", "confirm_delay", "accounts")
 BUILTIN_DEFAULTS: dict[str, Any] = {"interval": 600.0, "confirmations": 2, "confirm_delay": 120.0, "tags": ()}
@@ -64,6 +66,30 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class Route:
+    tags: tuple[str, ...]
+    channel: str
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """What alerts, where it goes, how waves group and how long delivery keeps trying (`alerts:`)."""
+
+    slack_channel: str | None = None
+    routes: tuple[Route, ...] = ()
+    kinds: frozenset[str] = frozenset(k for k in ALERT_KINDS if k != "restricted")
+    wave_window: float = 600.0  # suspensions on one platform this close together form a wave...
+    wave_size: int = 3  # ...once there are this many
+    retry_base: float = 30.0  # first retry after this, doubling up to an hour
+    give_up: float = 86400.0  # an alert not delivered after this long becomes dead
+
+    def channels(self, tags: tuple[str, ...], default: str | None) -> list[str]:
+        """Every route whose tags meet the account's, once each; the default channel when none does."""
+        matched = [r.channel for r in self.routes if set(r.tags) & set(tags)]
+        return list(dict.fromkeys(matched)) or ([default] if default else [""])
+
+
+@dataclass(frozen=True)
 class Retention:
     """How long history is kept (`retention:`). Changes and their evidence are kept forever."""
 
@@ -84,6 +110,7 @@ class Watchlist:
     entities: tuple[Entity, ...] = ()
     slack_channel: str | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
+    alerts: AlertSettings = AlertSettings()
     platforms: dict[str, Politeness] = field(default_factory=dict)
     service: ServiceSettings = ServiceSettings()
     retention: Retention = Retention()
@@ -291,6 +318,48 @@ def _read_service(reader: _Reader, section: Any, line: int) -> ServiceSettings:
                               for key in SERVICE_KEYS})
 
 
+def _read_alerts(reader: _Reader, section: Any, line: int) -> AlertSettings:
+    if not isinstance(section, _LineDict):
+        reader.problem(line, "alerts", "must be a mapping, e.g. {slack_channel: \"#banwatch\"}")
+        return AlertSettings()
+    reader.check_keys(section, ALERT_KEYS, "alerts.")
+    base = AlertSettings()
+    routes = []
+    raw_routes = section.get("routes")
+    if raw_routes is None:
+        raw_routes = []
+    elif not isinstance(raw_routes, _LineList):
+        reader.problem(section.key_lines.get("routes", line), "alerts.routes",
+                       "must be a list such as [{tags: [crypto], channel: \"#crypto-watch\"}]")
+        raw_routes = []
+    for item, item_line in zip(raw_routes, getattr(raw_routes, "item_lines", [])):
+        if not isinstance(item, _LineDict):
+            reader.problem(item_line, "alerts.routes", "each route is a mapping of tags and channel")
+            continue
+        reader.check_keys(item, ROUTE_KEYS, "alerts.routes.")
+        tags = reader.convert(item, "tags", _tags, ())
+        channel = item.get("channel")
+        if not tags or not isinstance(channel, str) or not channel:
+            reader.problem(item_line, "alerts.routes", "a route needs tags and a channel")
+            continue
+        routes.append(Route(tags=tags, channel=channel))
+    kinds = base.kinds
+    if "kinds" in section:
+        raw = section["kinds"]
+        bad = [k for k in raw if k not in ALERT_KINDS] if isinstance(raw, list) else [raw]
+        if bad:
+            reader.problem(section.key_lines["kinds"], "alerts.kinds",
+                           f"unknown kind(s) {bad} (known: {', '.join(ALERT_KINDS)})")
+        else:
+            kinds = frozenset(raw)
+    return AlertSettings(
+        slack_channel=_opt_str(section.get("slack_channel")), routes=tuple(routes), kinds=kinds,
+        wave_window=reader.convert(section, "wave_window", _positive_duration, base.wave_window),
+        wave_size=reader.convert(section, "wave_size", _count, base.wave_size),
+        retry_base=reader.convert(section, "retry_base", _positive_duration, base.retry_base),
+        give_up=reader.convert(section, "give_up", _positive_duration, base.give_up))
+
+
 def _read_retention(reader: _Reader, section: Any, line: int) -> Retention:
     if not isinstance(section, _LineDict):
         reader.problem(line, "retention", "must be a mapping, e.g. {observations: 365d, runs: 90d}")
@@ -357,13 +426,8 @@ def parse(text: str, path: str) -> Watchlist:
         defaults = reader.settings(doc["defaults"], defaults)
     elif "defaults" in doc:
         reader.problem(doc.key_lines["defaults"], "defaults", "must be a mapping, e.g. {interval: 10m}")
-    channel = None
-    alerts = doc.get("alerts")
-    if isinstance(alerts, _LineDict):
-        reader.check_keys(alerts, ALERT_KEYS, "alerts.")
-        channel = _opt_str(alerts.get("slack_channel"))
-    elif alerts is not None:
-        reader.problem(doc.key_lines["alerts"], "alerts", "must be a mapping, e.g. {slack_channel: \"#banwatch\"}")
+    alerts = _read_alerts(reader, doc["alerts"], doc.key_lines["alerts"]) if "alerts" in doc else AlertSettings()
+    channel = alerts.slack_channel
     platforms = _read_platforms(reader, doc["platforms"], doc.key_lines["platforms"]) if "platforms" in doc else {}
     service = _read_service(reader, doc["service"], doc.key_lines["service"]) if "service" in doc else ServiceSettings()
     retention = _read_retention(reader, doc["retention"], doc.key_lines["retention"]) if "retention" in doc else Retention()
@@ -378,7 +442,7 @@ def parse(text: str, path: str) -> Watchlist:
     if reader.problems:
         raise InvalidWatchlist(reader.problems)
     return Watchlist(path=path, accounts=tuple(reader.accounts), entities=tuple(reader.entities),
-                     slack_channel=channel, defaults=defaults, platforms=platforms, service=service,
+                     slack_channel=channel, defaults=defaults, alerts=alerts, platforms=platforms, service=service,
                      retention=retention)
 
 

@@ -83,7 +83,8 @@ def store_with_alert(tmp_path: Path) -> Store:
     store.sync_watchlist(wl, "2026-01-01T00:00:00.000Z")
     for at, status in (("2026-01-01T00:00:00.000Z", Status.ACTIVE), ("2026-01-01T00:01:00.000Z", Status.SUSPENDED)):
         step = advance(store.state(account.key), status, at, 1)
-        store.record(account, Observation(account.key, status, "reddit.x", "r", at), step, "#watch")
+        store.record(account, Observation(account.key, status, "reddit.x", "r", at), step,
+                     [("suspended", "#watch")] if step.transition else [])
     yield store
     store.close()
 

@@ -76,5 +76,5 @@ def test_after_an_hour_down_each_account_is_checked_once(tmp_path: Path) -> None
     assert sorted(due) == sorted(a.key for a in few)  # once each, not once per missed interval
     for a in few:
         obs = Observation(a.key, Status.ACTIVE, "reddit.profile", "ok", iso(back))
-        store.record(a, obs, advance(store.state(a.key), Status.ACTIVE, iso(back), 2), "")
+        store.record(a, obs, advance(store.state(a.key), Status.ACTIVE, iso(back), 2))
     assert store.due("reddit", iso(back + timedelta(seconds=50)), 1000) == []

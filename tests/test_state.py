@@ -64,5 +64,5 @@ def test_alert_kinds() -> None:
     assert alert_kind(Transition(A, N, None, "x", "x")) == "not_found"
     assert alert_kind(Transition(A, D, None, "x", "x")) == "deactivated"
     assert alert_kind(Transition(S, A, None, "x", "x")) == "reinstated"
-    assert alert_kind(Transition(A, Status.RESTRICTED, None, "x", "x")) is None
+    assert alert_kind(Transition(A, Status.RESTRICTED, None, "x", "x")) == "restricted"  # off by default
     assert alert_kind(Transition(Status.RESTRICTED, A, None, "x", "x")) is None

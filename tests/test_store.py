@@ -13,7 +13,7 @@ from monitor.cli import cli
 from monitor.errors import StoreError
 from monitor.model import Account, Observation, Reply, Status
 from monitor.query import run_sql
-from monitor.state import advance
+from monitor.state import advance, alert_kind
 from monitor.store import Store
 from monitor.watchlist import parse
 
@@ -34,7 +34,8 @@ def observe(store: Store, account: Account, status: Status, at: str, body: bytes
     obs = Observation(account.key, status, rule, "because", at, http_status=200,
                       evidence=Reply("https://x/" + account.handle, 200, {"content-type": "application/json"}, body))
     step = advance(store.state(account.key), status, at, account.confirmations)
-    return store.record(account, obs, step, "#c")
+    kind = alert_kind(step.transition) if step.transition else None
+    return store.record(account, obs, step, [(kind, "#c")] if kind else [])
 
 
 def test_steady_account_costs_one_row(store: Store) -> None:
@@ -80,7 +81,7 @@ def test_a_failure_mid_change_leaves_nothing_half_written(store: Store, monkeypa
     def boom(_change: object) -> str:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("monitor.store.alert_kind", boom)
+    monkeypatch.setattr("tests.test_store.alert_kind", boom)
     with pytest.raises(RuntimeError):
         observe(store, REDDIT, Status.SUSPENDED, "2026-01-01T00:02:00.000Z")
     assert (store.state(REDDIT.key), store.db["observations"].count) == before
