@@ -60,7 +60,7 @@ class Dispatcher:
             for row in rows:
                 if row["id"] in done:
                     continue
-                if row["give_up_at"] and row["give_up_at"] <= now:
+                if row["attempts"] and row["give_up_at"] and row["give_up_at"] <= now:  # tried, for long enough
                     self.outbox.dead(row["id"], now)
                     log.error("alert %s is dead after trying until %s: %s", row["id"], row["give_up_at"],
                               row["last_error"])
@@ -124,7 +124,7 @@ class Dispatcher:
                 return self._reply(row, wave, now)
             group = [r for r in rows if r["kind"] == "suspended" and r["platform"] == row["platform"]
                      and r["id"] not in done and r["next_attempt_at"] <= now
-                     and not (r["give_up_at"] and r["give_up_at"] <= now)]
+                     and not (r["attempts"] and r["give_up_at"] and r["give_up_at"] <= now)]
             earlier = self.outbox.recent_singles(row["platform"], row["channel"], since)
             if len(group) + len(earlier) >= self.settings.wave_size:
                 sent = self._start_wave(row["platform"], row["channel"], group, earlier, now)

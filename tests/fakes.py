@@ -7,14 +7,13 @@ points slack-sdk at FakeSlack.
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from tests.fixtures import Fixture, load
 
@@ -93,10 +92,10 @@ class FakePlatforms(_Server):
 
 
 class _SlackHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def _answer(self, params: dict[str, Any]) -> None:
         owner: FakeSlack = self.server.owner  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status, headers, payload = owner.handle(self.path, dict(self.headers), body)
+        method = urlsplit(self.path).path.rsplit("/", 1)[-1]
+        status, headers, payload = owner.handle(method, self.headers.get("Authorization", ""), params)
         data = json.dumps(payload).encode()
         self.send_response(status)
         for k, v in {"Content-Type": "application/json; charset=utf-8", **headers}.items():
@@ -104,6 +103,17 @@ class _SlackHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if "json" in (self.headers.get("Content-Type") or ""):
+            params = json.loads(body or b"{}")
+        else:
+            params = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        self._answer(params)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._answer({k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()})
 
     def log_message(self, *args: object) -> None:
         pass
@@ -118,12 +128,23 @@ class SlackCall:
 
 
 class FakeSlack(_Server):
-    """Slack Web API: records every call; while `fail_with` is set, chat.postMessage answers with it."""
+    """A Slack Web API that keeps channels: chat.postMessage (with metadata and threads), chat.update,
+    conversations.history / .replies / .list, auth.test. Every call is recorded.
 
-    def __init__(self) -> None:
+    Scripting: `fail_with` answers every post with that (status, headers, body); `script` is a queue of
+    such answers used first; `hold` makes a post wait (after it is stored) before answering — the window
+    in which a crash leaves an alert `sending`.
+    """
+
+    def __init__(self, token: str = "xoxb-e2e-secret") -> None:
+        self.token = token
         self.calls: list[SlackCall] = []
         self.fail_with: tuple[int, dict[str, str], dict[str, Any]] | None = None
-        self._ts = itertools.count(1)
+        self.script: list[tuple[int, dict[str, str], dict[str, Any]]] = []
+        self.hold = 0.0
+        self.fail_channels: set[str] = set()  # posts to these answer channel_not_found
+        self.channels: dict[str, str] = {}  # name -> id
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
         self.lock = threading.Lock()
         super().__init__(_SlackHandler)
 
@@ -131,21 +152,74 @@ class FakeSlack(_Server):
     def api_url(self) -> str:
         return self.url + "/api/"
 
-    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
-        method = path.rsplit("/", 1)[-1]
-        payload = json.loads(body or b"{}")
+    def channel_id(self, channel: str) -> str | None:
+        if channel in self.messages:
+            return channel
+        name = channel.lstrip("#")
+        return self.channels.setdefault(name, f"C{len(self.channels) + 1:08d}")
+
+    def handle(self, method: str, auth: str, params: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        hold = 0.0
         with self.lock:
-            if method != "chat.postMessage":
-                answer: tuple[int, dict[str, str], dict[str, Any]] = (200, {}, {"ok": False, "error": "unknown_method"})
-            elif self.fail_with is not None:
-                answer = self.fail_with
+            answer = self._route(method, auth, params)
+            self.calls.append(SlackCall(method, auth, params, accepted=bool(answer[2].get("ok"))))
+            if method == "chat.postMessage" and answer[2].get("ok"):
+                hold = self.hold
+        if hold:
+            time.sleep(hold)
+        return answer
+
+    def _route(self, method: str, auth: str, params: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        if auth != f"Bearer {self.token}":
+            return 200, {}, {"ok": False, "error": "invalid_auth"}
+        if method in ("chat.postMessage", "chat.update"):
+            if self.script:
+                return self.script.pop(0)
+            if self.fail_with is not None:
+                return self.fail_with
+        if method == "auth.test":
+            return 200, {}, {"ok": True, "team": "banwatch-test", "user": "banwatch", "bot_id": "B1"}
+        if method == "chat.postMessage" and str(params["channel"]) in self.fail_channels:
+            return 200, {}, {"ok": False, "error": "channel_not_found"}
+        if method == "chat.postMessage":
+            cid = self.channel_id(str(params["channel"]))
+            message = {"type": "message", "ts": self._next_ts(), "text": params.get("text", ""),
+                       "blocks": params.get("blocks") or [], "metadata": params.get("metadata"),
+                       "thread_ts": params.get("thread_ts")}
+            self.messages.setdefault(cid, []).append(message)
+            return 200, {}, {"ok": True, "channel": cid, "ts": message["ts"], "message": message}
+        if method == "chat.update":
+            for message in self.messages.get(str(params["channel"]), []):
+                if message["ts"] == params["ts"]:
+                    message.update(text=params.get("text", ""), blocks=params.get("blocks") or [], edited=True)
+                    return 200, {}, {"ok": True, "channel": params["channel"], "ts": params["ts"]}
+            return 200, {}, {"ok": False, "error": "message_not_found"}
+        if method == "conversations.list":
+            return 200, {}, {"ok": True, "channels": [{"id": i, "name": n} for n, i in self.channels.items()],
+                             "response_metadata": {"next_cursor": ""}}
+        if method in ("conversations.history", "conversations.replies"):
+            if params.get("channel") not in self.messages:
+                return 200, {}, {"ok": False, "error": "channel_not_found"}
+            msgs = self.messages[params["channel"]]
+            if method == "conversations.replies":
+                msgs = [m for m in msgs if m["ts"] == params["ts"] or m["thread_ts"] == params["ts"]]
             else:
-                answer = (200, {}, {"ok": True, "channel": "C0BANWATCH", "ts": f"1764000000.{next(self._ts):06d}",
-                                    "message": {"text": payload.get("text", "")}})
-            self.calls.append(SlackCall(method, headers.get("Authorization", ""), payload,
-                                        accepted=bool(answer[2].get("ok"))))
-            return answer
+                msgs = [m for m in msgs if not m["thread_ts"] and m["ts"] > str(params.get("oldest", "0"))]
+            with_meta = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+            shown = [m if with_meta else {k: v for k, v in m.items() if k != "metadata"} for m in reversed(msgs)]
+            return 200, {}, {"ok": True, "messages": shown, "has_more": False,
+                             "response_metadata": {"next_cursor": ""}}
+        return 200, {}, {"ok": False, "error": "unknown_method"}
+
+    def _next_ts(self) -> str:
+        """Slack's ts is the epoch time of the message, unique per channel: here, unique and increasing."""
+        self._last = max(time.time(), getattr(self, "_last", 0.0) + 0.000001)
+        return f"{self._last:.6f}"
 
     def posted(self) -> list[dict[str, Any]]:
-        """Messages Slack accepted (calls answered with a failure are not counted)."""
+        """Messages Slack accepted, in order (calls answered with a failure are not counted)."""
         return [c.payload for c in self.calls if c.method == "chat.postMessage" and c.accepted]
+
+    def in_channel(self, channel: str) -> list[dict[str, Any]]:
+        """What people see in the channel: every stored message (top level and replies), oldest first."""
+        return self.messages.get(self.channel_id(channel) or "", [])

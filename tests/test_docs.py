@@ -15,9 +15,19 @@ CLI_DOC = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            out += _commands(command, f"{prefix}{name} ")
+        else:
+            out.append((f"{prefix}{name}", command))
+    return out
+
+
 def test_every_command_and_option_is_in_docs_cli() -> None:
     ctx = click.Context(cli)
-    for name, command in cli.commands.items():  # type: ignore[attr-defined]
+    for name, command in _commands(cli):  # type: ignore[arg-type]
         assert f"## `banwatch {name}" in CLI_DOC, f"docs/cli.md lacks a section for {name}"
         for param in command.get_params(ctx):
             for opt in param.opts if isinstance(param, click.Option) and not param.hidden else []:
