@@ -106,6 +106,15 @@ class _SlackHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith("/services/"):  # an incoming webhook: plain "ok", no ts, no channel choice
+            owner: FakeSlack = self.server.owner  # type: ignore[attr-defined]
+            owner.webhook_posts.append(json.loads(body))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            return
         if "json" in (self.headers.get("Content-Type") or ""):
             params = json.loads(body or b"{}")
         else:
@@ -143,6 +152,7 @@ class FakeSlack(_Server):
         self.script: list[tuple[int, dict[str, str], dict[str, Any]]] = []
         self.hold = 0.0
         self.fail_channels: set[str] = set()  # posts to these answer channel_not_found
+        self.webhook_posts: list[dict[str, Any]] = []
         self.channels: dict[str, str] = {}  # name -> id
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
         self.lock = threading.Lock()

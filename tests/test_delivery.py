@@ -311,3 +311,32 @@ def test_the_token_never_reaches_logs_the_database_or_messages(tmp_path: Path, p
         seen += db_file.read_bytes().decode("latin-1")
     assert slack.token not in seen
     assert "Bearer" not in seen
+
+
+def test_webhook_delivery_is_plain_messages_without_waves(tmp_path: Path, slack: FakeSlack) -> None:
+    from alerts.slack import WebhookNotifier, make_notifier
+
+    settings = slack_from_env("#x", {"SLACK_WEBHOOK_URL": slack.url + "/services/T0/B0/XyZzy123"})
+    notifier = make_notifier(settings)
+    assert isinstance(notifier, WebhookNotifier) and "at-least-once" in settings.describe()
+    assert "XyZzy123" not in settings.describe() + repr(settings)
+    store = Store.open(tmp_path / "b.db")
+    accounts = people(4)
+    store.sync_watchlist(Watchlist(path="w.yaml", accounts=tuple(accounts)), T0)
+    checker = Checker(store, accounts, {}, "#x", lambda p: None, AlertSettings())  # type: ignore[arg-type]
+    for a in accounts:
+        checker.record(Observation(a.key, Status.ACTIVE, "reddit.x", "ok", at(0)))
+        checker.record(Observation(a.key, Status.SUSPENDED, "reddit.x", "banned", at(1)))
+    report = Dispatcher(store, notifier, AlertSettings()).deliver(at(2))
+    assert (report.sent, report.waves) == (4, 0) and len(slack.webhook_posts) == 4
+    assert all(p["text"].startswith("Suspended on Reddit") for p in slack.webhook_posts)
+    store.close()
+
+
+def test_alert_kinds_choose_what_is_sent_but_every_change_is_recorded(world_factory: Any) -> None:
+    world = world_factory(people(2), kinds=frozenset({"not_found"}))
+    world.suspend("reddit:user0", at(1))
+    account = world.checker.accounts["reddit:user1"]
+    world.checker.record(Observation(account.key, Status.NOT_FOUND, "reddit.not_found", "404", at(2)))
+    assert [a["kind"] for a in world.alerts()] == ["not_found"]
+    assert world.store.db["changes"].count == 2
