@@ -66,6 +66,7 @@ class Verdict:
     reason: str = ""
     platform_id: str | None = None
     display_name: str | None = None
+    handle: str | None = None  # the handle the platform reports now (a rename shows here)
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,4 @@ class Observation:
     display_name: str | None = None
     evidence: Reply | None = None
     probes: tuple[str, ...] = field(default=())  # URLs asked, in order
+    handle: str | None = None  # the handle the platform reports now

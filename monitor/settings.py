@@ -31,6 +31,14 @@ def base_urls_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return out
 
 
+def secrets_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The platform credentials that are set (names from each platform's `credentials`). Values are secrets:
+    they go into request headers and nowhere else."""
+    env = os.environ if env is None else env
+    names = {name for p in PLATFORMS.values() for name in p.credentials}
+    return {name: env[name] for name in sorted(names) if env.get(name)}
+
+
 @dataclass(frozen=True)
 class SlackSettings:
     """Where alerts go. The token and webhook are secrets: they are never printed or stored."""

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from monitor.model import Account, Observation, Reply, Status, Verdict
 from monitor.timeutil import iso
 from spiders.platforms import PLATFORMS
-from spiders.platforms.base import Politeness, rebase
+from spiders.platforms.base import MissingCredentials, Politeness, Probe, rebase
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ class StatusSpider(scrapy.Spider):
     name = "status"
 
     def __init__(self, accounts: list[Account] | None = None, base_urls: dict[str, str] | None = None,
-                 watchlist: str | None = None, keep_evidence: bool | str = True, **kwargs: Any) -> None:
+                 watchlist: str | None = None, keep_evidence: bool | str = True,
+                 secrets: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if accounts is None and watchlist:
             from monitor.watchlist import load
@@ -65,40 +66,75 @@ class StatusSpider(scrapy.Spider):
         if base_urls is None:
             from monitor.settings import base_urls_from_env
             base_urls = base_urls_from_env()
+        if secrets is None:
+            from monitor.settings import secrets_from_env
+            secrets = secrets_from_env()
         self.accounts = {a.key: a for a in accounts or []}
-        self.base_urls = base_urls
+        self.base_urls, self.secrets = base_urls, secrets
         self.keep_evidence = keep_evidence is True
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def start(self) -> AsyncIterator[scrapy.Request | Observation]:
         for account in self.accounts.values():
-            probe = PLATFORMS[account.platform].probe(account)
-            url, extra = rebase(probe.url, self.base_urls.get(account.platform))
-            yield scrapy.Request(url, headers={**probe.headers, **extra}, callback=self.parse,
-                                 errback=self.failed, dont_filter=True, cb_kwargs={"key": account.key},
-                                 meta={"download_slot": download_slot(account)})
+            try:
+                probe = PLATFORMS[account.platform].probe(account, self.secrets)
+            except MissingCredentials as exc:
+                yield self._unknown(account.key, f"{account.platform}.no_credentials", str(exc), ())
+                continue
+            yield self._request(account, probe, self.parse)
 
-    def parse(self, response: Response, key: str) -> Observation:
-        account = self.accounts[key]
-        reply = Reply(url=response.url, status=response.status, body=response.body,
-                      headers={k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
-                               for k, v in response.headers.items()})
+    def _request(self, account: Account, probe: Probe, callback: Callable[..., Any], **kwargs: Any) -> scrapy.Request:
+        url, extra = rebase(probe.url, self.base_urls.get(account.platform))
+        return scrapy.Request(url, headers={**probe.headers, **extra}, callback=callback, errback=self.failed,
+                              dont_filter=True, cb_kwargs={"key": account.key, **kwargs},
+                              meta={"download_slot": download_slot(account)})
+
+    def _classify(self, account: Account, reply: Reply, read: Callable[[], Verdict]) -> Verdict:
         try:
-            verdict = PLATFORMS[account.platform].classify(reply, account)
+            return read()
         except Exception:  # a classifier bug must never become a finding
-            log.exception("classifier for %s failed on %s", account.platform, response.url)
-            verdict = Verdict(Status.UNKNOWN, f"{account.platform}.classifier_error", "classifier raised")
+            log.exception("classifier for %s failed on %s", account.platform, reply.url)
+            return Verdict(Status.UNKNOWN, f"{account.platform}.classifier_error", "classifier raised")
+
+    def parse(self, response: Response, key: str) -> Any:
+        account = self.accounts[key]
+        platform = PLATFORMS[account.platform]
+        reply = _reply(response)
+        verdict = self._classify(account, reply, lambda: platform.classify(reply, account))
+        if platform.second_probe is not None:
+            second = platform.second_probe(verdict, account, self.secrets)
+            if second is not None:  # one endpoint could not tell: ask the second, same check
+                return self._request(account, second, self.parse_second, first=verdict, first_url=response.url)
+        return self._observation(key, verdict, reply, (response.url,))
+
+    def parse_second(self, response: Response, key: str, first: Verdict, first_url: str) -> Observation:
+        account = self.accounts[key]
+        platform = PLATFORMS[account.platform]
+        reply = _reply(response)
+        read = platform.classify_second
+        assert read is not None
+        verdict = self._classify(account, reply, lambda: read(reply, account, first))
+        return self._observation(key, verdict, reply, (first_url, response.url))
+
+    def _observation(self, key: str, verdict: Verdict, reply: Reply, probes: tuple[str, ...]) -> Observation:
         return Observation(
             account_key=key, status=verdict.status, rule=verdict.rule, reason=verdict.reason,
-            checked_at=iso(datetime.now(UTC)), http_status=response.status, platform_id=verdict.platform_id,
+            checked_at=iso(datetime.now(UTC)), http_status=reply.status, platform_id=verdict.platform_id,
             display_name=verdict.display_name, evidence=reply if self.keep_evidence else None,
-            probes=(response.url,))
+            probes=probes, handle=verdict.handle)
+
+    def _unknown(self, key: str, rule: str, reason: str, probes: tuple[str, ...]) -> Observation:
+        return Observation(account_key=key, status=Status.UNKNOWN, rule=rule, reason=reason,
+                           checked_at=iso(datetime.now(UTC)), probes=probes)
 
     def failed(self, failure: Failure) -> Observation:
         request = failure.request  # type: ignore[attr-defined]
         key = request.cb_kwargs["key"]
         platform = self.accounts[key].platform
-        rule = failure_rule(failure)
-        return Observation(
-            account_key=key, status=Status.UNKNOWN, rule=f"{platform}.{rule}",
-            reason=f"{failure.type.__name__}: {failure.getErrorMessage()}"[:300],
-            checked_at=iso(datetime.now(UTC)), probes=(request.url,))
+        return self._unknown(key, f"{platform}.{failure_rule(failure)}",
+                             f"{failure.type.__name__}: {failure.getErrorMessage()}"[:300], (request.url,))
+
+
+def _reply(response: Response) -> Reply:
+    return Reply(url=response.url, status=response.status, body=response.body,
+                 headers={k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
+                          for k, v in response.headers.items()})

@@ -48,9 +48,9 @@ def serve(fake: FakePlatforms, key: str, rule: str) -> None:
     body = re.sub(rb"did:plc:[a-z2-7]{24}", did.encode(), body)
     fx = replace(fx, body=body)
     account = Account(platform, handle, key)
-    fake.serve(fx, PLATFORMS[platform].probe(account).url)
+    fake.serve(fx, PLATFORMS[platform].probe(account, {}).url)
     if platform == "bluesky":
-        fake.serve(fx, PLATFORMS[platform].probe(replace(account, platform_id=did)).url)
+        fake.serve(fx, PLATFORMS[platform].probe(replace(account, platform_id=did), {}).url)
 
 
 def setup(tmp_path: Path, platforms: FakePlatforms, slack: FakeSlack | None) -> Banwatch:

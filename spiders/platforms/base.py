@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +24,17 @@ class Probe:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     note: str = ""  # why this probe is asked (shown in evidence)
+
+
+class MissingCredentials(Exception):
+    """The platform cannot be asked without a credential the environment does not provide."""
+
+    def __init__(self, *variables: str) -> None:
+        self.variables = variables
+        super().__init__(f"set {' or '.join(variables)} in the environment")
+
+
+Secrets = Mapping[str, str]  # credential environment variables that are set; values never logged or stored
 
 
 @dataclass(frozen=True)
@@ -43,11 +54,16 @@ class Platform:
     handle_help: str  # what a valid handle looks like, for error messages
     normalise: Callable[[str], str | None]  # handle as written -> canonical handle, or None if invalid
     from_url: Callable[[str], str | None]  # profile URL -> handle, or None if not this platform's
-    probe: Callable[[Account], Probe]
+    probe: Callable[[Account, Secrets], Probe]  # may raise MissingCredentials
     classify: Callable[[Reply, Account], Verdict]
     profile_url: Callable[[str], str]  # canonical handle -> link people can open
     politeness: Politeness = Politeness()  # safe defaults; the watchlist's `platforms:` section overrides
     version: int = 1  # classifier version, recorded with every observation
+    credentials: tuple[str, ...] = ()  # environment variables the platform can use (listed by `validate`)
+    # A second probe, part of the same check, where one endpoint cannot separate two states: given the first
+    # verdict, the probe to ask next (or None), and how to read its reply knowing the first verdict.
+    second_probe: Callable[[Verdict, Account, Secrets], Probe | None] | None = None
+    classify_second: Callable[[Reply, Account, Verdict], Verdict] | None = None
 
 
 def rebase(url: str, base_url: str | None) -> tuple[str, dict[str, str]]:

@@ -13,7 +13,7 @@ import re
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Politeness, Probe, host_path, json_body, transient, unrecognised
+from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, json_body, transient, unrecognised
 
 NAME = "bluesky"
 _HANDLE = re.compile(r"^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -36,7 +36,7 @@ def from_url(url: str) -> str | None:
     return normalise(path[1])
 
 
-def probe(account: Account) -> Probe:
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
     actor = account.platform_id or account.handle  # the did survives handle changes
     return Probe(f"https://public.api.bsky.app/xrpc/app.bsky.actor.getProfile?actor={quote(actor)}")
 

@@ -14,7 +14,7 @@ import re
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Politeness, Probe, host_path, json_body, transient, unrecognised
+from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, json_body, transient, unrecognised
 
 NAME = "mastodon"
 _ACCT = re.compile(r"^([A-Za-z0-9_.-]{1,64})@([a-z0-9-]+(\.[a-z0-9-]+)+)$")
@@ -38,7 +38,7 @@ def split(handle: str) -> tuple[str, str]:
     return user, instance
 
 
-def probe(account: Account) -> Probe:
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
     user, instance = split(account.handle)
     return Probe(f"https://{instance}/api/v1/accounts/lookup?acct={quote(user)}")
 

@@ -14,7 +14,7 @@ import re
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Politeness, Probe, host_path, json_body, transient, unrecognised
+from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, json_body, transient, unrecognised
 
 NAME = "reddit"
 _HANDLE = re.compile(r"^[A-Za-z0-9_-]{3,20}$")
@@ -39,7 +39,7 @@ def from_url(url: str) -> str | None:
     return None
 
 
-def probe(account: Account) -> Probe:
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
     return Probe(f"https://www.reddit.com/user/{quote(account.handle)}/about.json")
 
 

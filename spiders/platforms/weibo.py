@@ -20,7 +20,7 @@ import re
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    Platform, Politeness, Probe, host_path, html_title, json_body, transient, unrecognised,
+    Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, transient, unrecognised,
 )
 
 NAME = "weibo"
@@ -60,7 +60,7 @@ def from_url(url: str) -> str | None:
     return None
 
 
-def probe(account: Account) -> Probe:
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
     uid = account.handle
     return Probe(f"https://m.weibo.cn/api/container/getIndex?type=uid&value={uid}",
                  headers={"Referer": f"https://m.weibo.cn/u/{uid}", "MWeibo-Pwa": "1",
