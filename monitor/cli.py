@@ -127,9 +127,11 @@ def run(obj: dict[str, Any]) -> None:
 
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@click.option("--include-changes", is_flag=True,
+              help="Also delete changes (with their evidence and alerts) older than the observations cutoff.")
 @click.pass_obj
 @user_errors
-def prune(obj: dict[str, Any], dry_run: bool) -> None:
+def prune(obj: dict[str, Any], dry_run: bool, include_changes: bool) -> None:
     """Delete history older than the watchlist's `retention:` (changes and evidence are kept)."""
     from monitor.store import Store
     from monitor.timeutil import now_iso
@@ -138,7 +140,10 @@ def prune(obj: dict[str, Any], dry_run: bool) -> None:
     wl = load(obj["watchlist"])
     store = Store.open(obj["db"])
     try:
-        counts = store.prune(wl.retention.cutoffs(now_iso()), dry_run=dry_run)
+        cutoffs = wl.retention.cutoffs(now_iso())
+        if include_changes:
+            cutoffs["changes"] = cutoffs["observations"]
+        counts = store.prune(cutoffs, dry_run=dry_run)
     finally:
         store.close()
     verb = "would delete" if dry_run else "deleted"
@@ -177,6 +182,9 @@ def _print_summary(summary: Any, delivery: tuple[Any, str]) -> None:
 def _emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, indent=2, default=str))
+    elif fmt == "nl":
+        for r in rows:
+            click.echo(json.dumps(dict(zip(columns, r)), ensure_ascii=False, default=str))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
@@ -186,6 +194,7 @@ def _emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
 
 
 def _format_option(fn: F) -> F:
+    fn = click.option("--nl", "fmt", flag_value="nl", help="Output newline-delimited JSON.")(fn)
     fn = click.option("--json", "fmt", flag_value="json", help="Output JSON.")(fn)
     fn = click.option("--csv", "fmt", flag_value="csv", help="Output CSV.")(fn)
     return click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(fn)  # type: ignore[return-value]
@@ -206,7 +215,7 @@ def status(obj: dict[str, Any], fmt: str) -> None:
         SELECT r.platform, max(r.finished_at) AS last_run,
                round(100.0 * sum(r.unknown) / max(1, sum(r.accounts)), 1) AS unknown_pct_1h,
                coalesce(h.state, 'ok') AS health
-        FROM runs r LEFT JOIN platform_health h ON h.platform = r.platform
+        FROM runs r LEFT JOIN platform_states h ON h.platform = r.platform
         WHERE r.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour') OR r.id IN (
             SELECT max(id) FROM runs GROUP BY platform)
         GROUP BY r.platform ORDER BY r.platform""")
@@ -237,8 +246,7 @@ def status(obj: dict[str, Any], fmt: str) -> None:
 @click.pass_obj
 @user_errors
 def history(obj: dict[str, Any], account: str | None, fmt: str) -> None:
-    """Confirmed changes, oldest first, with their detection windows (one ACCOUNT, or all)."""
-    from monitor.errors import BanwatchError as _Err
+    """The timeline of one ACCOUNT (or all): each confirmed change with its detection window."""
     from monitor.query import run_sql
 
     params: dict[str, Any] = {}
@@ -246,19 +254,88 @@ def history(obj: dict[str, Any], account: str | None, fmt: str) -> None:
     if account:
         _, found = run_sql(obj["db"], "SELECT key FROM accounts WHERE key = :a OR handle = :a", {"a": account})
         if not found:
-            raise _Err(f"no account {account!r} in {obj['db']} (give platform:handle as `banwatch status` shows)")
+            raise BanwatchError(f"no account {account!r} in {obj['db']} (give platform:handle as `banwatch status` shows)")
         if len(found) > 1:
-            raise _Err(f"{account!r} is ambiguous: {', '.join(r[0] for r in found)}")
-        where, params = "WHERE c.account_key = :key", {"key": found[0][0]}
+            raise BanwatchError(f"{account!r} is ambiguous: {', '.join(r[0] for r in found)}")
+        where, params = "WHERE account_key = :key", {"key": found[0][0]}
     columns, rows = run_sql(obj["db"], f"""
-        SELECT c.id AS change, c.account_key AS account, coalesce(a.entity, '') AS entity,
-               c.from_status || ' → ' || c.to_status AS change_,
-               coalesce(c.last_seen_before_at, '') AS last_seen_before, c.first_seen_at AS first_seen,
-               c.confirmed_at AS confirmed, c.rule, c.evidence_id AS evidence
-        FROM changes c JOIN accounts a ON a.key = c.account_key {where}
-        ORDER BY c.confirmed_at, c.id""", params)
-    columns = [("from → to" if c == "change_" else c) for c in columns]
+        SELECT account_key AS account, coalesce(entity, '') AS entity, from_status, to_status,
+               coalesce(last_seen_before_at, '') AS last_seen_before, first_seen_at AS first_seen,
+               confirmed_at AS confirmed, coalesce(until, '') AS until, rule, evidence_id AS evidence,
+               coalesce(evidence_sha256, '') AS sha256
+        FROM timeline {where} ORDER BY confirmed_at, account_key""", params)
+    if fmt != "table":
+        _emit(columns, rows, fmt)
+        return
+    if not rows:
+        click.echo("(no changes yet)")
+    for r in map(lambda row: dict(zip(columns, row)), rows):
+        who = r["account"] + (f" ({r['entity']})" if r["entity"] else "")
+        lasted = f", {_span(r['first_seen'], r['until'])} until {r['until']}" if r["until"] else " (current)"
+        click.echo(f"{r['confirmed']}  {who}: {r['from_status']} → {r['to_status']}{lasted}")
+        click.echo(f"    last seen {r['from_status']} {r['last_seen_before'] or '—'}, first seen {r['to_status']} "
+                   f"{r['first_seen']}; rule {r['rule']}"
+                   + (f"; evidence #{r['evidence']} sha256 {r['sha256'][:16]}…" if r["evidence"] else ""))
+
+
+def _span(start: str, end: str) -> str:
+    from monitor.timeutil import parse_iso
+
+    seconds = int((parse_iso(end) - parse_iso(start)).total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    return f"{days}d {hours}h" if days else f"{hours}h {rest // 60}m"
+
+
+@cli.command()
+@click.option("--since", default="1970-01-01", show_default=True, help="Changes confirmed on or after this date.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.pass_obj
+@user_errors
+def export(obj: dict[str, Any], since: str, fmt: str) -> None:
+    """Changes with their account fields, for spreadsheets and newsrooms."""
+    from monitor.query import run_sql
+
+    columns, rows = run_sql(obj["db"], """
+        SELECT c.id AS change_id, c.confirmed_at, a.platform, a.handle, a.display_name, a.entity, a.tags, a.url,
+               a.platform_id, c.from_status, c.to_status, c.last_seen_before_at, c.first_seen_at, c.rule,
+               c.reason, c.evidence_id, e.sha256 AS evidence_sha256, e.url AS evidence_url, c.wave_id
+        FROM changes c JOIN accounts a ON a.key = c.account_key LEFT JOIN evidence e ON e.id = c.evidence_id
+        WHERE c.confirmed_at >= :since ORDER BY c.confirmed_at, c.id""", {"since": since})
     _emit(columns, rows, fmt)
+
+
+@cli.command()
+@click.argument("evidence_id", required=False, type=int)
+@click.option("--out", type=click.Path(file_okay=False), help="Directory to write the body and manifest to.")
+@click.option("--verify", "verify_all", is_flag=True, help="Re-hash every stored body.")
+@click.pass_obj
+@user_errors
+def evidence(obj: dict[str, Any], evidence_id: int | None, out: str | None, verify_all: bool) -> None:
+    """Write the proof of a change (EVIDENCE_ID) to --out, or --verify every stored body's sha256."""
+    from pathlib import Path
+
+    from monitor import evidence as ev
+    from monitor.query import open_readonly
+
+    if verify_all == (evidence_id is not None):
+        raise click.UsageError("give an EVIDENCE_ID with --out, or --verify")
+    conn = open_readonly(obj["db"])
+    try:
+        if verify_all:
+            checked, problems = ev.verify(conn)
+            for p in problems:
+                click.echo(f"evidence #{p.evidence_id} (sha256 {p.sha256[:16]}…): {p.what}", err=True)
+            if problems:
+                raise BanwatchError(f"{len(problems)} of {checked} evidence records failed verification")
+            click.echo(f"{checked} evidence records verified: every body matches its sha256")
+            return
+        if not out:
+            raise click.UsageError("--out DIR is needed to write evidence")
+        body, meta = ev.export(conn, evidence_id, Path(out))  # type: ignore[arg-type]
+        click.echo(f"wrote {body} and {meta}; sha256 verified")
+    finally:
+        conn.close()
 
 
 @cli.command()

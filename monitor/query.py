@@ -22,8 +22,23 @@ def open_readonly(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=5)
     conn.execute("PRAGMA query_only = 1")
     conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    conn.set_authorizer(_read_only)
     conn.row_factory = sqlite3.Row
     return conn
+
+
+_READS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+
+
+def _read_only(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+    """Belt and braces over mode=ro: only reading is authorised; a PRAGMA may be read, never set."""
+    if action in _READS:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA and arg2 is None:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
+        return sqlite3.SQLITE_OK  # how table-valued functions (json_each) declare themselves; mode=ro still holds
+    return sqlite3.SQLITE_DENY
 
 
 @contextmanager
@@ -47,12 +62,19 @@ def run_sql(path: str, sql: str, params: dict[str, Any] | None = None,
         return [d[0] for d in cur.description or []], rows
     except sqlite3.OperationalError as exc:
         msg = str(exc)
-        if "readonly" in msg or "query_only" in msg or "read-only" in msg:
+        if "readonly" in msg or "query_only" in msg or "read-only" in msg or "not authorized" in msg:
             raise StoreError("banwatch sql is read-only: only statements that read (SELECT, WITH, "
                              "EXPLAIN) are allowed") from None
+        if "attached" in msg:
+            raise StoreError("banwatch sql is read-only: ATTACH is not allowed") from None
         if msg == "interrupted":
             raise StoreError(f"query interrupted after {timeout:g}s (raise --timeout)") from None
         raise StoreError(f"SQL error: {msg}") from None
+    except sqlite3.DatabaseError as exc:
+        if "not authorized" in str(exc):
+            raise StoreError("banwatch sql is read-only: only statements that read (SELECT, WITH, "
+                             "EXPLAIN) are allowed") from None
+        raise StoreError(f"SQL error: {exc}") from None
     except (sqlite3.ProgrammingError, sqlite3.Warning) as exc:
         raise StoreError(f"SQL error: {exc}") from None
     finally:

@@ -115,10 +115,34 @@ def m003_outbox(db: Database) -> None:
     db.execute("UPDATE alerts SET give_up_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, '+1 day')")
 
 
+@migrations()
+def m004_views(db: Database) -> None:
+    """Views people read; the health table becomes platform_states so `platform_health` can be the view."""
+    db.execute("ALTER TABLE platform_health RENAME TO platform_states")
+    db.create_view("timeline", """
+        SELECT c.confirmed_at, c.account_key, a.platform, a.handle, a.entity, c.from_status, c.to_status,
+               c.last_seen_before_at, c.first_seen_at, c.rule, c.evidence_id, e.sha256 AS evidence_sha256,
+               c.wave_id,
+               (SELECT min(n.confirmed_at) FROM changes n WHERE n.account_key = c.account_key
+                  AND (n.confirmed_at > c.confirmed_at OR (n.confirmed_at = c.confirmed_at AND n.id > c.id)))
+                  AS until
+        FROM changes c JOIN accounts a ON a.key = c.account_key LEFT JOIN evidence e ON e.id = c.evidence_id""")
+    db.create_view("platform_health", """
+        SELECT r.platform, coalesce(s.state, 'ok') AS state, s.since AS blind_since, max(r.finished_at) AS last_run,
+               sum(r.accounts) AS checks_24h, sum(r.unknown) AS unknown_24h,
+               round(1.0 * sum(r.unknown) / max(1, sum(r.accounts)), 3) AS unknown_rate_24h
+        FROM runs r LEFT JOIN platform_states s ON s.platform = r.platform
+        WHERE r.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')
+        GROUP BY r.platform""")
+
+
 SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the version
 
 
 def migrate(db: Database) -> None:
-    """Apply pending migrations, each in its transaction, then record the version."""
-    migrations.apply(db)
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    """Bring an older database to this version in ONE transaction: all of it, or nothing."""
+    if not migrations.pending(db) and db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        return
+    with db.atomic():
+        migrations.apply(db)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

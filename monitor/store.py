@@ -230,14 +230,14 @@ class Store:
             "AND finished_at IS NOT NULL ORDER BY started_at DESC", [platform, since]))
 
     def health_state(self, platform: str) -> str:
-        row = next(self.db.query("SELECT state FROM platform_health WHERE platform = ?", [platform]), None)
+        row = next(self.db.query("SELECT state FROM platform_states WHERE platform = ?", [platform]), None)
         return row["state"] if row else "ok"
 
     def set_health(self, platform: str, state: str, since: str | None, detail: str, channels: list[str],
                    at: str, give_up: float = 86400.0) -> None:
         """Record a platform going blind or recovering, and its health alert(s), in one transaction."""
         with self.db.atomic():
-            self.db["platform_health"].upsert({"platform": platform, "state": state, "since": since,
+            self.db["platform_states"].upsert({"platform": platform, "state": state, "since": since,
                                                "changed_at": at}, pk="platform")
             self.health_alert(f"platform:{platform}", detail, channels, at, give_up)
 
@@ -254,7 +254,7 @@ class Store:
             for key, value in values.items():
                 self.db["service"].upsert({"key": key, "value": value, "updated_at": at}, pk="key")
 
-    PRUNABLE = {"observations": "last_checked_at", "runs": "started_at"}
+    PRUNABLE = {"observations": "last_checked_at", "runs": "started_at", "changes": "confirmed_at"}
 
     def prune(self, cutoffs: dict[str, str], dry_run: bool = False, batch: int = 500) -> dict[str, int]:
         """Delete observation spans / runs older than their cutoff, `batch` rows per transaction, so a
@@ -268,6 +268,9 @@ class Store:
             if dry_run:
                 counts[table] = self.db[table].count_where(where, [cutoff])
                 continue
+            if table == "changes":
+                counts[table] = self._prune_changes(cutoff, batch)
+                continue
             counts[table] = 0
             while True:
                 with self.db.atomic():
@@ -278,6 +281,26 @@ class Store:
                 if cur.rowcount < batch:
                     break
         return counts
+
+    def _prune_changes(self, cutoff: str, batch: int) -> int:
+        """Changes older than `cutoff`, with their alerts and evidence; bodies no evidence uses any more."""
+        total = 0
+        while True:
+            with self.db.atomic():
+                ids = [r["id"] for r in self.db.query(
+                    "SELECT id FROM changes WHERE confirmed_at < ? LIMIT ?", [cutoff, batch])]
+                if not ids:
+                    break
+                marks = ",".join("?" * len(ids))
+                evidence = [r["evidence_id"] for r in self.db.query(
+                    f"SELECT evidence_id FROM changes WHERE id IN ({marks}) AND evidence_id IS NOT NULL", ids)]
+                self.db.execute(f"DELETE FROM alerts WHERE change_id IN ({marks})", ids)
+                self.db.execute(f"DELETE FROM changes WHERE id IN ({marks})", ids)
+                if evidence:
+                    self.db.execute(f"DELETE FROM evidence WHERE id IN ({','.join('?' * len(evidence))})", evidence)
+                self.db.execute("DELETE FROM evidence_bodies WHERE sha256 NOT IN (SELECT sha256 FROM evidence)")
+            total += len(ids)
+        return total
 
     # -- alerts ----------------------------------------------------------------------------------------
 
