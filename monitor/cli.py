@@ -339,6 +339,30 @@ def evidence(obj: dict[str, Any], evidence_id: int | None, out: str | None, veri
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True)
+@click.pass_obj
+@user_errors
+def serve(obj: dict[str, Any], host: str, port: int) -> None:
+    """Browse the database in Datasette, read-only, with the docs/sql.md recipes as canned queries."""
+    from pathlib import Path
+
+    try:
+        from datasette.cli import cli as datasette
+    except ImportError:
+        raise BanwatchError("Datasette is not installed: pip install 'banwatch[web]'") from None
+    db = Path(obj["db"])
+    if not db.exists():
+        raise BanwatchError(f"{db}: no database yet (run `banwatch check` first, or give --db)")
+    args = ["serve", str(db), "--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "5000",
+            "--setting", "allow_download", "off"]
+    metadata = Path(__file__).resolve().parent.parent / "datasette" / "metadata.yml"
+    if metadata.exists() and db.stem == "banwatch":
+        args += ["--metadata", str(metadata)]
+    datasette.main(args, prog_name="banwatch serve")
+
+
+@cli.command()
 @click.argument("query")
 @_format_option
 @click.option("--timeout", default=5.0, show_default=True, help="Seconds before the query is interrupted.")

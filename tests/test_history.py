@@ -203,3 +203,35 @@ def test_every_recipe_in_docs_runs(db: str, recipe: str) -> None:
     except StoreError as exc:  # pragma: no cover - the failure message is the point
         pytest.fail(f"{exc}\n{recipe}")
     assert columns
+
+
+def test_datasette_serves_the_recipes_and_refuses_writes(db: str, tmp_path: Path) -> None:
+    import asyncio
+    import shutil
+
+    import yaml
+    from datasette.app import Datasette
+
+    path = tmp_path / "banwatch.db"  # the database name the metadata describes
+    shutil.copy(db, path)
+    metadata = yaml.safe_load((ROOT / "datasette" / "metadata.yml").read_text(encoding="utf-8"))
+    queries = metadata["databases"]["banwatch"]["queries"]
+    normal = lambda sql: " ".join(sql.split())  # noqa: E731
+    assert sorted(normal(q["sql"]) for q in queries.values()) == sorted(normal(r) for r in recipes())
+
+    async def go() -> None:
+        ds = Datasette([str(path)], metadata=metadata, settings={"sql_time_limit_ms": 5000})
+        for name in queries:
+            response = await ds.client.get(f"/banwatch/{name}.json?_shape=array")
+            assert response.status_code == 200, (name, response.text)
+        timeline = (await ds.client.get("/banwatch/timeline.json?_shape=array&_sort=confirmed_at")).json()
+        assert [r["to_status"] for r in timeline] == ["suspended", "not_found", "active"]
+        refused = await ds.client.get("/banwatch.json?sql=DELETE+FROM+changes")
+        assert refused.status_code == 400
+    asyncio.run(go())
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM changes").fetchone()[0] == 3
+
+
+def test_serve_explains_a_missing_database(tmp_path: Path) -> None:
+    out = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "serve"])
+    assert out.exit_code == 1 and "no database yet" in out.output
