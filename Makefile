@@ -22,6 +22,7 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/service.py
+	$(BIN)/python benchmarks/history.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -134,7 +134,7 @@ def run(obj: dict[str, Any]) -> None:
 def prune(obj: dict[str, Any], dry_run: bool, include_changes: bool) -> None:
     """Delete history older than the watchlist's `retention:` (changes and evidence are kept)."""
     from monitor.store import Store
-    from monitor.timeutil import now_iso
+    from monitor.timeutil import later, now_iso
     from monitor.watchlist import load
 
     wl = load(obj["watchlist"])
@@ -144,10 +144,12 @@ def prune(obj: dict[str, Any], dry_run: bool, include_changes: bool) -> None:
         if include_changes:
             cutoffs["changes"] = cutoffs["observations"]
         counts = store.prune(cutoffs, dry_run=dry_run)
+        hours = 0 if dry_run else store.compact_runs(later(now_iso(), -86400))
     finally:
         store.close()
     verb = "would delete" if dry_run else "deleted"
-    click.echo(", ".join(f"{verb} {n} {table}" for table, n in counts.items()))
+    click.echo(", ".join(f"{verb} {n} {table}" for table, n in counts.items())
+               + (f"; rolled runs older than a day into {hours} hourly rows" if hours else ""))
 
 
 def _deliver(store: Any, slack: Any, settings: Any) -> Any:

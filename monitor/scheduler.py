@@ -154,8 +154,11 @@ class Service:
             self.health("watchlist", "the watchlist is fixed and reloaded.", now_iso())
 
     async def prune(self) -> None:
-        counts = self.store.prune(self.watchlist.retention.cutoffs(now_iso()))
-        log.info("pruned history: %s", ", ".join(f"{n} {t}" for t, n in counts.items()))
+        now = now_iso()
+        counts = self.store.prune(self.watchlist.retention.cutoffs(now))
+        hours = self.store.compact_runs(iso(parse_iso(now) - timedelta(days=1)))
+        log.info("pruned history: %s; runs older than a day rolled up into %d hourly rows",
+                 ", ".join(f"{n} {t}" for t, n in counts.items()), hours)
 
     async def deliver(self) -> None:
         if self.stopping:

@@ -282,6 +282,34 @@ class Store:
                     break
         return counts
 
+    def compact_runs(self, before: str) -> int:
+        """Roll per-crawl `runs` older than `before` up into one row per platform and hour.
+
+        The service records a run per crawl (several a minute); health needs them for minutes, people read
+        them per day. Rollups keep the per-status counts summed and `command = 'rollup'`.
+        """
+        buckets = list(self.db.query(
+            "SELECT platform, substr(started_at, 1, 13) AS hour FROM runs WHERE started_at < ? "
+            "AND command != 'rollup' GROUP BY platform, hour", [before]))
+        for b in buckets:
+            with self.db.atomic():
+                rows = list(self.db.query(
+                    "SELECT id, finished_at, accounts, unknown, counts FROM runs WHERE platform = ? "
+                    "AND substr(started_at, 1, 13) = ? AND command != 'rollup' AND started_at < ?",
+                    [b["platform"], b["hour"], before]))
+                counts: dict[str, int] = {}
+                for r in rows:
+                    for status, n in json.loads(r["counts"] or "{}").items():
+                        counts[status] = counts.get(status, 0) + n
+                self.db["runs"].insert({
+                    "command": "rollup", "platform": b["platform"], "started_at": b["hour"] + ":00:00.000Z",
+                    "finished_at": max((r["finished_at"] or "" for r in rows), default=None),
+                    "accounts": sum(r["accounts"] or 0 for r in rows), "unknown": sum(r["unknown"] or 0 for r in rows),
+                    "counts": json.dumps(counts, sort_keys=True), "finish_reason": f"rollup of {len(rows)} runs"})
+                ids = [r["id"] for r in rows]
+                self.db.execute(f"DELETE FROM runs WHERE id IN ({','.join('?' * len(ids))})", ids)
+        return len(buckets)
+
     def _prune_changes(self, cutoff: str, batch: int) -> int:
         """Changes older than `cutoff`, with their alerts and evidence; bodies no evidence uses any more."""
         total = 0

@@ -167,3 +167,17 @@ def test_prune_command_reads_retention_from_the_watchlist(store: Store, tmp_path
     assert out.exit_code == 0 and "would delete 1 observations, would delete 0 runs" in out.output
     out = CliRunner().invoke(cli, ["--watchlist", str(wl), "--db", store.path, "prune"])
     assert "deleted 1 observations" in out.output and store.db["observations"].count == 1
+
+
+def test_runs_older_than_a_day_roll_up_per_platform_and_hour(store: Store) -> None:
+    for minute in range(0, 60, 5):
+        at = f"2026-01-01T10:{minute:02d}:00.000Z"
+        store.finish_run(store.start_run("run", "reddit", 4, at), {"active": 3, "unknown": 1}, "finished", at)
+    recent = "2026-01-03T10:00:00.000Z"
+    store.finish_run(store.start_run("run", "reddit", 4, recent), {"active": 4}, "finished", recent)
+    assert store.compact_runs("2026-01-02T10:00:00.000Z") == 1
+    rows = list(store.db.query("SELECT command, started_at, accounts, unknown, counts FROM runs ORDER BY started_at"))
+    assert rows[0] == {"command": "rollup", "started_at": "2026-01-01T10:00:00.000Z", "accounts": 48,
+                       "unknown": 12, "counts": '{"active": 36, "unknown": 12}'}
+    assert rows[1]["command"] == "run" and len(rows) == 2
+    assert store.compact_runs("2026-01-02T10:00:00.000Z") == 0, "rollups are not rolled up again"
