@@ -80,3 +80,13 @@ def test_every_watchlist_key_is_documented() -> None:
             *w.SERVICE_KEYS}
     missing = sorted(k for k in keys if f"`{k}`" not in doc)
     assert not missing, f"docs/watchlist.md does not describe: {missing}"
+
+
+def test_the_support_matrix_is_generated_from_the_registry() -> None:
+    from spiders.platforms.matrix import block
+
+    doc = (ROOT / "docs" / "platforms.md").read_text(encoding="utf-8")
+    assert block() in doc, "run: python -m spiders.platforms.matrix --write docs/platforms.md"
+    for platform in PLATFORMS.values():
+        for credential in platform.credentials:
+            assert f"`{credential}`" in doc

@@ -11,6 +11,9 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from monitor.errors import InvalidWatchlist
 from monitor.watchlist import load, parse, parse_duration
+from spiders.platforms import PLATFORMS
+
+KNOWN = ", ".join(sorted(PLATFORMS))
 
 GOOD = """\
 defaults: {interval: 10m, confirmations: 2, confirm_delay: 2m, tags: [watch]}
@@ -53,7 +56,7 @@ BAD = [
      "watchlist.yaml:2: colour: unknown key (expected one of: platform, handle, id, url, name, tags, "
      "interval, confirmations, confirm_delay)"),
     ("accounts:\n  - platform: myspace\n    handle: tom\n",
-     "watchlist.yaml:3: platform: unknown platform 'myspace' (known: bluesky, mastodon, reddit, weibo)"),
+     f"watchlist.yaml:3: platform: unknown platform 'myspace' (known: {KNOWN})"),
     ("accounts:\n  - platform: reddit\n",
      "watchlist.yaml:2: handle: missing: give a handle, an id or a url"),
     ("defaults: {interval: 10 minutes}\naccounts: []\n",
@@ -62,11 +65,11 @@ BAD = [
      "watchlist.yaml:3: handle: duplicate account reddit:spez (first declared on line 2)"),
     ("accounts:\n  - url: https://example.com/people/spez\n",
      "watchlist.yaml:2: url: cannot read an account from 'https://example.com/people/spez' "
-     "(profile URLs of: bluesky, mastodon, reddit, weibo)"),
+     f"(profile URLs of: {KNOWN})"),
     ("accounts:\n  - name: Outlet\n    accounts:\n      weibo: \"12\"\n",
      "watchlist.yaml:4: accounts.weibo: '12' is not a valid Weibo handle: expected a numeric Weibo uid"),
-    ("accounts:\n  - name: Outlet\n    accounts: {tiktok: outlet}\n",
-     "watchlist.yaml:3: accounts.tiktok: unknown platform 'tiktok' (known: bluesky, mastodon, reddit, weibo)"),
+    ("accounts:\n  - name: Outlet\n    accounts: {myspace: outlet}\n",
+     f"watchlist.yaml:3: accounts.myspace: unknown platform 'myspace' (known: {KNOWN})"),
     ("accounts:\n  - {platform: reddit, handle: spez}\n  - name: Outlet\n    accounts: {reddit: u/SPEZ}\n",
      "watchlist.yaml:4: accounts.reddit: duplicate account reddit:spez (first declared on line 2)"),
     ("defaults: {confirmations: 0}\naccounts: []\n",

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from spiders.platforms import bluesky, mastodon, reddit, weibo
+from spiders.platforms import (
+    bilibili, bluesky, douyin, facebook, instagram, mastodon, reddit, telegram, tiktok, twitch, weibo, x, youtube,
+)
 from spiders.platforms.base import Platform, Probe
 
 PLATFORMS: dict[str, Platform] = {
-    p.name: p for p in (weibo.PLATFORM, reddit.PLATFORM, bluesky.PLATFORM, mastodon.PLATFORM)
+    p.name: p for p in (
+        weibo.PLATFORM, reddit.PLATFORM, bluesky.PLATFORM, mastodon.PLATFORM, x.PLATFORM, youtube.PLATFORM,
+        telegram.PLATFORM, tiktok.PLATFORM, twitch.PLATFORM, instagram.PLATFORM, bilibili.PLATFORM,
+        facebook.PLATFORM, douyin.PLATFORM,
+    )
 }
 
 __all__ = ["PLATFORMS", "Platform", "Probe"]

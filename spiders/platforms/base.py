@@ -64,6 +64,7 @@ class Platform:
     # verdict, the probe to ask next (or None), and how to read its reply knowing the first verdict.
     second_probe: Callable[[Verdict, Account, Secrets], Probe | None] | None = None
     classify_second: Callable[[Reply, Account, Verdict], Verdict] | None = None
+    findings: bool = True  # False: supported, but no public answer is known to prove any state (all unknown)
 
 
 def rebase(url: str, base_url: str | None) -> tuple[str, dict[str, str]]:

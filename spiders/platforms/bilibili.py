@@ -1,0 +1,114 @@
+"""Bilibili: GET https://api.bilibili.com/x/web-interface/card?mid={mid} (unsigned; no WBI signature needed).
+
+- `{"code": 0, "data": {"card": {"mid": "…", "name": …, "spacesta": 0}}}` -> active (stable id: the mid)
+- `code: 0` with `data.card.spacesta == -2` ("被封禁", banned) -> suspended
+- `{"code": -404, "message": "啥都木有"}` -> not_found (a cancelled account, 注销, reads the same)
+- `-352` 风控校验失败 (with `data.v_voucher`), `-401` 非法访问 (captcha), `-412` 请求被拦截 and the HTTP 412
+  "安全风控策略" page, `-799` 请求过于频繁, `-509` over limit, `-101` 账号未登录, any other non-zero code,
+  429, 5xx -> unknown
+- `-102` 账号被封停 is the CALLER's account (the optional BANWATCH_BILIBILI_COOKIE) being banned -> unknown
+  (`bilibili.credential_rejected`), never the target's state.
+
+The card endpoint carries no `silence` and no `sys_notice`: the frozen-account notices (ids 5/22/25/31/34)
+and dispute warnings (8/16/36) are only in `/x/space/wbi/acc/info`, which needs a WBI signature built from
+keys that rotate daily, so banwatch does not read them (docs/platforms.md). States are read only from the
+`code` field and `data.card.spacesta`, never from the user's name or sign (bio).
+"""
+
+from __future__ import annotations
+
+import re
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import (
+    Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, transient, unrecognised,
+)
+
+NAME = "bilibili"
+COOKIE = "BANWATCH_BILIBILI_COOKIE"  # optional: a browser cookie (buvid3=…; SESSDATA=…) for risk-controlled IPs
+_MID = re.compile(r"^[1-9][0-9]{0,15}$")
+
+# root `code` -> (status, rule, reason); none of these says anything about the target account
+_CODES: dict[int, tuple[Status, str, str]] = {
+    -352: (Status.UNKNOWN, "bilibili.risk_control", "code -352 风控校验失败: risk control, proves nothing"),
+    -401: (Status.UNKNOWN, "bilibili.illegal_access", "code -401 非法访问: anti-crawler captcha, proves nothing"),
+    -412: (Status.UNKNOWN, "bilibili.request_blocked", "code -412 请求被拦截: the monitor's IP is blocked"),
+    -799: (Status.UNKNOWN, "bilibili.too_frequent", "code -799 请求过于频繁: rate limited"),
+    -509: (Status.UNKNOWN, "bilibili.over_limit", "code -509: request over limit"),
+    -101: (Status.UNKNOWN, "bilibili.not_logged_in", "code -101 账号未登录: the endpoint wants a login cookie"),
+    -102: (Status.UNKNOWN, "bilibili.credential_rejected",
+           "code -102 账号被封停: the MONITOR's cookie account is banned, not the target"),
+}
+
+
+def normalise(handle: str) -> str | None:
+    handle = handle.strip()
+    if "/" in handle:
+        return from_url(handle)
+    if handle.upper().startswith("UID:"):
+        handle = handle[4:].strip()
+    return handle if _MID.match(handle) else None
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if host == "space.bilibili.com" and path:
+        return normalise(path[0])
+    if host in {"m.bilibili.com", "bilibili.com", "www.bilibili.com"} and len(path) >= 2 and path[0] == "space":
+        return normalise(path[1])  # the mobile site: m.bilibili.com/space/{mid}
+    return None
+
+
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    mid = account.handle
+    headers = {"Referer": f"https://space.bilibili.com/{mid}", "Origin": "https://space.bilibili.com",
+               "Accept": "application/json, text/plain, */*"}
+    cookie = (secrets or {}).get(COOKIE)
+    if cookie:
+        headers["Cookie"] = cookie
+    return Probe(f"https://api.bilibili.com/x/web-interface/card?mid={mid}", headers=headers)
+
+
+def profile_url(handle: str) -> str:
+    return f"https://space.bilibili.com/{handle}"
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    doc = json_body(reply)
+    if not isinstance(doc, dict):
+        if reply.status == 412 or "安全风控策略" in reply.text:
+            return Verdict(Status.UNKNOWN, "bilibili.request_blocked",
+                           f"HTTP {reply.status} '{html_title(reply) or 'security control'}': "
+                           "the monitor's IP is risk-controlled")
+        return unrecognised(reply, NAME)
+    code = doc.get("code")
+    if code == -404:
+        return Verdict(Status.NOT_FOUND, "bilibili.not_found",
+                       f"code -404 {doc.get('message', '')}: no such user (cancelled accounts read the same)")
+    if isinstance(code, int) and code in _CODES:
+        return Verdict(*_CODES[code])
+    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    card = data.get("card")
+    if code == 0 and isinstance(card, dict) and str(card.get("mid", "")) == account.handle:
+        name = card.get("name") or None
+        if card.get("spacesta") == -2:
+            return Verdict(Status.SUSPENDED, "bilibili.spacesta_banned",
+                           "card.spacesta is -2 (被封禁, banned)", platform_id=account.handle, display_name=name)
+        return Verdict(Status.ACTIVE, "bilibili.card", f"card of mid {account.handle}",
+                       platform_id=account.handle, display_name=name)
+    if isinstance(code, int) and code != 0:
+        return Verdict(Status.UNKNOWN, "bilibili.api_error",
+                       f"code {code} {doc.get('message', '')}: proves nothing about the account"[:200])
+    return unrecognised(reply, NAME)
+
+
+PLATFORM = Platform(
+    name=NAME, title="Bilibili", base_url="https://api.bilibili.com",
+    handle_help="a numeric Bilibili mid (UID), e.g. 2 or space.bilibili.com/2",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    # /x/ user endpoints rate-limit around 150 requests / 5 min per IP (research §12)
+    politeness=Politeness(concurrency=1, delay=3.0, batch=50),
+    credentials=(COOKIE,),
+)

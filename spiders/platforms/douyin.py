@@ -1,0 +1,81 @@
+"""Douyin: GET https://www.douyin.com/user/{sec_uid} (the public profile page).
+
+Douyin gives NO finding today: no public source shows what an active, banned, cancelled or missing
+account's page or API answer looks like (research §13, "State markers: not confirmed"), and the data APIs
+need signed parameters (`a_bogus`, `msToken`) and browser cookies a monitor cannot make. So every answer is
+`unknown`; the rules below only say *which* kind of unknown, so a wall is not mistaken for layout drift:
+
+- `<title>验证码中间页</title>` (the slider-captcha middle page) -> unknown (`douyin.captcha`)
+- an empty page ("Empty html. The request may be filtered by WAF.") -> unknown (`douyin.empty_page`)
+- the `byted_acrawler` / `__ac_nonce` JavaScript challenge (risk control, 风控) -> unknown (`douyin.js_challenge`)
+- 429, 5xx -> unknown
+- anything else, including a page that seems to carry profile data -> unknown (`douyin.unrecognised`)
+
+Walls are recognised from the page `<title>`, the `Set-Cookie` header and the challenge script, never from
+text a user can write, so a bio quoting "验证码中间页" is not read as a captcha.
+"""
+
+from __future__ import annotations
+
+import re
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, html_title, transient
+
+NAME = "douyin"
+# sec_uid: base64url of a protobuf, always starting "MS4wLjABAAAA" (e.g. MS4wLjABAAAAw-ZZkQBLr4Zc…)
+_SEC_UID = re.compile(r"^MS4wLjABAAAA[A-Za-z0-9_-]{20,100}$")
+_CHALLENGE = ("byted_acrawler", "__ac_signature", "__ac_nonce")
+
+
+def normalise(handle: str) -> str | None:
+    handle = handle.strip()
+    if "/" in handle:
+        return from_url(handle)
+    return handle if _SEC_UID.match(handle) else None  # case-sensitive: never lower-case a sec_uid
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if host in {"douyin.com", "www.douyin.com"} and len(path) >= 2 and path[0] == "user":
+        return normalise(path[1])
+    if host in {"iesdouyin.com", "www.iesdouyin.com"} and len(path) >= 3 and path[:2] == ["share", "user"]:
+        return normalise(path[2])
+    return None  # v.douyin.com short links need a redirect to resolve; numeric uids are not accepted
+
+
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    return Probe(f"https://www.douyin.com/user/{account.handle}",
+                 headers={"Accept": "text/html,application/xhtml+xml", "Accept-Language": "zh-CN,zh;q=0.9"})
+
+
+def profile_url(handle: str) -> str:
+    return f"https://www.douyin.com/user/{handle}"
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    text = reply.text
+    if "验证码中间页" in html_title(reply):
+        return Verdict(Status.UNKNOWN, "douyin.captcha", "captcha middle page (验证码中间页): a wall, proves nothing")
+    if not re.sub(r"<[^>]*>|\s", "", text):
+        return Verdict(Status.UNKNOWN, "douyin.empty_page",
+                       f"HTTP {reply.status} with an empty page: filtered by the WAF, proves nothing")
+    if "__ac_nonce" in reply.header("set-cookie") or (
+            len(text) < 20_000 and any(marker in text for marker in _CHALLENGE[:2])):
+        return Verdict(Status.UNKNOWN, "douyin.js_challenge",
+                       "byted_acrawler / __ac_nonce JavaScript challenge (风控): a wall, proves nothing")
+    return Verdict(Status.UNKNOWN, "douyin.unrecognised",
+                   f"HTTP {reply.status}, {len(reply.body)} bytes: Douyin account states are not confirmed, "
+                   "so no page is read as a state")
+
+
+PLATFORM = Platform(
+    findings=False,
+    name=NAME, title="Douyin", base_url="https://www.douyin.com",
+    handle_help="a Douyin sec_uid (MS4wLjABAAAA…), e.g. from www.douyin.com/user/MS4wLjABAAAA…",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    # every answer is unknown today: ask rarely
+    politeness=Politeness(concurrency=1, delay=5.0, batch=20),
+)

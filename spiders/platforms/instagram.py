@@ -1,0 +1,114 @@
+"""Instagram: GET /api/v1/users/web_profile_info/?username={name} on i.instagram.com, header
+`x-ig-app-id: 936619743392459` (the web client's app id; research §11, maigret "Instagram").
+
+- 200 `{"data": {"user": {"id", "username", "biography", ...}}, "status": "ok"}` -> active (stable id: the
+  numeric `id`; private accounts are active too)
+- 404 -> not_found. Suspended, deactivated, deleted, renamed and (for some viewers) 18+ age-gated profiles all
+  read the same from public signals (research §11, Low): the reason says so. Instagram is existence-only.
+- 401 `{"message": "Please wait a few minutes before you try again.", "require_login": true, "status": "fail"}`,
+  other `"status": "fail"` answers (checkpoint, login required), a redirect to /accounts/login, the login page
+  (`Login • Instagram`, `"routePath":"\\/"`), 403, 400 with a session, 429, 5xx -> unknown
+
+The state is read only from the HTTP status and the JSON envelope (`status`, `message`, `data.user.id`), never
+from the profile's text, so a biography quoting "Sorry, this page isn't available" stays active.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import (
+    Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, transient, unrecognised,
+)
+
+NAME = "instagram"
+_APP_ID = "936619743392459"
+_HANDLE = re.compile(r"^(?!.*\.\.)(?!\.)(?!.*\.$)[a-z0-9._]{1,30}$")
+_HOSTS = {"instagram.com", "www.instagram.com", "m.instagram.com", "instagr.am", "www.instagr.am"}
+_RESERVED = {"p", "reel", "reels", "tv", "stories", "explore", "accounts", "direct", "about", "legal",
+             "developer", "web", "api", "challenge", "emails", "session", "privacy", "terms", "press", "graphql"}
+_SESSION = "BANWATCH_INSTAGRAM_SESSIONID"
+
+
+def normalise(handle: str) -> str | None:
+    handle = handle.strip().lstrip("@").lower()  # usernames are stored lower-case
+    return handle if _HANDLE.match(handle) and handle not in _RESERVED else None
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if host not in _HOSTS or not path or path[0].lower() in _RESERVED:
+        return None
+    return normalise(path[0])
+
+
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    headers = {"x-ig-app-id": _APP_ID, "Accept": "*/*",
+               "Referer": f"https://www.instagram.com/{quote(account.handle)}/"}
+    session = (secrets or {}).get(_SESSION)
+    if session:  # optional: logged-out calls are often answered 401 require_login
+        headers["Cookie"] = f"sessionid={session}"
+    return Probe(f"https://i.instagram.com/api/v1/users/web_profile_info/?username={quote(account.handle)}",
+                 headers)
+
+
+def profile_url(handle: str) -> str:
+    return f"https://www.instagram.com/{handle}/"
+
+
+def _login_wall(reply: Reply) -> str | None:
+    host, path = host_path(reply.url)
+    if "instagram.com" in host and (path[:2] == ["accounts", "login"] or path[:1] == ["challenge"]):
+        return f"redirected to /{'/'.join(path[:2])}"
+    title = html_title(reply)
+    if title.startswith("Login") and "Instagram" in title:
+        return f"login page ({title})"
+    if '"routePath":"\\/"' in reply.text or '"routePath":"/"' in reply.text:
+        return 'login shell ("routePath":"\\/"): login required, rate-limited or session blocked'
+    return None
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    doc = json_body(reply)
+    envelope = doc if isinstance(doc, dict) else {}
+    message = str(envelope.get("message") or "")
+    if reply.status == 401 or "Please wait a few minutes" in message:
+        return Verdict(Status.UNKNOWN, "instagram.please_wait",
+                       f"HTTP {reply.status}: {message or 'unauthorised'} (logged-out or rate-limited)"[:200])
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    if reply.status == 403:
+        return Verdict(Status.UNKNOWN, "instagram.forbidden",
+                       "HTTP 403: blocked (IP reputation / TLS fingerprint); proves nothing about the account")
+    if not isinstance(doc, dict) and (wall := _login_wall(reply)) is not None:
+        return Verdict(Status.UNKNOWN, "instagram.login_wall", wall)
+    if envelope.get("status") == "fail" or envelope.get("require_login") is True:
+        what = message or envelope.get("error_type") or ("login required" if envelope.get("require_login") else "")
+        return Verdict(Status.UNKNOWN, "instagram.request_failed",
+                       f"HTTP {reply.status} status: fail ({what or 'no message'}); the caller was refused"[:200])
+    if reply.status == 404:
+        return Verdict(Status.NOT_FOUND, "instagram.not_found",
+                       "HTTP 404 from web_profile_info: suspended, deactivated, deleted, renamed and never-existing "
+                       "accounts all read the same (existence only)")
+    data = envelope.get("data")
+    user = data.get("user") if isinstance(data, dict) else None
+    if reply.status == 200 and isinstance(user, dict) and user.get("id") and "biography" in user:
+        return Verdict(Status.ACTIVE, "instagram.profile", f"web_profile_info returned @{user.get('username')}",
+                       platform_id=str(user["id"]), handle=str(user.get("username") or "").lower() or None,
+                       display_name=user.get("full_name") or None)
+    if reply.status == 200 and isinstance(data, dict) and "user" in data and user is None:
+        return Verdict(Status.UNKNOWN, "instagram.user_null",
+                       "data.user is null: not a documented not-found answer (age gate / region / drift?)")
+    return unrecognised(reply, NAME)
+
+
+PLATFORM = Platform(
+    name=NAME, title="Instagram", base_url="https://i.instagram.com",
+    handle_help="an Instagram username (1-30 letters, digits, . or _)",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    # 401 "Please wait a few minutes" comes quickly when polled
+    politeness=Politeness(concurrency=1, delay=5.0, batch=30),
+    credentials=(_SESSION,),
+)

@@ -1,0 +1,110 @@
+"""Telegram: GET https://t.me/{username} (the public web preview page; no login, no API key).
+
+- 200 page with a `<div class="tgme_page_title">` (and usually `<div class="tgme_page_extra">`: "12 345
+  subscribers", "1 234 members" or "@username") -> active. There is no stable id on t.me: the channel/user
+  id needs MTProto or a Bot API token, so `platform_id` stays None.
+- 200 generic "contact" page: no `tgme_page_title`, `og:title` "Telegram: Contact @name" and/or
+  `<meta name="robots" content="noindex, nofollow">` plus the "If you have Telegram, you can contact
+  @name right away." block in `tgme_page_description` -> not_found. A channel or user that was deleted (or
+  banned and its username freed) reads exactly the same, and one public report says some owned usernames
+  without a public card show it too; the reason says so.
+- suspended / restricted: not readable here. The ToS text ("This channel can't be displayed because it
+  violated Telegram's Terms of Service") comes from MTProto `restriction_reason` in the apps; it is not
+  confirmed on t.me. `t.me/s/{username}` 302 -> `t.me/{username}` happens when the owner turned the preview
+  off, when Telegram flagged the channel sensitive, and for every user/bot/group, so it proves no state and
+  banwatch does not ask it (no second probe).
+- 429, 5xx, timeouts, any other page -> unknown
+
+Markers are read from page structure (the `tgme_page_title` element, the `og:title` meta, the
+`tgme_page_description` element of a page without a title), so a channel description quoting the
+"contact @name right away" text stays active.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, transient, unrecognised
+
+NAME = "telegram"
+_HANDLE = re.compile(r"^[A-Za-z0-9_]{5,32}$")
+_HOSTS = {"t.me", "www.t.me", "telegram.me", "www.telegram.me", "telegram.dog", "www.telegram.dog"}
+# t.me paths that are not usernames (invite links, sticker sets, sharing, proxies, private-post links)
+_RESERVED = {"joinchat", "addstickers", "addemoji", "addtheme", "addlist", "share", "proxy", "socks",
+             "setlanguage", "login", "confirmphone", "invoice", "boost", "iv", "bg", "c", "s"}
+
+_TITLE = re.compile(r'<div class="tgme_page_title"[^>]*>(.*?)</div>', re.S)
+_EXTRA = re.compile(r'<div class="tgme_page_extra"[^>]*>(.*?)</div>', re.S)
+_DESCRIPTION = re.compile(r'<div class="tgme_page_description"[^>]*>(.*?)</div>', re.S)
+_OG_TITLE = re.compile(r'<meta property="og:title" content="([^"]*)"', re.I)
+_ROBOTS_NOINDEX = re.compile(r'<meta name="robots" content="noindex, nofollow"', re.I)
+_PREVIEW_LINK = re.compile(r'<a class="tgme_page_context_link" href="/s/', re.I)
+
+
+def _text(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def normalise(handle: str) -> str | None:
+    handle = handle.strip().lstrip("@")
+    if "/" in handle or "." in handle:
+        return from_url(handle)
+    return handle.lower() if _HANDLE.match(handle) else None  # usernames are case-insensitive
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if host not in _HOSTS or not path:
+        return None
+    if path[0] == "s" and len(path) >= 2:  # t.me/s/NAME: the channel's post preview
+        path = path[1:]
+    if path[0].lower() in _RESERVED or path[0].startswith("+"):
+        return None
+    name = path[0]
+    return name.lower() if _HANDLE.match(name) else None
+
+
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    return Probe(f"https://t.me/{quote(account.handle)}", headers={"Accept-Language": "en-US,en;q=0.8"})
+
+
+def profile_url(handle: str) -> str:
+    return f"https://t.me/{handle}"
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    if reply.status != 200:
+        return unrecognised(reply, NAME)
+    page = reply.text
+    title = _TITLE.search(page)
+    if title and _text(title.group(1)):
+        extra = _EXTRA.search(page)
+        extra_text = _text(extra.group(1)) if extra else ""
+        handle = extra_text[1:].lower() if re.fullmatch(r"@[A-Za-z0-9_]{4,32}", extra_text) else None
+        detail = f" ({extra_text})" if extra_text else ""
+        if _PREVIEW_LINK.search(page):
+            detail += ", public post preview on"
+        return Verdict(Status.ACTIVE, "telegram.profile", f"t.me shows the profile card{detail}"[:200],
+                       display_name=_text(title.group(1)), handle=handle)
+    og = _OG_TITLE.search(page)
+    og_contact = bool(og and html.unescape(og.group(1)).lower().startswith("telegram: contact @"))
+    description = " ".join(_text(d) for d in _DESCRIPTION.findall(page))
+    contact_block = "you can contact @" in description.lower() and "right away" in description.lower()
+    if og_contact and (contact_block or _ROBOTS_NOINDEX.search(page)):
+        return Verdict(Status.NOT_FOUND, "telegram.no_profile_card",
+                       "t.me shows the generic 'contact @name' page, no profile card: free, never used, or "
+                       "deleted/banned and freed (not separable; one report: some owned names too)")
+    return unrecognised(reply, NAME)
+
+
+PLATFORM = Platform(
+    name=NAME, title="Telegram", base_url="https://t.me",
+    handle_help="a public Telegram username (5-32 letters, digits or _), e.g. durov or t.me/durov",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    politeness=Politeness(concurrency=2, delay=1.0, batch=100),
+)

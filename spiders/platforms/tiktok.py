@@ -1,0 +1,133 @@
+"""TikTok: GET the profile page www.tiktok.com/@{name} and read its embedded state.
+
+The state lives in `<script id="__UNIVERSAL_DATA_FOR_REHYDRATION__" type="application/json">` →
+`__DEFAULT_SCOPE__["webapp.user-detail"].statusCode` (yt-dlp `_get_universal_data`; codes from
+TikScraperPHP `Constants/Codes.php`). TikTok answers HTTP 200 for every state, so only this field counts.
+
+- `statusCode` 0 with `userInfo.user.id` -> active (stable id: the numeric `id`; `uniqueId` is the handle)
+- 10221 USER_BAN -> suspended. Public username checkers read the same code as "name not registered", so a
+  handle that was renamed or never existed may read this way too; the reason says so.
+- 10202 USER_NOT_EXIST -> not_found
+- 10222 USER_PRIVATE, 10223 USER_FTC -> restricted
+- 10000 VERIFY_CODE, any other code, the `tiktok-verify-page` captcha, the SlardarWAF challenge, the
+  client-rendered shell without data (what plain requests get since Aug 2026), HTTP 403 "Access Denied",
+  429, 5xx -> unknown
+
+The code is read only from the `webapp.user-detail` object of that script element, never from the page
+text, so a bio quoting `"statusCode":10221` is not a ban. Wall markers are looked for only on pages that
+carry no such script.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import quote
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, transient, unrecognised
+
+NAME = "tiktok"
+_HANDLE = re.compile(r"^[a-z0-9_.]{2,24}$")
+_UNIVERSAL = re.compile(r'<script[^>]*\bid="__UNIVERSAL_DATA_FOR_REHYDRATION__"[^>]*>(.*?)</script>', re.S)
+_VERIFY_MARKERS = ("tiktok-verify-page", "captcha_verify", "verify-bar-close")
+_WAF_MARKERS = ("SlardarWAF", "_wafchallengeid", 'id="slardar-config"')
+# TikTok serves data only to what looks like a browser navigation (research §10; public notes, 2026)
+_HEADERS = {
+    "User-Agent": ("Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 "
+                   "(KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1"),
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en-US,en;q=0.9",
+    "Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": "none",
+}
+
+# webapp.user-detail statusCode -> verdict (TikScraperPHP src/Constants/Codes.php)
+_CODES: dict[int, tuple[Status, str, str]] = {
+    10221: (Status.SUSPENDED, "tiktok.user_ban",
+            "statusCode 10221 USER_BAN (TikTok may answer the same for a renamed or never-registered handle)"),
+    10202: (Status.NOT_FOUND, "tiktok.user_not_exist", "statusCode 10202 USER_NOT_EXIST"),
+    10222: (Status.RESTRICTED, "tiktok.user_private", "statusCode 10222 USER_PRIVATE: the account is private"),
+    10223: (Status.RESTRICTED, "tiktok.user_ftc", "statusCode 10223 USER_FTC: restricted (under-13 / FTC) account"),
+    10000: (Status.UNKNOWN, "tiktok.verify_code", "statusCode 10000 VERIFY_CODE: TikTok wants a captcha solved"),
+}
+
+
+def normalise(handle: str) -> str | None:
+    handle = handle.strip().lstrip("@").lower()  # TikTok usernames are case-blind
+    return handle if _HANDLE.match(handle) and not handle.endswith(".") else None
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if host not in {"tiktok.com", "www.tiktok.com", "m.tiktok.com"} or not path:
+        return None
+    return normalise(path[0]) if path[0].startswith("@") else None  # vm.tiktok.com short links need a browser
+
+
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    return Probe(f"https://www.tiktok.com/@{quote(account.handle)}", headers=dict(_HEADERS))
+
+
+def profile_url(handle: str) -> str:
+    return f"https://www.tiktok.com/@{handle}"
+
+
+def universal_data(text: str) -> dict[str, Any] | None:
+    """The `__DEFAULT_SCOPE__` of the page's rehydration script, or None when the page has none."""
+    m = _UNIVERSAL.search(text)
+    if not m:
+        return None
+    try:
+        doc = json.loads(m.group(1))
+    except ValueError:
+        return None
+    scope = doc.get("__DEFAULT_SCOPE__") if isinstance(doc, dict) else None
+    return scope if isinstance(scope, dict) else None
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    if reply.status == 403:
+        return Verdict(Status.UNKNOWN, "tiktok.access_denied",
+                       "HTTP 403: TikTok refused the monitor's request (region or IP block)")
+    if reply.status != 200:
+        return unrecognised(reply, NAME)
+    text = reply.text
+    scope = universal_data(text)
+    if scope is None:
+        if any(m in text for m in _VERIFY_MARKERS):
+            return Verdict(Status.UNKNOWN, "tiktok.verify_page", "tiktok-verify-page captcha instead of the profile")
+        if any(m in text for m in _WAF_MARKERS):
+            return Verdict(Status.UNKNOWN, "tiktok.waf_challenge", "SlardarWAF bot challenge instead of the profile")
+        return Verdict(Status.UNKNOWN, "tiktok.no_data",
+                       f"{len(reply.body)}-byte page without __UNIVERSAL_DATA_FOR_REHYDRATION__ "
+                       "(client-rendered shell)")
+    detail = scope.get("webapp.user-detail")
+    if not isinstance(detail, dict) or not isinstance(detail.get("statusCode"), int):
+        return Verdict(Status.UNKNOWN, "tiktok.no_data", "rehydration data without webapp.user-detail.statusCode")
+    code = detail["statusCode"]
+    if code == 0:
+        info = detail.get("userInfo") if isinstance(detail.get("userInfo"), dict) else {}
+        user = info.get("user") if isinstance(info.get("user"), dict) else {}
+        if user.get("id"):
+            unique_id = user.get("uniqueId")
+            return Verdict(Status.ACTIVE, "tiktok.user_detail", f"statusCode 0: profile of @{unique_id}",
+                           platform_id=str(user["id"]), display_name=user.get("nickname") or None,
+                           handle=normalise(unique_id) if isinstance(unique_id, str) else None)
+        return unrecognised(reply, NAME)
+    if code in _CODES:
+        status, rule, reason = _CODES[code]
+        return Verdict(status, rule, reason)
+    return Verdict(Status.UNKNOWN, "tiktok.other_status_code",
+                   f"webapp.user-detail statusCode {code} {detail.get('statusMsg') or ''}".strip()[:200])
+
+
+PLATFORM = Platform(
+    name=NAME, title="TikTok", base_url="https://www.tiktok.com",
+    handle_help="a TikTok username (2-24 letters, digits, _ or .), with or without the @",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    # SlardarWAF triggers on bursts from one IP
+    politeness=Politeness(concurrency=1, delay=5.0, batch=50),
+)

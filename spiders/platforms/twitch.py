@@ -1,0 +1,99 @@
+"""Twitch: GET /helix/users?login={login} (or ?id={user id} once known) on api.twitch.tv.
+
+Helix needs an app: `Client-Id: $TWITCH_CLIENT_ID` and `Authorization: Bearer $TWITCH_APP_TOKEN` (an app
+access token from the client-credentials flow). Without both the probe raises MissingCredentials.
+
+- 200 `{"data": [{"id": ..., "login": ...}]}` -> active (stable id: the numeric user `id`)
+- 200 `{"data": []}` -> not_found. Helix appears to omit suspended users as well (justlog #80: banned users
+  can only be found by id in its logs; not confirmed by Twitch), so this also covers suspensions and deleted
+  accounts; the rule's reason says so.
+- 401 `Invalid OAuth token` / `Client ID and OAuth token do not match` -> unknown (the monitor's OWN
+  credential is rejected, e.g. an expired app token)
+- 400 `Invalid login names, emails or IDs in request`, 429, 5xx -> unknown
+
+Why Helix and not the channel page or GQL: www.twitch.tv/{login} is a JavaScript app whose HTML is a shell
+that looks the same for every state, and the GQL endpoint research names (`user(login:)` vs
+`user(login:, lookupType: ALL)`) takes POST requests, which banwatch's probes do not make.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import (
+    MissingCredentials, Platform, Politeness, Probe, Secrets, host_path, json_body, transient, unrecognised,
+)
+
+NAME = "twitch"
+CLIENT_ID, APP_TOKEN = "TWITCH_CLIENT_ID", "TWITCH_APP_TOKEN"
+_LOGIN = re.compile(r"^[a-z0-9_]{1,25}$")
+_USER_ID = re.compile(r"^[0-9]{1,20}$")
+_NOT_CHANNELS = {"directory", "videos", "settings", "search", "downloads", "jobs", "p", "subscriptions", "inventory",
+                 "wallet", "drops", "friends", "messages", "moderator", "popout", "turbo", "prime", "login", "signup"}
+
+
+def normalise(handle: str) -> str | None:
+    handle = handle.strip().lstrip("@").lower()  # logins are lower-case; display names only change case
+    return handle if _LOGIN.match(handle) else None
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if host not in {"twitch.tv", "www.twitch.tv", "m.twitch.tv"} or not path or path[0].lower() in _NOT_CHANNELS:
+        return None
+    return normalise(path[0])
+
+
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    secrets = secrets or {}
+    for var in (CLIENT_ID, APP_TOKEN):
+        if not secrets.get(var):
+            raise MissingCredentials(var)
+    headers = {"Client-Id": secrets[CLIENT_ID], "Authorization": f"Bearer {secrets[APP_TOKEN]}"}
+    # the numeric id survives renames, so ask for it once banwatch knows it
+    if account.platform_id and _USER_ID.match(account.platform_id):
+        return Probe(f"https://api.twitch.tv/helix/users?id={account.platform_id}", headers=headers)
+    return Probe(f"https://api.twitch.tv/helix/users?login={quote(account.handle)}", headers=headers)
+
+
+def profile_url(handle: str) -> str:
+    return f"https://www.twitch.tv/{handle}"
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    doc = json_body(reply)
+    if not isinstance(doc, dict):
+        return unrecognised(reply, NAME)
+    message = str(doc.get("message", ""))[:200]
+    if reply.status == 401:
+        return Verdict(Status.UNKNOWN, "twitch.credential_rejected",
+                       f"HTTP 401: Twitch rejected the monitor's own app credential ({message or 'Unauthorized'})")
+    if reply.status == 400:
+        return Verdict(Status.UNKNOWN, "twitch.bad_request", f"HTTP 400: {message or 'Bad Request'}")
+    data = doc.get("data")
+    if reply.status == 200 and isinstance(data, list):
+        if not data:
+            return Verdict(Status.NOT_FOUND, "twitch.no_user",
+                           "Helix returned no user: never existed, deleted, renamed away, or suspended "
+                           "(Helix appears to hide suspended users; they cannot be told apart here)")
+        user = data[0]
+        if isinstance(user, dict) and user.get("id"):
+            login = user.get("login")
+            return Verdict(Status.ACTIVE, "twitch.user", f"Helix returned user {user['id']} ({login})",
+                           platform_id=str(user["id"]), display_name=user.get("display_name") or None,
+                           handle=normalise(login) if isinstance(login, str) else None)
+    return unrecognised(reply, NAME)
+
+
+PLATFORM = Platform(
+    name=NAME, title="Twitch", base_url="https://api.twitch.tv",
+    handle_help="a Twitch login (letters, digits and _, up to 25 characters)",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    # Helix app tokens get 800 points a minute; one request costs one point
+    politeness=Politeness(concurrency=2, delay=0.5, batch=200),
+    credentials=(CLIENT_ID, APP_TOKEN),
+)

@@ -1,0 +1,214 @@
+"""X (Twitter): no unauthenticated profile check works any more (research §6), so X needs a credential.
+
+Probes, in order of preference:
+
+1. `X_BEARER_TOKEN` set: API v2 `GET https://api.x.com/2/users/by/username/{name}` (or `/2/users/{id}` once
+   the stable id is known, which survives renames) with `Authorization: Bearer …`.
+   - 200 `{"data": {"id", "username", "name", ...}}` -> active; `withheld.country_codes` non-empty -> restricted
+   - 200 `{"errors": [{"title": "Forbidden", "detail": "User has been suspended: [name].", ...}]}` -> suspended
+   - 200 `{"errors": [{"title": "Not Found Error", "detail": "Could not find user with username: [name].", ...}]}`
+     -> not_found (deactivated and renamed accounts read the same)
+2. `X_AUTH_TOKEN` + `X_CT0` + `BANWATCH_X_WEB_BEARER_TOKEN` set (a logged-in web session): GraphQL `UserByScreenName`.
+   - `data.user.result.__typename == "User"` -> active (`rest_id`); `legacy.withheld_in_countries` -> restricted
+   - `__typename == "UserUnavailable"` with `reason == "Suspended"` -> suspended; other reasons -> unknown
+   - `{"data": {}}` / `{"data": {"user": {}}}` -> not_found (Med)
+3. Neither: `probe` raises MissingCredentials, recorded as unknown (`x.no_credentials`), never a guess.
+
+Error codes in an `errors` list (v1.1 and GraphQL): 63 -> suspended, 50 -> not_found; 64 "Your account is
+suspended" is the CALLER's account, and 32/89/215/326 are the caller's credentials -> unknown
+(`x.credential_rejected`); 88 -> unknown (`x.rate_limited`). HTTP 401/402/403 without a per-user error -> the
+credential was rejected -> unknown. 429, 5xx, login-wall HTML -> unknown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import quote
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import (
+    MissingCredentials, Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, transient,
+    unrecognised,
+)
+
+NAME = "x"
+_HANDLE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+_HOSTS = {"x.com", "www.x.com", "mobile.x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com",
+          "m.twitter.com"}
+# first path segments on x.com / twitter.com that are pages, not profiles
+_RESERVED = {"home", "i", "search", "settings", "intent", "explore", "notifications", "messages", "compose",
+             "login", "logout", "signup", "share", "hashtag", "tos", "privacy", "about", "jobs", "account",
+             "download", "places", "lists", "bookmarks", "communities", "premium", "verified", "who_to_follow",
+             "follower_requests", "oauth", "help", "rules", "en", "static"}
+_USER_FIELDS = "id,name,username,protected,withheld"
+# GraphQL operation id of UserByScreenName as the web client used it (kiroraynes/nba_socmed_data:scraper.js,
+# Feb 2024). X rotates these ids; a stale one answers with an error -> unknown, never a state.
+_GQL_QUERY_ID = "k5XapwcSikNsEsILW5FvgA"
+_GQL_FEATURES = {
+    "hidden_profile_likes_enabled": True, "hidden_profile_subscriptions_enabled": True,
+    "responsive_web_graphql_exclude_directive_enabled": True, "verified_phone_label_enabled": False,
+    "subscriptions_verification_info_is_identity_verified_enabled": True,
+    "subscriptions_verification_info_verified_since_enabled": True, "highlights_tweets_tab_ui_enabled": True,
+    "responsive_web_twitter_article_notes_tab_enabled": True,
+    "creator_subscriptions_tweet_preview_api_enabled": True,
+    "responsive_web_graphql_skip_user_profile_image_extensions_enabled": False,
+    "responsive_web_graphql_timeline_navigation_enabled": True,
+}
+# v1.1 / GraphQL error codes that speak about the caller's own credential, not the account asked about
+_CALLER_CODES = {32: "could not authenticate you", 64: "the monitor's own account is suspended",
+                 89: "invalid or expired token", 215: "bad authentication data",
+                 326: "the monitor's own account is locked"}
+
+
+def normalise(handle: str) -> str | None:
+    handle = handle.strip().lstrip("@")
+    return handle.lower() if _HANDLE.match(handle) else None  # screen names are case-blind
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if host not in _HOSTS or not path or path[0].lower() in _RESERVED:
+        return None
+    return normalise(path[0])
+
+
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    secrets = secrets or {}
+    if secrets.get("X_BEARER_TOKEN"):
+        headers = {"Authorization": f"Bearer {secrets['X_BEARER_TOKEN']}"}
+        if account.platform_id and account.platform_id.isdigit():  # the id survives handle changes
+            return Probe(f"https://api.x.com/2/users/{account.platform_id}?user.fields={_USER_FIELDS}", headers)
+        return Probe(f"https://api.x.com/2/users/by/username/{quote(account.handle)}?user.fields={_USER_FIELDS}",
+                     headers)
+    if all(secrets.get(v) for v in ("X_AUTH_TOKEN", "X_CT0", "BANWATCH_X_WEB_BEARER_TOKEN")):
+        variables = json.dumps({"screen_name": account.handle, "withSafetyModeUserFields": True},
+                               separators=(",", ":"))
+        features = json.dumps(_GQL_FEATURES, separators=(",", ":"))
+        return Probe(f"https://x.com/i/api/graphql/{_GQL_QUERY_ID}/UserByScreenName"
+                     f"?variables={quote(variables)}&features={quote(features)}",
+                     {"Authorization": f"Bearer {secrets['BANWATCH_X_WEB_BEARER_TOKEN']}",
+                      "Cookie": f"auth_token={secrets['X_AUTH_TOKEN']}; ct0={secrets['X_CT0']}",
+                      "x-csrf-token": secrets["X_CT0"], "x-twitter-auth-type": "OAuth2Session",
+                      "x-twitter-active-user": "yes", "Accept": "application/json"},
+                     note="GraphQL UserByScreenName with a web session")
+    raise MissingCredentials("X_BEARER_TOKEN")
+
+
+def profile_url(handle: str) -> str:
+    return f"https://x.com/{handle}"
+
+
+def _codes(doc: dict) -> dict[int, str]:
+    errors = doc.get("errors")
+    if not isinstance(errors, list):
+        return {}
+    return {e["code"]: str(e.get("message", "")) for e in errors
+            if isinstance(e, dict) and isinstance(e.get("code"), int)}
+
+
+def _user_errors(doc: dict) -> list[dict]:
+    """v2 per-resource problems about a user (they carry `resource_type`/`parameter`, unlike auth problems)."""
+    errors = doc.get("errors")
+    if not isinstance(errors, list):
+        return []
+    return [e for e in errors if isinstance(e, dict) and e.get("resource_type") == "user"
+            and e.get("parameter") in {"username", "usernames", "id", "ids"}]
+
+
+def _withheld(countries: object) -> list[str]:
+    return [str(c) for c in countries] if isinstance(countries, list) else []
+
+
+def _v2_user(user: dict) -> Verdict:
+    withheld = user.get("withheld") if isinstance(user.get("withheld"), dict) else {}
+    countries = _withheld(withheld.get("country_codes"))
+    kw = dict(platform_id=str(user["id"]), handle=str(user["username"]).lower(), display_name=user.get("name"))
+    if countries:
+        return Verdict(Status.RESTRICTED, "x.withheld", f"withheld in {', '.join(countries)}", **kw)
+    return Verdict(Status.ACTIVE, "x.v2_user", f"API v2 returned @{user['username']}", **kw)
+
+
+def _graphql_result(result: dict) -> Verdict | None:
+    kind = result.get("__typename")
+    if kind == "UserUnavailable":
+        reason = str(result.get("reason") or result.get("unavailable_reason") or "")
+        if reason == "Suspended":
+            return Verdict(Status.SUSPENDED, "x.user_unavailable_suspended",
+                           "GraphQL UserUnavailable, reason: Suspended")
+        return Verdict(Status.UNKNOWN, "x.user_unavailable_other",
+                       f"GraphQL UserUnavailable, reason: {reason or 'none given'}"[:200])
+    if kind == "User" and result.get("rest_id"):
+        legacy = result.get("legacy") if isinstance(result.get("legacy"), dict) else {}
+        core = result.get("core") if isinstance(result.get("core"), dict) else {}  # newer layout
+        screen_name = legacy.get("screen_name") or core.get("screen_name")
+        kw = dict(platform_id=str(result["rest_id"]), handle=str(screen_name).lower() if screen_name else None,
+                  display_name=legacy.get("name") or core.get("name"))
+        countries = _withheld(legacy.get("withheld_in_countries"))
+        if countries:
+            return Verdict(Status.RESTRICTED, "x.withheld", f"withheld in {', '.join(countries)}", **kw)
+        return Verdict(Status.ACTIVE, "x.graphql_user", f"GraphQL returned @{screen_name}", **kw)
+    return None
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    doc = json_body(reply)
+    if not isinstance(doc, dict):
+        host, path = host_path(reply.url)
+        title = html_title(reply)
+        if (path[:3] == ["i", "flow", "login"]) or title.startswith("Log in to X") or "/i/flow/login" in reply.text:
+            return Verdict(Status.UNKNOWN, "x.login_wall", "X served its login page instead of data")
+        return unrecognised(reply, NAME)
+
+    codes = _codes(doc)
+    for code, what in _CALLER_CODES.items():
+        if code in codes:
+            return Verdict(Status.UNKNOWN, "x.credential_rejected",
+                           f"error code {code}: {what} (about the monitor's credential, not the account)")
+    if 88 in codes:
+        return Verdict(Status.UNKNOWN, "x.rate_limited", "error code 88: rate limit exceeded")
+    if 63 in codes:
+        return Verdict(Status.SUSPENDED, "x.code_63", f"error code 63: {codes[63] or 'User has been suspended.'}")
+    if 50 in codes:
+        return Verdict(Status.NOT_FOUND, "x.code_50",
+                       f"error code 50: {codes[50] or 'User not found.'} (deactivated reads the same)")
+
+    # v2 per-user problems come with HTTP 200
+    for err in _user_errors(doc):
+        title, detail = str(err.get("title", "")), str(err.get("detail", ""))
+        if title.startswith("Forbidden") and detail.startswith("User has been suspended"):
+            return Verdict(Status.SUSPENDED, "x.v2_suspended", f"API v2: {detail}"[:200])
+        if title == "Not Found Error" and detail.startswith("Could not find user"):
+            return Verdict(Status.NOT_FOUND, "x.v2_not_found",
+                           f"API v2: {detail} (deactivated, renamed and never-existing accounts read the same)"[:240])
+        return Verdict(Status.UNKNOWN, "x.v2_user_error", f"API v2 {title}: {detail}"[:200])
+
+    if reply.status in (401, 402, 403):
+        detail = doc.get("detail") or doc.get("title") or doc.get("reason") or ""
+        return Verdict(Status.UNKNOWN, "x.credential_rejected",
+                       f"HTTP {reply.status}: the monitor's credential was refused ({detail})"[:240])
+
+    data = doc.get("data")
+    if reply.status == 200 and isinstance(data, dict):
+        if isinstance(data.get("id"), str) and isinstance(data.get("username"), str):
+            return _v2_user(data)
+        user = data.get("user")
+        result = user.get("result") if isinstance(user, dict) else None
+        if isinstance(result, dict) and (verdict := _graphql_result(result)) is not None:
+            return verdict
+        if not doc.get("errors") and (data == {} or user == {}):
+            return Verdict(Status.NOT_FOUND, "x.graphql_no_user",
+                           "GraphQL returned no user (deactivated and renamed accounts read the same)")
+    return unrecognised(reply, NAME)
+
+
+PLATFORM = Platform(
+    name=NAME, title="X", base_url="https://api.x.com",
+    handle_help="an X/Twitter screen name (1-15 letters, digits or _), with or without @",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    # API v2 user lookups are metered per app (tier-dependent); keep it slow
+    politeness=Politeness(concurrency=1, delay=5.0, batch=20),
+    credentials=("X_BEARER_TOKEN", "X_AUTH_TOKEN", "X_CT0", "BANWATCH_X_WEB_BEARER_TOKEN"),
+)

@@ -1,0 +1,180 @@
+"""YouTube: GET the channel page www.youtube.com/channel/{UC…} (or /@{handle} until the channel id is known).
+
+The page embeds `var ytInitialData = {…};`, the same object InnerTube `youtubei/v1/browse` returns. The probe
+sends the consent cookies `CONSENT=YES+cb; SOCS=CAI` and `Accept-Language: en-US`, because the alert texts
+below are English and are localised otherwise.
+
+- `metadata.channelMetadataRenderer.externalId` -> active (stable id: the `UC…` channel id; current
+  @handle from `vanityChannelUrl` or the header's `canonicalBaseUrl`)
+- `alerts[].alertRenderer` of type ERROR saying "This account has been terminated …" or "This channel was
+  removed because it violated our Community Guidelines." -> suspended
+- ERROR alert "This channel does not exist." -> not_found (a channel its owner deleted reads the same)
+- HTTP 404 (how an unknown or released @handle answers) -> not_found
+- any other ERROR alert (e.g. a localised text) -> unknown
+- the consent interstitial (final URL on consent.youtube.com, or its form), Google's "unusual traffic" /
+  "confirm you're not a bot" pages, HTTP 403, a page without ytInitialData or with an incomplete one
+  (yt-dlp retries those), 429, 5xx -> unknown
+
+Alerts are read only from `ytInitialData.alerts[].alertRenderer`, never from the channel's description or
+the page text, so a description quoting a termination notice is not a termination. Walls are recognised
+before any state is read from a page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import quote, unquote
+
+from monitor.model import Account, Reply, Status, Verdict
+from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, html_title, transient, unrecognised
+
+NAME = "youtube"
+_CHANNEL_ID = re.compile(r"^UC[0-9A-Za-z_-]{22}$")
+# handles: 3-30 characters, letters (any script), digits, '_', '-', '.'
+_HANDLE = re.compile(r"^@[\w.-]{3,30}$")
+_INITIAL_DATA = re.compile(r"""(?:var\s+ytInitialData|window\[["']ytInitialData["']\])\s*=\s*""")
+_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com"}
+_HEADERS = {"Cookie": "CONSENT=YES+cb; SOCS=CAI", "Accept-Language": "en-US,en;q=0.9"}
+
+# Walls, read only when the page carries no ytInitialData (a description cannot fake their absence).
+_CONSENT_MARKERS = ('action="https://consent.youtube.com/save"', "https://consent.youtube.com/m?")
+_BOT_MARKERS = ("confirm you\u2019re not a bot", "confirm you're not a bot",
+                "unusual traffic from your computer network")
+
+# ERROR alert texts (NewPipeExtractor YoutubeParsingHelper.defaultAlertsCheck; Invidious channels/about.cr)
+_TERMINATED = ("This account has been terminated", "This channel was removed")
+_DOES_NOT_EXIST = "This channel does not exist."
+
+
+def normalise(handle: str) -> str | None:
+    handle = handle.strip()
+    if _CHANNEL_ID.match(handle):
+        return handle  # channel ids are case-sensitive
+    handle = "@" + unquote(handle).lstrip("@")
+    return handle.lower() if _HANDLE.match(handle) else None  # handles are case-blind
+
+
+def from_url(url: str) -> str | None:
+    host, path = host_path(url)
+    if host not in _HOSTS or not path:
+        return None
+    if path[0] == "channel" and len(path) >= 2:
+        return normalise(path[1])
+    if path[0].startswith("@") or path[0].startswith("%40"):
+        return normalise(unquote(path[0]))
+    return None  # /c/ and /user/ legacy names are not handles: open the page and copy the channel id
+
+
+def _asked_id(account: Account) -> str | None:
+    """The channel id the probe asks for: the stored one, else a handle that is itself a channel id."""
+    for ident in (account.platform_id, account.handle):
+        if ident and _CHANNEL_ID.match(ident):
+            return ident
+    return None
+
+
+def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    # the UC… id survives handle changes, so ask for it once banwatch knows it
+    if channel_id := _asked_id(account):
+        return Probe(f"https://www.youtube.com/channel/{channel_id}", headers=dict(_HEADERS))
+    return Probe(f"https://www.youtube.com/@{quote(account.handle.lstrip('@'))}", headers=dict(_HEADERS))
+
+
+def profile_url(handle: str) -> str:
+    if _CHANNEL_ID.match(handle):
+        return f"https://www.youtube.com/channel/{handle}"
+    return f"https://www.youtube.com/{handle}"
+
+
+def initial_data(text: str) -> dict[str, Any] | None:
+    """The `ytInitialData` object embedded in a YouTube page, or None when absent or cut short."""
+    m = _INITIAL_DATA.search(text)
+    if not m:
+        return None
+    try:
+        doc, _ = json.JSONDecoder().raw_decode(text, m.end())
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _text(node: Any) -> str:
+    if not isinstance(node, dict):
+        return ""
+    if isinstance(node.get("simpleText"), str):
+        return node["simpleText"]
+    return "".join(r.get("text", "") for r in node.get("runs") or [] if isinstance(r, dict))
+
+
+def _error_alerts(doc: dict[str, Any]) -> list[str]:
+    out = []
+    for alert in doc.get("alerts") or []:
+        renderer = alert.get("alertRenderer") if isinstance(alert, dict) else None
+        if isinstance(renderer, dict) and str(renderer.get("type", "")).upper() == "ERROR":
+            out.append(_text(renderer.get("text")))
+    return out
+
+
+def _current_handle(doc: dict[str, Any], meta: dict[str, Any]) -> str | None:
+    vanity = meta.get("vanityChannelUrl")
+    if isinstance(vanity, str) and "/@" in vanity:
+        return normalise(vanity.rsplit("/", 1)[-1])
+    m = re.search(r'"canonicalBaseUrl":\s*"/(@[^"/]+)"', json.dumps(doc.get("header") or {}))
+    return normalise(m.group(1)) if m else None
+
+
+def classify(reply: Reply, account: Account) -> Verdict:
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    host, path = host_path(reply.url)
+    if host == "consent.youtube.com":
+        return Verdict(Status.UNKNOWN, "youtube.consent_wall", "redirected to the consent.youtube.com interstitial")
+    if host.endswith("google.com") and path[:1] == ["sorry"]:
+        return Verdict(Status.UNKNOWN, "youtube.bot_wall", "redirected to Google's unusual-traffic page")
+    if reply.status == 404:
+        return Verdict(Status.NOT_FOUND, "youtube.page_not_found",
+                       "HTTP 404: no channel at this address (a released or renamed @handle reads the same)")
+    if reply.status == 403:
+        return Verdict(Status.UNKNOWN, "youtube.forbidden", "HTTP 403: YouTube refused the monitor's request")
+    if reply.status != 200:
+        return unrecognised(reply, NAME)
+    text = reply.text
+    doc = initial_data(text)
+    if doc is None:
+        if any(m in text for m in _CONSENT_MARKERS) or html_title(reply) == "Before you continue to YouTube":
+            return Verdict(Status.UNKNOWN, "youtube.consent_wall", "consent interstitial instead of the channel")
+        if any(m in text.lower() for m in _BOT_MARKERS):
+            return Verdict(Status.UNKNOWN, "youtube.bot_wall",
+                           "YouTube asks to confirm the client is not a bot (unusual traffic)")
+        return Verdict(Status.UNKNOWN, "youtube.no_initial_data", "HTTP 200 page without a readable ytInitialData")
+    for alert in _error_alerts(doc):
+        if any(alert.startswith(t) for t in _TERMINATED):
+            return Verdict(Status.SUSPENDED, "youtube.terminated", f"ERROR alert: {alert}"[:300])
+        if alert.strip() == _DOES_NOT_EXIST:
+            return Verdict(Status.NOT_FOUND, "youtube.channel_does_not_exist",
+                           "ERROR alert: This channel does not exist. (deleted by its owner or never existed)")
+    if errors := _error_alerts(doc):
+        return Verdict(Status.UNKNOWN, "youtube.error_alert", f"unrecognised ERROR alert: {errors[0]}"[:300])
+    metadata = doc.get("metadata")
+    meta = metadata.get("channelMetadataRenderer") if isinstance(metadata, dict) else None
+    if isinstance(meta, dict) and _CHANNEL_ID.match(str(meta.get("externalId", ""))):
+        channel_id, asked = meta["externalId"], _asked_id(account)
+        if asked and channel_id != asked:
+            return Verdict(Status.UNKNOWN, "youtube.other_channel",
+                           f"asked for channel {asked}, the page belongs to {channel_id}")
+        return Verdict(Status.ACTIVE, "youtube.channel", f"channel page of {channel_id}",
+                       platform_id=channel_id, display_name=meta.get("title") or None,
+                       handle=_current_handle(doc, meta))
+    return Verdict(Status.UNKNOWN, "youtube.incomplete_initial_data",
+                   "ytInitialData has neither an alert nor channel metadata (incomplete page)")
+
+
+PLATFORM = Platform(
+    name=NAME, title="YouTube", base_url="https://www.youtube.com",
+    handle_help="a YouTube channel id (UC + 22 characters, preferred) or an @handle",
+    normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
+    # channel pages are large and Google rate-limits by IP ("unusual traffic")
+    politeness=Politeness(concurrency=1, delay=2.0, batch=100),
+)
