@@ -27,6 +27,8 @@ class Fixture:
     expected_status: str
     expected_rule: str
     source: str
+    first: dict[str, str] | None = None  # for a second probe's reply: the first verdict it follows
+    platform_id: str | None = None  # the stable id banwatch knows for the account, if any
 
     def reply(self) -> Reply:
         return Reply(url=self.url, status=self.status, body=self.body,
@@ -41,7 +43,7 @@ def load(platform: str, case: str) -> Fixture:
     return Fixture(platform=platform, case=case, status=meta["status"], headers=meta.get("headers", {}),
                    body=body, url=meta["url"], handle=meta["handle"],
                    expected_status=meta["expected"]["status"], expected_rule=meta["expected"]["rule"],
-                   source=meta.get("source", ""))
+                   source=meta.get("source", ""), first=meta.get("first"), platform_id=meta.get("platform_id"))
 
 
 def all_fixtures() -> list[Fixture]:

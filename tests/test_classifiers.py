@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.model import Account, Status
+from monitor.model import Account, Status, Verdict
 from spiders.platforms import PLATFORMS
 from tests.fixtures import Fixture, all_fixtures
 
@@ -12,12 +12,21 @@ FIXTURES = all_fixtures()
 
 
 def _account(fx: Fixture) -> Account:
-    return Account(platform=fx.platform, handle=fx.handle, key=f"{fx.platform}:{fx.handle}")
+    return Account(platform=fx.platform, handle=fx.handle, key=f"{fx.platform}:{fx.handle}",
+                   platform_id=fx.platform_id)
 
 
 @pytest.mark.parametrize("fx", FIXTURES, ids=[f"{f.platform}/{f.case}" for f in FIXTURES])
 def test_fixture_classifies_as_declared(fx: Fixture) -> None:
-    verdict = PLATFORMS[fx.platform].classify(fx.reply(), _account(fx))
+    platform = PLATFORMS[fx.platform]
+    if fx.first:  # a second probe's reply, read in the light of the first verdict
+        assert platform.classify_second is not None, "a second-probe fixture for a platform without one"
+        first = Verdict(Status(fx.first["status"]), fx.first["rule"], "first probe")
+        assert platform.second_probe and platform.second_probe(first, _account(fx), {}) is not None, \
+            "the first verdict this fixture follows must lead to the second probe"
+        verdict = platform.classify_second(fx.reply(), _account(fx), first)
+    else:
+        verdict = platform.classify(fx.reply(), _account(fx))
     assert (verdict.status.value, verdict.rule) == (fx.expected_status, fx.expected_rule), verdict.reason
     assert verdict.reason, "every verdict explains itself"
 

@@ -159,3 +159,44 @@ def test_without_slack_credentials_alerts_go_to_the_console(tmp_path: Path, plat
     out = banwatch("check").stdout
     assert "ALERT Suspended on Weibo: Example Crypto Daily" in out
     assert "alerts: 1 sent via console" in out
+
+
+def did_of(key: str) -> str:
+    return "did:plc:" + hashlib.sha256(key.encode()).hexdigest()[:24].translate(str.maketrans("01890", "abcde"))
+
+
+def serve_second(fake: FakePlatforms, key: str, rule: str) -> None:
+    """The second probe of `key` (asked after the first verdict in the saved response) answers with `rule`."""
+    from monitor.model import Status, Verdict
+
+    platform, handle = key.split(":", 1)
+    fx = by_rule(platform, rule)
+    assert fx.first, f"{rule} is not a second-probe response"
+    account = Account(platform, handle, key, platform_id=did_of(key) if platform == "bluesky" else None)
+    probe = PLATFORMS[platform].second_probe(Verdict(Status(fx.first["status"]), fx.first["rule"]), account, {})
+    assert probe is not None
+    body = re.sub(rb"did:plc:[a-z2-7]{24}", did_of(key).encode(), fx.body)
+    fake.serve(replace(fx, body=body), probe.url)
+
+
+def test_second_probes_separate_what_one_endpoint_cannot(tmp_path: Path, platforms: FakePlatforms,
+                                                         slack: FakeSlack) -> None:
+    banwatch = setup(tmp_path, platforms, slack)
+    banwatch("check")  # baseline: banwatch learns gone.bsky.social's DID
+    assert banwatch.sql("SELECT platform_id FROM accounts WHERE key = 'bluesky:gone.bsky.social'") == [
+        {"platform_id": did_of("bluesky:gone.bsky.social")}]
+    serve(platforms, "bluesky:gone.bsky.social", "bluesky.profile_not_found")
+    serve_second(platforms, "bluesky:gone.bsky.social", "bluesky.repo_deleted")
+    serve(platforms, "mastodon:old@mastodon.example", "mastodon.suspended")
+    serve_second(platforms, "mastodon:old@mastodon.example", "mastodon.html_suspended")
+    out = banwatch("check").stdout
+    assert "change: bluesky:gone.bsky.social active → deactivated (bluesky.repo_deleted)" in out
+    assert "change: mastodon:old@mastodon.example active → suspended (mastodon.html_suspended)" in out
+    evidence = banwatch.sql("SELECT c.account_key, e.url, e.http_status FROM changes c "
+                            "JOIN evidence e ON e.id = c.evidence_id ORDER BY c.account_key")
+    assert evidence == [
+        {"account_key": "bluesky:gone.bsky.social", "http_status": 200,
+         "url": evidence[0]["url"]},
+        {"account_key": "mastodon:old@mastodon.example", "http_status": 403, "url": evidence[1]["url"]}]
+    assert "getRepoStatus" in evidence[0]["url"] and evidence[1]["url"].endswith("/@old")
+    assert any(host == "bsky.network" for host, _ in platforms.requests), "the relay was asked"

@@ -75,7 +75,47 @@ def classify(reply: Reply, account: Account) -> Verdict:
                            f"profile carries the label {', '.join(hit)}",
                            platform_id=doc["did"], display_name=doc.get("displayName"))
         return Verdict(Status.ACTIVE, "bluesky.profile", f"profile of {doc['handle']}",
-                       platform_id=doc["did"], display_name=doc.get("displayName"))
+                       platform_id=doc["did"], display_name=doc.get("displayName"),
+                       handle=None if doc["handle"] == "handle.invalid" else doc["handle"])
+    return unrecognised(reply, NAME)
+
+
+RELAY = "https://bsky.network"
+_REPO_STATUSES = {
+    "takendown": (Status.SUSPENDED, "bluesky.repo_takendown", "the relay says the repo is taken down"),
+    "suspended": (Status.SUSPENDED, "bluesky.repo_suspended", "the relay says the repo is suspended"),
+    "deleted": (Status.DEACTIVATED, "bluesky.repo_deleted", "the owner deleted the account (repo status deleted)"),
+    "deactivated": (Status.DEACTIVATED, "bluesky.repo_deactivated", "the owner deactivated the account"),
+}
+
+
+def second_probe(verdict: Verdict, account: Account, secrets: Secrets | None = None) -> Probe | None:
+    """'Profile not found' for a DID we saw active: deleted, or gone some other way? Ask the relay."""
+    if verdict.rule == "bluesky.profile_not_found" and (account.platform_id or "").startswith("did:"):
+        return Probe(f"{RELAY}/xrpc/com.atproto.sync.getRepoStatus?did={quote(account.platform_id or '')}",
+                     note="getRepoStatus on the stored DID")
+    return None
+
+
+def classify_second(reply: Reply, account: Account, first: Verdict) -> Verdict:
+    """com.atproto.sync.getRepoStatus: `{did, active, status}` or 400 RepoNotFound."""
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    doc = json_body(reply)
+    if not isinstance(doc, dict):
+        return unrecognised(reply, NAME)
+    if reply.status == 400 and doc.get("error") == "RepoNotFound":
+        return Verdict(Status.NOT_FOUND, "bluesky.repo_not_found",
+                       "profile not found and the relay has no repo for the DID (deleted and purged)")
+    if reply.status == 200 and doc.get("did") == account.platform_id:
+        if doc.get("active") is True:
+            return Verdict(Status.UNKNOWN, "bluesky.appview_lag",
+                           "the repo is active but the AppView has no profile: proves nothing")
+        if doc.get("status") in _REPO_STATUSES:
+            status, rule, reason = _REPO_STATUSES[doc["status"]]
+            return Verdict(status, rule, reason)
+        return Verdict(Status.UNKNOWN, "bluesky.repo_status_other",
+                       f"repo inactive with status {str(doc.get('status'))[:40]!r}")
     return unrecognised(reply, NAME)
 
 
@@ -85,4 +125,5 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # public AppView: high limits
     politeness=Politeness(concurrency=4, delay=0.2, batch=200),
+    second_probe=second_probe, classify_second=classify_second,
 )

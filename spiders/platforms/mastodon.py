@@ -72,10 +72,36 @@ def classify(reply: Reply, account: Account) -> Verdict:
     return unrecognised(reply, NAME)
 
 
+def second_probe(verdict: Verdict, account: Account, secrets: Secrets | None = None) -> Probe | None:
+    """The API says suspended for moderator suspensions and self-deletions alike; the HTML profile does not."""
+    if verdict.rule == "mastodon.suspended":
+        return Probe(profile_url(account.handle), headers={"Accept": "text/html"}, note="HTML profile: 403 or 410?")
+    return None
+
+
+def classify_second(reply: Reply, account: Account, first: Verdict) -> Verdict:
+    """HTML profile of an account the API calls suspended (Mastodon's AccountOwnedConcern)."""
+    if reply.status == 403:
+        return Verdict(Status.SUSPENDED, "mastodon.html_suspended",
+                       "the profile page answers 403: suspended by the instance's moderators (reversible for 30 days)",
+                       platform_id=first.platform_id)
+    if reply.status == 410:
+        return Verdict(Status.DEACTIVATED, "mastodon.html_gone",
+                       "the profile page answers 410: deleted by its owner (or a suspension whose data is purged)",
+                       platform_id=first.platform_id)
+    if (early := transient(reply, NAME)) is not None:
+        return early
+    if reply.status == 200:
+        return Verdict(Status.UNKNOWN, "mastodon.html_disagrees",
+                       "the API says suspended but the profile page is served: proves nothing")
+    return unrecognised(reply, NAME)
+
+
 PLATFORM = Platform(
     name=NAME, title="Mastodon", base_url="https://mastodon.social",
     handle_help="user@instance, e.g. Gargron@mastodon.social",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # per instance: 300 requests / 5 min
     politeness=Politeness(concurrency=1, delay=1.0, batch=100),
+    second_probe=second_probe, classify_second=classify_second,
 )
