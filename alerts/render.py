@@ -51,6 +51,8 @@ def siblings_summary(siblings: list[dict[str, Any]]) -> str:
 def render(ctx: dict[str, Any]) -> Message:
     if ctx["kind"] == "health":
         return _render_health(ctx)
+    if ctx["kind"] == "renamed":
+        return _render_rename(ctx)
     kind, platform = ctx["kind"], platform_title(ctx["platform"])
     who = ctx["entity"] or ctx["name"] or ctx["handle"]
     title = f"{TITLES.get(kind, kind)} on {platform}: {who}"
@@ -118,3 +120,16 @@ def render_wave(wave: dict[str, Any], earlier: list[dict[str, Any]] | None = Non
             "Each account's details and evidence follow in the thread; accounts that join later too.", 300)}]},
     ]
     return Message(text=text, blocks=blocks)
+
+
+def _render_rename(ctx: dict[str, Any]) -> Message:
+    """Same stable id, new handle: the watchlist keeps working with the old handle."""
+    platform = platform_title(ctx["platform"])
+    who = ctx["entity"] or ctx["name"] or ctx["handle"]
+    title = f"Renamed on {platform}: {who}"
+    line = f"{ctx['from_handle']} → {ctx['to_handle']} (same id {ctx['platform_id']}), seen {ctx['confirmed_at']}"
+    text = escape(f"{title} | {line} | rule {ctx['rule']}", 1000)
+    return Message(text=text, blocks=[
+        {"type": "header", "text": {"type": "plain_text", "text": _plain(title, 150)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape(line, 2000)}},
+    ])

@@ -14,7 +14,7 @@ import click
 from tabulate import tabulate
 
 from monitor.errors import BanwatchError
-from monitor.settings import DEFAULT_DB, DEFAULT_WATCHLIST, base_urls_from_env, slack_from_env
+from monitor.settings import DEFAULT_DB, DEFAULT_WATCHLIST, base_urls_from_env, secrets_from_env, slack_from_env
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("banwatch")
@@ -69,6 +69,17 @@ def validate(obj: dict[str, Any]) -> None:
     click.echo(slack.describe())
     for name, url in sorted(base_urls.items()):
         click.echo(f"{name}: base URL overridden to {url}")
+    from spiders.platforms import PLATFORMS
+
+    secrets = secrets_from_env()
+    for name, platform in PLATFORMS.items():
+        if platform.credentials:
+            state = ", ".join(f"{c} {'present' if c in secrets else 'absent'}" for c in platform.credentials)
+            watched = " (watched)" if name in platforms else ""
+            click.echo(f"{platform.title} credentials{watched}: {state}")
+    canaries = [a for a in wl.accounts if a.canary]
+    if canaries:
+        click.echo("canaries: " + ", ".join(f"{a.key} (known {a.canary})" for a in canaries))
 
 
 @cli.command()

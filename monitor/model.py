@@ -38,6 +38,7 @@ class Account:
     confirm_delay: float = 120.0
     line: int = 0  # watchlist line, for messages
     platform_id: str | None = None  # stable id when the store knows it
+    canary: str | None = None  # a canary's known status: it checks the classifier, it is never alerted
 
 
 @dataclass(frozen=True)

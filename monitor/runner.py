@@ -15,7 +15,10 @@ from typing import Any, TypeVar
 
 from monitor.model import Account, Observation
 from monitor.state import advance, alert_kind
+from monitor.watchdog import Watchdog
 from monitor.watchlist import AlertSettings
+
+HELD = 10**9  # confirmations needed while a platform's classifier is drifting: never reached
 from monitor.store import Store
 from monitor.timeutil import now_iso
 from spiders.platforms.base import Politeness
@@ -54,6 +57,7 @@ class Checker:
         self.accounts = {a.key: replace(a, platform_id=ids.get(a.key)) for a in accounts}
         self.store, self.base_urls, self.channel, self.command = store, base_urls, channel, command
         self.politeness, self.alerts = politeness, alerts or AlertSettings()
+        self.watchdog = Watchdog(store, channel, self.alerts.kinds, self.alerts.give_up)
         self.on_observation = on_observation
         self.summary = CheckSummary()
         self._round_counts: dict[str, Counter[str]] = {}
@@ -61,8 +65,13 @@ class Checker:
     def record(self, obs: Observation) -> None:
         """Called for every observation a crawl yields; one transaction each."""
         account = self.accounts[obs.account_key]
-        step = advance(self.store.state(account.key), obs.status, obs.checked_at, account.confirmations)
-        result = self.store.record(account, obs, step, self.outbox_rows(account, step), self.alerts.give_up)
+        self.watchdog.observe(account, obs)
+        # While a canary reads wrong, the classifier may be drifting: changes accumulate but are not confirmed.
+        held = not account.canary and self.watchdog.drifting(account.platform)
+        step = advance(self.store.state(account.key), obs.status, obs.checked_at,
+                       HELD if held else account.confirmations)
+        result = self.store.record(account, obs, step, self.outbox_rows(account, step), self.alerts.give_up,
+                                   rename=self.rename(account, obs))
         s = self.summary
         s.observations += 1
         s.counts[obs.status.value] += 1
@@ -85,9 +94,22 @@ class Checker:
     def outbox_rows(self, account: Account, step: Any) -> list[tuple[str, str]]:
         """(kind, channel) for each alert a confirmed change raises: kinds switched on, routed by tags."""
         kind = alert_kind(step.transition) if step.transition else None
-        if kind is None or kind not in self.alerts.kinds:
+        return self._route(account, kind)
+
+    def _route(self, account: Account, kind: str | None) -> list[tuple[str, str]]:
+        if kind is None or kind not in self.alerts.kinds or account.canary:
             return []
         return [(kind, channel) for channel in self.alerts.channels(account.tags, self.channel)]
+
+    def rename(self, account: Account, obs: Observation) -> tuple[str, str, list[tuple[str, str]]] | None:
+        """Same stable id, another handle than last seen: (old, new, outbox rows), else None."""
+        if not obs.handle or obs.status.value != "active" or not account.platform_id \
+                or obs.platform_id != account.platform_id:
+            return None
+        old = self.store.current_handle(account.key)
+        if old is None or old.lower() == obs.handle.lower():
+            return None
+        return old, obs.handle, self._route(account, "renamed")
 
     def _on_item(self, item: Observation, **_: Any) -> None:
         self.record(item)

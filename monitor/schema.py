@@ -136,6 +136,15 @@ def m004_views(db: Database) -> None:
         GROUP BY r.platform""")
 
 
+@migrations()
+def m005_identity(db: Database) -> None:
+    """Renames (same stable id, new handle) and canaries (accounts of known status)."""
+    db["accounts"].add_column("current_handle", str)  # the handle the platform reports now
+    db["accounts"].add_column("canary", str)  # the status a canary account is known to have
+    db["changes"].add_column("from_handle", str)
+    db["changes"].add_column("to_handle", str)
+
+
 SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the version
 
 

@@ -104,7 +104,7 @@ class Store:
                     "platform": acc.platform, "handle": acc.handle, "name": acc.name, "entity": acc.entity,
                     "tags": json.dumps(list(acc.tags)), "url": PLATFORMS[acc.platform].profile_url(acc.handle),
                     "line": acc.line, "interval_s": acc.interval, "confirmations": acc.confirmations,
-                    "confirm_delay_s": acc.confirm_delay, "removed_at": None,
+                    "confirm_delay_s": acc.confirm_delay, "removed_at": None, "canary": acc.canary,
                 }
                 if acc.key in first:
                     config["next_check_at"] = iso(first[acc.key])
@@ -142,7 +142,8 @@ class Store:
     # -- observations --------------------------------------------------------------------------------
 
     def record(self, account: Account, obs: Observation, step: Step, alerts: list[tuple[str, str]] = (),
-               give_up: float = 86400.0, classifier_version: int = 1) -> Recorded:
+               give_up: float = 86400.0, classifier_version: int = 1,
+               rename: tuple[str, str, list[tuple[str, str]]] | None = None) -> Recorded:
         """Record one observation and everything it caused, all or nothing.
 
         `alerts` are the (kind, channel) outbox rows a confirmed change raises; the caller decides them.
@@ -163,7 +164,11 @@ class Store:
                 update["platform_id"] = obs.platform_id
             if obs.display_name:
                 update["display_name"] = obs.display_name
+            if obs.handle and obs.status is Status.ACTIVE:
+                update["current_handle"] = obs.handle
             self.db["accounts"].update(account.key, update)
+            if rename is not None:
+                self._insert_rename(account.key, obs, *rename, give_up)
             if step.transition is None:
                 return Recorded(step.baseline, None, (), step.pending)
             change_id = self._insert_change(account.key, obs, step.transition)
@@ -173,6 +178,28 @@ class Store:
                 "state": "pending", "attempts": 0, "next_attempt_at": obs.checked_at, "created_at": obs.checked_at,
                 "give_up_at": give_up_at}).last_pk) for kind, channel in alerts)
             return Recorded(False, change_id, alert_ids, False)
+
+    def current_handle(self, key: str) -> str | None:
+        row = next(self.db.query("SELECT current_handle FROM accounts WHERE key = ?", [key]), None)
+        return row["current_handle"] if row else None
+
+    def _insert_rename(self, key: str, obs: Observation, old: str, new: str, alerts: list[tuple[str, str]],
+                       give_up: float) -> None:
+        """Same stable id, new handle: a change of name, not of status (alertable as `renamed`)."""
+        evidence_id = self._insert_evidence(key, obs.evidence, obs.checked_at) if obs.evidence else None
+        change_id = int(self.db["changes"].insert({
+            "account_key": key, "from_status": "active", "to_status": "active", "from_handle": old, "to_handle": new,
+            "rule": obs.rule, "reason": f"renamed from {old} to {new} (same id {obs.platform_id})",
+            "first_seen_at": obs.checked_at, "confirmed_at": obs.checked_at, "evidence_id": evidence_id}).last_pk)
+        for kind, channel in alerts:
+            self.db["alerts"].insert({
+                "kind": kind, "change_id": change_id, "account_key": key, "channel": channel, "state": "pending",
+                "attempts": 0, "next_attempt_at": obs.checked_at, "created_at": obs.checked_at,
+                "give_up_at": later(obs.checked_at, give_up)})
+
+    def get_service(self, key: str) -> str | None:
+        row = next(self.db.query("SELECT value FROM service WHERE key = ?", [key]), None)
+        return row["value"] if row else None
 
     def _extend_span(self, obs: Observation, version: int) -> None:
         """Run-length observations: a steady account costs one UPDATE per check, not a new row."""
@@ -340,6 +367,7 @@ class Store:
                     "subject": alert["subject"], "detail": alert["detail"], "created_at": alert["created_at"]}
         row = next(self.db.query("""
             SELECT al.id AS alert_id, al.kind, al.channel, c.*, a.platform, a.handle, a.name, a.display_name,
+                   a.current_handle,
                    a.entity, a.tags, a.url, a.platform_id, e.sha256
             FROM alerts al JOIN changes c ON c.id = al.change_id JOIN accounts a ON a.key = al.account_key
             LEFT JOIN evidence e ON e.id = c.evidence_id WHERE al.id = ?""", [alert_id]))

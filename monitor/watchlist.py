@@ -24,7 +24,8 @@ from spiders.platforms.base import Politeness
 
 TOP_KEYS = ("defaults", "alerts", "platforms", "service", "retention", "accounts")
 RETENTION_KEYS = ("observations", "runs")
-PLATFORM_KEYS = ("concurrency", "delay", "batch")
+PLATFORM_KEYS = ("concurrency", "delay", "batch", "canaries")
+CANARY_STATES = ("active", "suspended", "not_found", "deactivated", "restricted")
 SERVICE_KEYS = ("tick", "deliver_every", "reload_every", "health_window")
 DEFAULT_KEYS = ("interval", "confirmations", "confirm_delay", "tags")
 ALERT_KEYS = ("slack_channel", "routes", "kinds", "wave_window", "wave_size", "retry_base", "give_up")
@@ -170,6 +171,7 @@ class _Reader:
         self.accounts: list[Account] = []
         self.entities: list[Entity] = []
         self.first_line: dict[str, int] = {}
+        self.canaries: list[tuple[int, str, str, Any, str]] = []
 
     def problem(self, line: int | None, field_: str | None, message: str) -> None:
         self.problems.append(WatchlistError(self.path, line, field_, message))
@@ -200,7 +202,8 @@ class _Reader:
         return out
 
     def account(self, line: int, field_: str, platform: str | None, handle: Any, url: Any,
-                opts: dict[str, Any], name: str | None = None, entity: str | None = None) -> None:
+                opts: dict[str, Any], name: str | None = None, entity: str | None = None,
+                canary: str | None = None) -> None:
         if url is not None:
             platform, handle = self.resolve_url(line, field_, platform, url)
             if handle is None:
@@ -231,7 +234,7 @@ class _Reader:
         self.accounts.append(Account(
             platform=platform, handle=canonical, key=key, name=name, entity=entity, tags=opts["tags"],
             interval=opts["interval"], confirmations=opts["confirmations"],
-            confirm_delay=opts["confirm_delay"], line=line))
+            confirm_delay=opts["confirm_delay"], line=line, canary=canary))
 
     def resolve_url(self, line: int, field_: str, platform: str | None, url: Any) -> tuple[str | None, str | None]:
         text = str(url)
@@ -300,12 +303,28 @@ def _read_platforms(reader: _Reader, section: Any, line: int) -> dict[str, Polit
             reader.problem(where, f"platforms.{name}", "must be a mapping of concurrency, delay, batch")
             continue
         reader.check_keys(conf, PLATFORM_KEYS, f"platforms.{name}.")
+        if "canaries" in conf:
+            _read_canaries(reader, name, conf["canaries"], conf.key_lines["canaries"])
         base = PLATFORMS[name].politeness
         out[name] = Politeness(
             concurrency=reader.convert(conf, "concurrency", _count, base.concurrency),
             delay=reader.convert(conf, "delay", parse_duration, base.delay),
             batch=reader.convert(conf, "batch", _count, base.batch))
     return out
+
+
+def _read_canaries(reader: _Reader, platform: str, section: Any, line: int) -> None:
+    """Accounts of known status, checked like the others; they test the classifier and never alert."""
+    where = f"platforms.{platform}.canaries"
+    if not isinstance(section, _LineDict):
+        reader.problem(line, where, "must map a known status to a handle, e.g. {active: ..., suspended: ...}")
+        return
+    for status, handle in section.items():
+        if status not in CANARY_STATES:
+            reader.problem(section.key_lines[status], f"{where}.{status}",
+                           f"not a status (use: {', '.join(CANARY_STATES)})")
+            continue
+        reader.canaries.append((section.key_lines[status], f"{where}.{status}", platform, handle, status))
 
 
 def _read_service(reader: _Reader, section: Any, line: int) -> ServiceSettings:
@@ -439,6 +458,9 @@ def parse(text: str, path: str) -> Watchlist:
     else:
         for item, line in zip(entries, entries.item_lines):
             reader.entry(item, line, defaults)
+    for line, where, platform, handle, status in reader.canaries:
+        opts = {**defaults, "tags": ("canary",)}
+        reader.account(line, where, platform, handle, None, opts, name=f"canary ({status})", canary=status)
     if reader.problems:
         raise InvalidWatchlist(reader.problems)
     return Watchlist(path=path, accounts=tuple(reader.accounts), entities=tuple(reader.entities),

@@ -200,3 +200,18 @@ def test_second_probes_separate_what_one_endpoint_cannot(tmp_path: Path, platfor
         {"account_key": "mastodon:old@mastodon.example", "http_status": 403, "url": evidence[1]["url"]}]
     assert "getRepoStatus" in evidence[0]["url"] and evidence[1]["url"].endswith("/@old")
     assert any(host == "bsky.network" for host, _ in platforms.requests), "the relay was asked"
+
+
+def test_a_platform_without_credentials_is_unknown_with_one_health_alert(tmp_path: Path, platforms: FakePlatforms,
+                                                                          slack: FakeSlack) -> None:
+    (tmp_path / "watchlist.yaml").write_text(
+        "alerts: {slack_channel: '#h'}\naccounts:\n  - {platform: x, handle: jack}\n  - {platform: x, handle: sama}\n",
+        encoding="utf-8")
+    banwatch = Banwatch(tmp_path, platforms, slack)
+    banwatch.env.pop("X_BEARER_TOKEN", None)
+    first = banwatch("check").stdout
+    assert "unknown (proves nothing, checked again next run): x.no_credentials ×2" in first
+    banwatch("check")
+    health = [m["text"] for m in slack.in_channel("#h")]
+    assert len(health) == 1 and "banwatch has no credentials on X (set X_BEARER_TOKEN" in health[0]
+    assert platforms.requests == [], "nothing was asked without the credential"
