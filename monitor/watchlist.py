@@ -327,14 +327,14 @@ def _read_canaries(reader: _Reader, platform: str, section: Any, line: int) -> N
         reader.canaries.append((section.key_lines[status], f"{where}.{status}", platform, handle, status))
 
 
-def _read_service(reader: _Reader, section: Any, line: int) -> ServiceSettings:
+def _read_durations(reader: _Reader, section: Any, line: int, name: str, cls: Any, keys: tuple[str, ...]) -> Any:
+    """A section of durations only (`service:`, `retention:`): each key over the dataclass's default."""
+    base = cls()
     if not isinstance(section, _LineDict):
-        reader.problem(line, "service", "must be a mapping, e.g. {tick: 5s}")
-        return ServiceSettings()
-    reader.check_keys(section, SERVICE_KEYS, "service.")
-    base = ServiceSettings()
-    return ServiceSettings(**{key: reader.convert(section, key, _positive_duration, getattr(base, key))
-                              for key in SERVICE_KEYS})
+        reader.problem(line, name, f"must be a mapping of {', '.join(keys)} to durations such as 5s or 90d")
+        return base
+    reader.check_keys(section, keys, f"{name}.")
+    return cls(**{key: reader.convert(section, key, _positive_duration, getattr(base, key)) for key in keys})
 
 
 def _read_alerts(reader: _Reader, section: Any, line: int) -> AlertSettings:
@@ -377,16 +377,6 @@ def _read_alerts(reader: _Reader, section: Any, line: int) -> AlertSettings:
         wave_size=reader.convert(section, "wave_size", _count, base.wave_size),
         retry_base=reader.convert(section, "retry_base", _positive_duration, base.retry_base),
         give_up=reader.convert(section, "give_up", _positive_duration, base.give_up))
-
-
-def _read_retention(reader: _Reader, section: Any, line: int) -> Retention:
-    if not isinstance(section, _LineDict):
-        reader.problem(line, "retention", "must be a mapping, e.g. {observations: 365d, runs: 90d}")
-        return Retention()
-    reader.check_keys(section, RETENTION_KEYS, "retention.")
-    base = Retention()
-    return Retention(**{key: reader.convert(section, key, _positive_duration, getattr(base, key))
-                        for key in RETENTION_KEYS})
 
 
 def _count(value: Any) -> int:
@@ -448,8 +438,10 @@ def parse(text: str, path: str) -> Watchlist:
     alerts = _read_alerts(reader, doc["alerts"], doc.key_lines["alerts"]) if "alerts" in doc else AlertSettings()
     channel = alerts.slack_channel
     platforms = _read_platforms(reader, doc["platforms"], doc.key_lines["platforms"]) if "platforms" in doc else {}
-    service = _read_service(reader, doc["service"], doc.key_lines["service"]) if "service" in doc else ServiceSettings()
-    retention = _read_retention(reader, doc["retention"], doc.key_lines["retention"]) if "retention" in doc else Retention()
+    service = (_read_durations(reader, doc["service"], doc.key_lines["service"], "service", ServiceSettings,
+                               SERVICE_KEYS) if "service" in doc else ServiceSettings())
+    retention = (_read_durations(reader, doc["retention"], doc.key_lines["retention"], "retention", Retention,
+                                 RETENTION_KEYS) if "retention" in doc else Retention())
     entries = doc.get("accounts")
     if entries is None:
         reader.problem(doc.line, "accounts", "missing: list the accounts to watch under 'accounts:'")
