@@ -14,7 +14,9 @@ import click
 from tabulate import tabulate
 
 from monitor.errors import BanwatchError
-from monitor.settings import DEFAULT_DB, DEFAULT_WATCHLIST, base_urls_from_env, secrets_from_env, slack_from_env
+from monitor.settings import (
+    DEFAULT_DB, DEFAULT_WATCHLIST, base_urls_from_env, scrapy_overrides, secrets_from_env, slack_from_env,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("banwatch")
@@ -109,7 +111,7 @@ def check(obj: dict[str, Any], progress: bool | None) -> None:
         async def main(runner: Any) -> Any:
             return await checker.check(runner, announce=lambda m: click.echo(m, err=True))
 
-        summary = run_in_reactor(main, {"LOG_LEVEL": obj["log_level"]})
+        summary = run_in_reactor(main, {"LOG_LEVEL": obj["log_level"], **scrapy_overrides()})
         if bar:
             bar.render_finish()
         report = _deliver(store, slack, wl.alerts)
@@ -133,7 +135,7 @@ def run(obj: dict[str, Any]) -> None:
         logging.getLogger("banwatch").setLevel(logging.INFO)  # the service reports each crawl at INFO
     service = Service(wl, obj["db"], base_urls, lambda w: slack_from_env(w.slack_channel))
     click.echo(slack_from_env(wl.slack_channel).describe(), err=True)
-    run_in_reactor(service.serve, {"LOG_LEVEL": obj["log_level"]}, signal_handlers=False)
+    run_in_reactor(service.serve, {"LOG_LEVEL": obj["log_level"], **scrapy_overrides()}, signal_handlers=False)
 
 
 @cli.command()

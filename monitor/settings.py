@@ -31,6 +31,21 @@ def base_urls_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return out
 
 
+def scrapy_overrides(env: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Scrapy settings a user may tune from the environment: BANWATCH_DOWNLOAD_TIMEOUT (seconds, default 20)."""
+    env = os.environ if env is None else env
+    raw = env.get("BANWATCH_DOWNLOAD_TIMEOUT", "").strip()
+    if not raw:
+        return {}
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"BANWATCH_DOWNLOAD_TIMEOUT={raw!r}: expected seconds, e.g. 20") from None
+    if seconds <= 0:
+        raise ConfigError(f"BANWATCH_DOWNLOAD_TIMEOUT={raw!r}: must be more than 0")
+    return {"DOWNLOAD_TIMEOUT": seconds}
+
+
 def secrets_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The platform credentials that are set (names from each platform's `credentials`). Values are secrets:
     they go into request headers and nowhere else."""

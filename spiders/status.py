@@ -26,8 +26,11 @@ log = logging.getLogger(__name__)
 _FAILURE_RULES = (
     ("DownloadTimeoutError", "timeout"), ("TimeoutError", "timeout"), ("TCPTimedOutError", "timeout"),
     ("CannotResolveHostError", "dns"), ("DNSLookupError", "dns"),
-    ("ConnectionRefusedError", "connection_refused"), ("ConnectionLost", "connection_lost"),
-    ("ResponseNeverReceived", "connection_lost"), ("ConnectionDone", "connection_lost"),
+    ("ConnectionRefusedError", "connection_refused"), ("DownloadConnectionRefusedError", "connection_refused"),
+    ("ResponseDataLossError", "truncated"), ("PotentialDataLoss", "truncated"),
+    ("ConnectionLost", "connection_lost"), ("ResponseNeverReceived", "connection_lost"),
+    ("ConnectionDone", "connection_lost"), ("DownloadFailedError", "connection_lost"),
+    ("DownloadCancelledError", "cancelled"),
 )
 
 
