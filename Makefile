@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean venv
+.PHONY: run test demo bench clean venv
 .DEFAULT_GOAL := test
 
 $(STAMP): pyproject.toml
@@ -19,6 +19,10 @@ venv: $(STAMP)
 # console unless SLACK_BOT_TOKEN is set. `banwatch check` is the one-shot equivalent.
 run: $(STAMP)
 	$(BIN)/banwatch --watchlist examples/watchlist.yaml run
+
+# The June 2021 Weibo wave replayed on the platform simulator, console alerts, under 3 minutes.
+demo: $(STAMP)
+	$(BIN)/python demo/run.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/service.py

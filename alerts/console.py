@@ -23,7 +23,8 @@ class ConsoleNotifier:
         return Delivery.sent(ts="console")
 
     def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
-        self.echo(f"  (wave updated) {message.text.splitlines()[0]}")
+        header = next((b["text"]["text"] for b in message.blocks if b.get("type") == "header"), message.text)
+        self.echo(f"  (wave updated) {header}")
         return Delivery.sent(ts=ts)
 
     def find(self, channel: str, channel_id: str | None, mark: Mark, oldest: float,
