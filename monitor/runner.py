@@ -19,6 +19,7 @@ from monitor.watchdog import Watchdog
 from monitor.watchlist import AlertSettings
 
 HELD = 10**9  # confirmations needed while a platform's classifier is drifting: never reached
+BATCH = 50  # observations recorded per transaction
 from monitor.store import Store
 from monitor.timeutil import now_iso
 from spiders.platforms.base import Politeness
@@ -58,6 +59,7 @@ class Checker:
         self.store, self.base_urls, self.channel, self.command = store, base_urls, channel, command
         self.politeness, self.alerts = politeness, alerts or AlertSettings()
         self.watchdog = Watchdog(store, channel, self.alerts.kinds, self.alerts.give_up)
+        self._batch: list[Observation] = []
         self.on_observation = on_observation
         self.summary = CheckSummary()
         self._round_counts: dict[str, Counter[str]] = {}
@@ -112,7 +114,20 @@ class Checker:
         return old, obs.handle, self._route(account, "renamed")
 
     def _on_item(self, item: Observation, **_: Any) -> None:
-        self.record(item)
+        self._batch.append(item)
+        if len(self._batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Record buffered observations in one transaction (each still its own savepoint: all or nothing).
+
+        A crash loses at most the batch in flight; those accounts are simply observed again.
+        """
+        batch, self._batch = self._batch, []
+        if batch:
+            with self.store.db.atomic():
+                for obs in batch:
+                    self.record(obs)
 
     async def crawl(self, runner: Any, keys: list[str]) -> None:
         """Crawl these accounts once; a `runs` row per platform records what the crawl saw."""
@@ -131,7 +146,10 @@ class Checker:
         settings.set("DOWNLOAD_SLOTS", download_slots(accounts, self.politeness), priority="cmdline")
         crawler = Crawler(StatusSpider, settings)
         crawler.signals.connect(self._on_item, signal=signals.item_scraped)  # held weakly: a bound method
-        await deferred_to_future(runner.crawl(crawler, accounts=accounts, base_urls=self.base_urls))
+        try:
+            await deferred_to_future(runner.crawl(crawler, accounts=accounts, base_urls=self.base_urls))
+        finally:
+            self.flush()
         reason = (crawler.stats.get_value("finish_reason") if crawler.stats else None) or "finished"
         finished = now_iso()
         for platform, run_id in run_ids.items():

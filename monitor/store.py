@@ -65,6 +65,9 @@ class Store:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             if db.journal_mode != "wal":
                 db.enable_wal()
+            # In WAL mode NORMAL never corrupts the file and survives any crash of banwatch; only a power cut
+            # can undo the last commits, whose observations the next check simply makes again.
+            db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
             migrate(db)
         except sqlite3.DatabaseError as exc:
@@ -132,7 +135,9 @@ class Store:
             f"SELECT key, platform_id FROM accounts WHERE key IN ({marks}) AND platform_id IS NOT NULL", keys)}
 
     def state(self, key: str) -> AccountState:
-        row = self.db["accounts"].get(key)
+        row = next(self.db.query(
+            "SELECT status, status_since, last_seen_at, pending_status, pending_count, pending_since "
+            "FROM accounts WHERE key = ?", [key]))
         return AccountState(
             status=Status(row["status"]) if row["status"] else None, status_since=row["status_since"],
             last_seen_at=row["last_seen_at"],
@@ -166,7 +171,9 @@ class Store:
                 update["display_name"] = obs.display_name
             if obs.handle and obs.status is Status.ACTIVE:
                 update["current_handle"] = obs.handle
-            self.db["accounts"].update(account.key, update)
+            # one UPDATE, hot path: no existence check (the account was synced before it was crawled)
+            self.db.execute(f"UPDATE accounts SET {', '.join(f'{c} = ?' for c in update)} WHERE key = ?",
+                            [*update.values(), account.key])
             if rename is not None:
                 self._insert_rename(account.key, obs, *rename, give_up)
             if step.transition is None:

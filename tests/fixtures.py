@@ -6,6 +6,7 @@ comes from. The classifier tests and the local fake platform server both read th
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,14 +47,20 @@ def load(platform: str, case: str) -> Fixture:
                    source=meta.get("source", ""), first=meta.get("first"), platform_id=meta.get("platform_id"))
 
 
+@functools.lru_cache(maxsize=1)
+def _all() -> tuple[Fixture, ...]:
+    return tuple(load(meta.parent.name, meta.name[: -len(".meta.json")]) for meta in sorted(ROOT.glob("*/*.meta.json")))
+
+
 def all_fixtures() -> list[Fixture]:
-    return [load(meta.parent.name, meta.name[: -len(".meta.json")])
-            for meta in sorted(ROOT.glob("*/*.meta.json"))]
+    """Every saved response (read once per process; fixtures are immutable)."""
+    return list(_all())
 
 
+@functools.lru_cache(maxsize=None)
 def by_rule(platform: str, rule: str) -> Fixture:
     """The first saved response that the platform's classifier must read as `rule`."""
-    for fx in all_fixtures():
+    for fx in _all():
         if fx.platform == platform and fx.expected_rule == rule:
             return fx
     raise LookupError(f"no fixture for {platform} with rule {rule}")
