@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/python demo/run.py
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/proof.py
 	$(BIN)/python benchmarks/service.py
 	$(BIN)/python benchmarks/history.py
 

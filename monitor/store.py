@@ -102,6 +102,7 @@ class Store:
             watched = {r["key"]: r["removed_at"] for r in self.db.query("SELECT key, removed_at FROM accounts")}
             fresh = [a for a in watchlist.accounts if a.key not in watched or watched[a.key] is not None]
             first = first_checks(fresh, parse_iso(now), watchlist.politeness)
+            new_rows, updates = [], []
             for acc in watchlist.accounts:
                 config = {
                     "platform": acc.platform, "handle": acc.handle, "name": acc.name, "entity": acc.entity,
@@ -112,9 +113,13 @@ class Store:
                 if acc.key in first:
                     config["next_check_at"] = iso(first[acc.key])
                 if acc.key in watched:
-                    table.update(acc.key, config)
+                    updates.append((config, acc.key))
                 else:
-                    table.insert({"key": acc.key, **config, "added_at": now, "pending_count": 0})
+                    new_rows.append({"key": acc.key, **config, "added_at": now, "pending_count": 0})
+            table.insert_all(new_rows, batch_size=1000)
+            for config, key in updates:  # a reload: usually few rows differ, every row is rewritten
+                self.db.execute(f"UPDATE accounts SET {', '.join(f'{c} = ?' for c in config)} WHERE key = ?",
+                                [*config.values(), key])
             for key, removed_at in watched.items():
                 if key not in keys and removed_at is None:
                     table.update(key, {"removed_at": now, "next_check_at": None})

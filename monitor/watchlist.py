@@ -133,12 +133,13 @@ class _LineList(list):  # type: ignore[type-arg]
     item_lines: list[int]
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that remembers where every mapping, key and list item was, and rejects duplicate keys."""
+class _Loader(getattr(yaml, "CBaseLoader", yaml.BaseLoader)):  # type: ignore[misc]
+    """Reads every scalar as the text it is — handles and ids stay exactly as written (`no`, `0123`), and
+    libyaml with no implicit typing loads 100,000 accounts in seconds — and remembers where every mapping,
+    key and list item was, rejecting duplicate keys. Values are typed by the reader, field by field."""
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
-    loader.flatten_mapping(node)
     result = _LineDict()
     result.line, result.key_lines = node.start_mark.line + 1, {}
     for key_node, value_node in node.value:
@@ -380,9 +381,10 @@ def _read_alerts(reader: _Reader, section: Any, line: int) -> AlertSettings:
 
 
 def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    number = _whole(value)
+    if number is None or number < 1:
         raise ValueError(f"{value!r} is not a whole number (1 or more)")
-    return value
+    return number
 
 
 def _positive_duration(value: Any) -> float:
@@ -392,10 +394,18 @@ def _positive_duration(value: Any) -> float:
     return seconds
 
 
+def _whole(value: Any) -> int | None:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _confirmations(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{value!r} is not a whole number of observations (1 or more)")
-    return value
+    number = _whole(value)
+    if number is None or number < 1:
+        raise ValueError(f"{number if number is not None else value!r} is not a whole number of observations "
+                         "(1 or more)")
+    return number
 
 
 def _tags(value: Any) -> tuple[str, ...]:
