@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from monitor.cli import cli
 from monitor.model import Account, Observation, Status
 from monitor.runner import Checker
 from monitor.settings import slack_from_env
-from monitor.state import advance
+
 from monitor.store import Store
 from monitor.watchlist import AlertSettings, Route, Watchlist
 from tests.conftest import Banwatch, wait_for

@@ -1,0 +1,111 @@
+"""`banwatch alerts ...`: inspect and drive the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from monitor.cli import _deliver, _emit, _format_option, user_errors
+from monitor.errors import BanwatchError
+from monitor.settings import slack_from_env
+
+
+@click.group()
+def alerts() -> None:
+    """Inspect and drive the alert outbox."""
+
+
+@alerts.command("test")
+@click.option("--channel", help="Channel to post to (default: the configured one).")
+@click.pass_obj
+@user_errors
+def alerts_test(obj: dict[str, Any], channel: str | None) -> None:
+    """Send a sample message and report what Slack said."""
+    from alerts.notifier import Message
+    from alerts.slack import make_notifier
+    from monitor.watchlist import load
+
+    try:
+        wl_channel = load(obj["watchlist"]).slack_channel
+    except BanwatchError:
+        wl_channel = None  # a test message needs no watchlist
+    slack = slack_from_env(wl_channel)
+    if not slack.enabled:
+        raise BanwatchError("no Slack credentials: set SLACK_BOT_TOKEN (or SLACK_WEBHOOK_URL)")
+    notifier = make_notifier(slack)
+    target = channel or slack.channel or ""
+    result = notifier.send(target, Message(
+        "banwatch test message: alerts reach this channel.",
+        [{"type": "section", "text": {"type": "mrkdwn", "text": ":white_check_mark: *banwatch* test message: "
+                                                              "alerts reach this channel."}}]))
+    if not result.ok:
+        raise BanwatchError(f"the test message was not accepted: {result.error}")
+    click.echo(f"Slack accepted the test message in {target or 'the webhook channel'}"
+               + (f" (ts {result.ts})" if result.ts else ""))
+
+
+@alerts.command("send")
+@click.pass_obj
+@user_errors
+def alerts_send(obj: dict[str, Any]) -> None:
+    """Deliver every alert that is due now (what `check` and `run` do on their own)."""
+    from monitor.store import Store
+    from monitor.watchlist import load
+
+    wl = load(obj["watchlist"])
+    store = Store.open(obj["db"])
+    try:
+        report, via = _deliver(store, slack_from_env(wl.slack_channel), wl.alerts)
+    finally:
+        store.close()
+    click.echo(f"alerts: {report.sent} sent via {via} ({report.waves} waves), {report.reconciled} reconciled, "
+               f"{report.failed} kept for retry, {report.dead} dead")
+
+
+@alerts.command("list")
+@click.option("--state", type=click.Choice(["pending", "sending", "sent", "dead"]), help="Only this state.")
+@click.option("--limit", default=100, show_default=True)
+@_format_option
+@click.pass_obj
+@user_errors
+def alerts_list(obj: dict[str, Any], state: str | None, limit: int, fmt: str) -> None:
+    """The newest alerts in the outbox, with their state and last error."""
+    from monitor.query import run_sql
+
+    where = "WHERE state = :state" if state else ""
+    columns, rows = run_sql(obj["db"], f"""
+        SELECT id, kind, coalesce(account_key, subject) AS subject, channel, state, attempts, created_at,
+               coalesce(sent_at, '') AS sent_at, coalesce(last_error, '') AS last_error
+        FROM alerts {where} ORDER BY id DESC LIMIT :limit""", {"state": state, "limit": limit})
+    _emit(columns, rows, fmt)
+
+
+@alerts.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--dead", "all_dead", is_flag=True, help="Every dead alert.")
+@click.pass_obj
+@user_errors
+def alerts_retry(obj: dict[str, Any], ids: tuple[int, ...], all_dead: bool) -> None:
+    """Give dead alerts another full give-up window; they are sent on the next delivery."""
+    from monitor.outbox import Outbox
+    from monitor.store import Store
+    from monitor.timeutil import later, now_iso
+    from monitor.watchlist import AlertSettings, load
+
+    if not ids and not all_dead:
+        raise click.UsageError("give alert IDs or --dead")
+    try:
+        give_up = load(obj["watchlist"]).alerts.give_up
+    except BanwatchError:
+        give_up = AlertSettings().give_up
+    store = Store.open(obj["db"])
+    try:
+        outbox = Outbox(store)
+        targets = outbox.dead_ids() if all_dead else list(ids)
+        now = now_iso()
+        revived = outbox.retry(targets, now, later(now, give_up)) if targets else 0
+    finally:
+        store.close()
+    click.echo(f"{revived} alert(s) back in the outbox" + ("" if revived == len(targets) else
+               f" ({len(targets) - revived} were not dead)"))
