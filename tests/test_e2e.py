@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +10,7 @@ from spiders.platforms import PLATFORMS
 from tests.conftest import Banwatch
 from tests.fakes import FakePlatforms, FakeSlack
 from tests.fixtures import by_rule
+from tests.sim import did_of, own
 
 WATCHLIST = """\
 defaults: {interval: 10m, confirmations: 2, confirm_delay: 0s}
@@ -42,15 +41,11 @@ def serve(fake: FakePlatforms, key: str, rule: str) -> None:
     answers for the DID too, since banwatch asks by DID once it has seen one.
     """
     platform, handle = key.split(":", 1)
-    fx = by_rule(platform, rule)
-    body = fx.body.replace(fx.handle.split("@")[0].encode(), handle.split("@")[0].encode())
-    did = "did:plc:" + hashlib.sha256(key.encode()).hexdigest()[:24].translate(str.maketrans("01890", "abcde"))
-    body = re.sub(rb"did:plc:[a-z2-7]{24}", did.encode(), body)
-    fx = replace(fx, body=body)
+    fx = own(by_rule(platform, rule), key)
     account = Account(platform, handle, key)
     fake.serve(fx, PLATFORMS[platform].probe(account, {}).url)
     if platform == "bluesky":
-        fake.serve(fx, PLATFORMS[platform].probe(replace(account, platform_id=did), {}).url)
+        fake.serve(fx, PLATFORMS[platform].probe(replace(account, platform_id=did_of(key)), {}).url)
 
 
 def setup(tmp_path: Path, platforms: FakePlatforms, slack: FakeSlack | None) -> Banwatch:
@@ -161,10 +156,6 @@ def test_without_slack_credentials_alerts_go_to_the_console(tmp_path: Path, plat
     assert "alerts: 1 sent via console" in out
 
 
-def did_of(key: str) -> str:
-    return "did:plc:" + hashlib.sha256(key.encode()).hexdigest()[:24].translate(str.maketrans("01890", "abcde"))
-
-
 def serve_second(fake: FakePlatforms, key: str, rule: str) -> None:
     """The second probe of `key` (asked after the first verdict in the saved response) answers with `rule`."""
     from monitor.model import Status, Verdict
@@ -175,8 +166,7 @@ def serve_second(fake: FakePlatforms, key: str, rule: str) -> None:
     account = Account(platform, handle, key, platform_id=did_of(key) if platform == "bluesky" else None)
     probe = PLATFORMS[platform].second_probe(Verdict(Status(fx.first["status"]), fx.first["rule"]), account, {})
     assert probe is not None
-    body = re.sub(rb"did:plc:[a-z2-7]{24}", did_of(key).encode(), fx.body)
-    fake.serve(replace(fx, body=body), probe.url)
+    fake.serve(own(fx, key), probe.url)
 
 
 def test_second_probes_separate_what_one_endpoint_cannot(tmp_path: Path, platforms: FakePlatforms,
