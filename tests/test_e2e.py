@@ -205,3 +205,20 @@ def test_a_platform_without_credentials_is_unknown_with_one_health_alert(tmp_pat
     health = [m["text"] for m in slack.in_channel("#h")]
     assert len(health) == 1 and "banwatch has no credentials on X (set X_BEARER_TOKEN" in health[0]
     assert platforms.requests == [], "nothing was asked without the credential"
+
+
+def test_reddit_with_an_app_token_asks_oauth_reddit_com(tmp_path: Path, platforms: FakePlatforms,
+                                                         slack: FakeSlack) -> None:
+    (tmp_path / "watchlist.yaml").write_text(
+        "alerts: {slack_channel: '#r'}\naccounts:\n  - {platform: reddit, handle: spez}\n", encoding="utf-8")
+    banwatch = Banwatch(tmp_path, platforms, slack)
+    banwatch.env["BANWATCH_REDDIT_TOKEN"] = "reddit-app-token-xyz"
+    platforms.serve(by_rule("reddit", "reddit.profile"), "https://oauth.reddit.com/user/spez/about?raw_json=1")
+    banwatch("check")
+    assert banwatch.sql("SELECT status, last_rule FROM accounts") == [{"status": "active", "last_rule": "reddit.profile"}]
+    assert platforms.requests == [("oauth.reddit.com", "/user/spez/about?raw_json=1")]
+    platforms.serve(by_rule("reddit", "reddit.credential_rejected"))  # the token expired
+    out = banwatch("check")
+    assert "reddit.credential_rejected ×1" in out.stdout
+    (health,) = [m["text"] for m in slack.in_channel("#r")]
+    assert "had its own credential rejected" in health and "reddit-app-token-xyz" not in out.stdout + health

@@ -1,4 +1,5 @@
-"""Reddit: GET /user/{name}/about.json on www.reddit.com.
+"""Reddit: GET /user/{name}/about.json on www.reddit.com, or /user/{name}/about on oauth.reddit.com with an
+app-only token (BANWATCH_REDDIT_TOKEN), which is how a monitor on a datacenter IP still gets answers.
 
 - 200 `{"kind": "t2", "data": {"id": ...}}` -> active (stable id `t2_<id>`)
 - 200 `{"kind": "t2", "data": {"is_suspended": true, "name": ...}}` -> suspended. Reddit also answers
@@ -6,6 +7,7 @@
 - 404 `{"message": "Not Found", "error": 404}` -> not_found (deleted, shadowbanned and never-existed
   accounts all look like this)
 - 403 "whoa there, pardner!" / "blocked by network security", 429, 5xx -> unknown
+- 401 (the monitor's own token rejected) -> unknown, `reddit.credential_rejected`
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ def from_url(url: str) -> str | None:
     return None
 
 
+TOKEN = "BANWATCH_REDDIT_TOKEN"  # an app-only OAuth bearer token (client_credentials grant; valid 24 h)
+
+
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """With an app-only token, oauth.reddit.com (which datacenter IPs can still reach); else the public JSON."""
+    token = (secrets or {}).get(TOKEN)
+    if token:
+        return Probe(f"https://oauth.reddit.com/user/{quote(account.handle)}/about?raw_json=1",
+                     headers={"Authorization": f"Bearer {token}"})
     return Probe(f"https://www.reddit.com/user/{quote(account.handle)}/about.json")
 
 
@@ -48,6 +58,9 @@ def profile_url(handle: str) -> str:
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    if reply.status == 401:
+        return Verdict(Status.UNKNOWN, "reddit.credential_rejected",
+                       f"HTTP 401: the monitor's own {TOKEN} is missing, expired or revoked")
     if reply.status == 403:
         text = reply.text
         if any(m.lower() in text.lower() for m in _BLOCK_MARKERS):
@@ -78,4 +91,5 @@ PLATFORM = Platform(
     handle_help="a Reddit username (3-20 letters, digits, _ or -)",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     politeness=Politeness(concurrency=1, delay=2.0, batch=50),
+    credentials=(TOKEN,),
 )
