@@ -237,10 +237,13 @@ class Service:
         if pending:
             stop = asyncio.ensure_future(deferred_to_future(self.runner.stop()))
             await asyncio.wait([stop, *pending], timeout=SHUTDOWN_GRACE_S)
+            abandoned = [t for t in pending if not t.done()]
             for task in [stop, *pending]:
                 if not task.done():
                     task.cancel()
-            if any(not t.done() for t in pending):
-                log.warning("abandoned %d in-flight crawl(s) after %gs", len(pending), SHUTDOWN_GRACE_S)
+            if abandoned:
+                # let the cancelled crawls record what they classified before the store closes
+                await asyncio.wait(abandoned, timeout=1.0)
+                log.warning("abandoned %d in-flight crawl(s) after %gs", len(abandoned), SHUTDOWN_GRACE_S)
         if self.delivering is not None:
             await asyncio.wait([self.delivering], timeout=max(0.1, deadline - loop.time()))
