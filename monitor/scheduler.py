@@ -235,12 +235,13 @@ class Service:
         deadline = loop.time() + SHUTDOWN_GRACE_S
         pending = [t for t in self.running.values() if not t.done()]
         if pending:
-            stop = asyncio.ensure_future(deferred_to_future(self.runner.stop()))
+            stopping = self.runner.stop()
+            stopping.addErrback(lambda _failure: None)  # a stop cut short by the process exiting is not an error
+            stop = asyncio.ensure_future(deferred_to_future(stopping))
             await asyncio.wait([stop, *pending], timeout=SHUTDOWN_GRACE_S)
             abandoned = [t for t in pending if not t.done()]
-            for task in [stop, *pending]:
-                if not task.done():
-                    task.cancel()
+            for task in abandoned:
+                task.cancel()
             if abandoned:
                 # let the cancelled crawls record what they classified before the store closes
                 await asyncio.wait(abandoned, timeout=1.0)
