@@ -6,7 +6,6 @@ by a crash; the dispatcher asks the channel whether the message arrived before s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -176,7 +175,3 @@ class Outbox:
         wave = self.db["waves"].get(wave_id)
         members = [self.store.alert_context(i) for i in self.wave_members(wave_id)]
         return {**wave, "members": members}
-
-
-def tags_of(row: dict[str, Any]) -> list[str]:
-    return json.loads(row.get("account_tags") or "[]")

@@ -10,7 +10,7 @@ import hashlib
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -389,21 +389,3 @@ class Store:
                 "SELECT platform, handle, status FROM accounts WHERE entity = ? AND key != ? "
                 "AND removed_at IS NULL ORDER BY platform, handle", [row["entity"], row["account_key"]]))
         return {**row, "tags": json.loads(row["tags"] or "[]"), "siblings": siblings}
-
-    # -- reading -----------------------------------------------------------------------------------------
-
-    def status_rows(self) -> Iterator[dict[str, Any]]:
-        return self.db.query(
-            "SELECT key, platform, handle, entity, status, status_since, pending_status, pending_count, "
-            "last_checked_at, last_rule, next_check_at FROM accounts WHERE removed_at IS NULL "
-            "ORDER BY entity IS NULL, entity, platform, handle")
-
-    def history_rows(self, key: str | None = None) -> Iterator[dict[str, Any]]:
-        where, params = ("WHERE c.account_key = ?", [key]) if key else ("", [])
-        return self.db.query(
-            "SELECT c.id, c.account_key, a.entity, c.from_status, c.to_status, c.last_seen_before_at, "
-            "c.first_seen_at, c.confirmed_at, c.rule, c.evidence_id FROM changes c "
-            f"JOIN accounts a ON a.key = c.account_key {where} ORDER BY c.confirmed_at, c.id", params)
-
-    def has_account(self, key: str) -> bool:
-        return bool(self.db["accounts"].count_where("key = ?", [key]))

@@ -96,7 +96,7 @@ def test_removed_accounts_keep_their_history(store: Store) -> None:
                          "2026-01-02T00:00:00.000Z")
     row = store.db["accounts"].get(REDDIT.key)
     assert row["removed_at"] == "2026-01-02T00:00:00.000Z" and store.db["observations"].count == 1
-    assert [r["key"] for r in store.status_rows()] == [BSKY.key]
+    assert [r["key"] for r in store.db.query("SELECT key FROM current_status")] == [BSKY.key]
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
