@@ -90,3 +90,16 @@ def test_the_support_matrix_is_generated_from_the_registry() -> None:
     for platform in PLATFORMS.values():
         for credential in platform.credentials:
             assert f"`{credential}`" in doc
+
+
+def test_every_watchlist_example_in_the_docs_loads() -> None:
+    from monitor.watchlist import parse
+
+    examples = 0
+    for path in (ROOT / "README.md", *(ROOT / "docs").glob("*.md")):
+        for block in re.findall(r"```yaml\n(.*?)```", path.read_text(encoding="utf-8"), re.S):
+            if block.lstrip().startswith(("defaults:", "alerts:", "platforms:", "accounts:", "service:")) \
+                    and "accounts:" in block:
+                parse(block, str(path))  # raises with file:line: field on any mistake
+                examples += 1
+    assert examples >= 2
