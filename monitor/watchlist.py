@@ -134,33 +134,37 @@ class _LineList(list):  # type: ignore[type-arg]
 
 
 class _Loader(getattr(yaml, "CBaseLoader", yaml.BaseLoader)):  # type: ignore[misc]
-    """Reads every scalar as the text it is — handles and ids stay exactly as written (`no`, `0123`), and
-    libyaml with no implicit typing loads 100,000 accounts in seconds — and remembers where every mapping,
-    key and list item was, rejecting duplicate keys. Values are typed by the reader, field by field."""
+    """libyaml's parser and composer with no implicit typing: every scalar is the text it is, so handles and
+    ids stay exactly as written (`no`, `0123`); the reader types each field itself."""
+
+    _TAGS = {yaml.ScalarNode: yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG,
+             yaml.SequenceNode: yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+             yaml.MappingNode: yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG}
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:  # called once per node: keep it trivial
+        return self._TAGS[kind]
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
-    result = _LineDict()
-    result.line, result.key_lines = node.start_mark.line + 1, {}
+def _value(node: yaml.Node) -> Any:
+    """Nodes -> str / _LineList / _LineDict, remembering lines; duplicate keys are errors."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.value
+    if isinstance(node, yaml.SequenceNode):
+        seq = _LineList(_value(child) for child in node.value)
+        seq.line, seq.item_lines = node.start_mark.line + 1, [c.start_mark.line + 1 for c in node.value]
+        return seq
+    mapping = _LineDict()
+    mapping.line, mapping.key_lines = node.start_mark.line + 1, {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if key in result:
+        key = _value(key_node)
+        if not isinstance(key, str):
+            raise yaml.constructor.ConstructorError(None, None, "a key must be plain text", key_node.start_mark)
+        if key in mapping:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {result.key_lines[key]})", key_node.start_mark)
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = line
-    return result
-
-
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _LineList:
-    result = _LineList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line, result.item_lines = node.start_mark.line + 1, [c.start_mark.line + 1 for c in node.value]
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+                None, None, f"duplicate key {key!r} (first on line {mapping.key_lines[key]})", key_node.start_mark)
+        mapping[key] = _value(value_node)
+        mapping.key_lines[key] = key_node.start_mark.line + 1
+    return mapping
 
 
 class _Reader:
@@ -425,7 +429,8 @@ def _known() -> str:
 def parse(text: str, path: str) -> Watchlist:
     """Parse watchlist text; `path` is only used in messages."""
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - composing builds nodes only, never objects
+        doc = None if root is None else _value(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise InvalidWatchlist([WatchlistError(path, mark.line + 1 if mark else None, "syntax",
