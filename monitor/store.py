@@ -184,11 +184,7 @@ class Store:
             if step.transition is None:
                 return Recorded(step.baseline, None, (), step.pending)
             change_id = self._insert_change(account.key, obs, step.transition)
-            give_up_at = later(obs.checked_at, give_up)
-            alert_ids = tuple(int(self.db["alerts"].insert({
-                "kind": kind, "change_id": change_id, "account_key": account.key, "channel": channel,
-                "state": "pending", "attempts": 0, "next_attempt_at": obs.checked_at, "created_at": obs.checked_at,
-                "give_up_at": give_up_at}).last_pk) for kind, channel in alerts)
+            alert_ids = self._enqueue(alerts, obs.checked_at, give_up, change_id=change_id, account_key=account.key)
             return Recorded(False, change_id, alert_ids, False)
 
     def current_handle(self, key: str) -> str | None:
@@ -203,11 +199,13 @@ class Store:
             "account_key": key, "from_status": "active", "to_status": "active", "from_handle": old, "to_handle": new,
             "rule": obs.rule, "reason": f"renamed from {old} to {new} (same id {obs.platform_id})",
             "first_seen_at": obs.checked_at, "confirmed_at": obs.checked_at, "evidence_id": evidence_id}).last_pk)
-        for kind, channel in alerts:
-            self.db["alerts"].insert({
-                "kind": kind, "change_id": change_id, "account_key": key, "channel": channel, "state": "pending",
-                "attempts": 0, "next_attempt_at": obs.checked_at, "created_at": obs.checked_at,
-                "give_up_at": later(obs.checked_at, give_up)})
+        self._enqueue(alerts, obs.checked_at, give_up, change_id=change_id, account_key=key)
+
+    def _enqueue(self, alerts: Iterable[tuple[str, str]], at: str, give_up: float, **fields: Any) -> tuple[int, ...]:
+        """Outbox rows, one per (kind, channel): pending from `at`, given up `give_up` seconds after it."""
+        return tuple(int(self.db["alerts"].insert({
+            "kind": kind, "channel": channel, "state": "pending", "attempts": 0, "next_attempt_at": at,
+            "created_at": at, "give_up_at": later(at, give_up), **fields}).last_pk) for kind, channel in alerts)
 
     def get_service(self, key: str) -> str | None:
         row = next(self.db.query("SELECT value FROM service WHERE key = ?", [key]), None)
@@ -283,10 +281,7 @@ class Store:
     def health_alert(self, subject: str, detail: str, channels: list[str], at: str, give_up: float = 86400.0) -> None:
         """banwatch's own health (no channels: the kind is switched off)."""
         with self.db.atomic():
-            for channel in channels:
-                self.db["alerts"].insert({
-                    "kind": "health", "subject": subject, "detail": detail, "channel": channel, "state": "pending",
-                    "attempts": 0, "next_attempt_at": at, "created_at": at, "give_up_at": later(at, give_up)})
+            self._enqueue([("health", channel) for channel in channels], at, give_up, subject=subject, detail=detail)
 
     def set_service(self, values: dict[str, str], at: str) -> None:
         with self.db.atomic():
