@@ -78,7 +78,7 @@ class Service:
             return
         began = time.perf_counter()
         now = now_iso()
-        accounts = self.watchlist.by_key()
+        accounts = self.watchlist.by_key
         for platform in PLATFORMS:
             if platform in self.running:
                 continue  # never two crawls of one platform at once
@@ -144,10 +144,10 @@ class Service:
             log.error("watchlist not reloaded, still running the last good one:\n%s", exc)
             self.health("watchlist", f"the watchlist is broken; the last good one keeps running. {exc}", now_iso())
             return
-        old = set(self.watchlist.by_key())
+        old = set(self.watchlist.by_key)
         self.watchlist = fresh
         self.store.sync_watchlist(fresh, now_iso())
-        new = set(fresh.by_key())
+        new = set(fresh.by_key)
         log.info("watchlist reloaded: %d accounts (+%d, -%d)", len(new), len(new - old), len(old - new))
         if self.broken:
             self.broken = None

@@ -7,6 +7,7 @@ Loading is all or nothing: any problem raises InvalidWatchlist listing every pro
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,7 +120,9 @@ class Watchlist:
     def politeness(self, platform: str) -> Politeness:
         return self.platforms.get(platform) or PLATFORMS[platform].politeness
 
+    @functools.cached_property
     def by_key(self) -> dict[str, Account]:
+        """Accounts by key, built once per loaded watchlist (the service's tick reads it every few seconds)."""
         return {a.key: a for a in self.accounts}
 
 
