@@ -61,10 +61,10 @@ class Watchdog:
         if not obs.status.conclusive:
             return
         key, title = f"drift:{account.platform}", PLATFORMS[account.platform].title
-        wrong = set(filter(None, (self._get(key) or "").split(",")))  # canaries reading wrong now
-        before = bool(wrong)
-        (wrong.discard if obs.status.value == account.canary else wrong.add)(account.handle)
-        if wrong != set(filter(None, (self._get(key) or "").split(","))):
+        was = set(filter(None, (self._get(key) or "").split(",")))  # canaries reading wrong until now
+        wrong = was - {account.handle} if obs.status.value == account.canary else was | {account.handle}
+        before = bool(was)
+        if wrong != was:
             self._set(key, ",".join(sorted(wrong)), obs.checked_at)
         if wrong and not before:
             self._alert(f"platform:{account.platform}",
