@@ -26,7 +26,7 @@ class Problem:
     what: str
 
 
-def _body(conn: sqlite3.Connection, sha256: str) -> bytes:
+def body(conn: sqlite3.Connection, sha256: str) -> bytes:
     row = conn.execute("SELECT body FROM evidence_bodies WHERE sha256 = ?", [sha256]).fetchone()
     if row is None:
         raise BanwatchError(f"the body {sha256[:16]}… is missing from evidence_bodies")
@@ -53,12 +53,12 @@ def manifest(conn: sqlite3.Connection, evidence_id: int) -> dict[str, Any]:
 def export(conn: sqlite3.Connection, evidence_id: int, out: Path) -> tuple[Path, Path]:
     """Write the body and a JSON manifest into `out`, then re-verify the written body's hash."""
     meta = manifest(conn, evidence_id)
-    body = _body(conn, meta["sha256"])
+    raw = body(conn, meta["sha256"])
     ctype = meta["headers"].get("content-type", "")
     ext = next((e for key, e in _EXTENSIONS if key in ctype), ".txt")
     out.mkdir(parents=True, exist_ok=True)
     body_path, meta_path = out / f"evidence-{evidence_id}{ext}", out / f"evidence-{evidence_id}.manifest.json"
-    body_path.write_bytes(body)
+    body_path.write_bytes(raw)
     written = hashlib.sha256(body_path.read_bytes()).hexdigest()
     if written != meta["sha256"]:
         raise BanwatchError(f"evidence #{evidence_id}: the body's sha256 is {written}, "
@@ -77,7 +77,7 @@ def verify(conn: sqlite3.Connection) -> tuple[int, list[Problem]]:
         checked += 1
         if sha not in bodies:
             try:
-                actual = hashlib.sha256(_body(conn, sha)).hexdigest()
+                actual = hashlib.sha256(body(conn, sha)).hexdigest()
                 bodies[sha] = None if actual == sha else f"body hashes to {actual}"
             except BanwatchError as exc:
                 bodies[sha] = str(exc)

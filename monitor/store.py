@@ -244,12 +244,6 @@ class Store:
             "headers": json.dumps(reply.headers, ensure_ascii=False, sort_keys=True), "sha256": digest,
             "truncated": int(len(reply.body) > BODY_CAP), "captured_at": at}).last_pk)
 
-    def evidence_body(self, evidence_id: int) -> bytes:
-        row = next(self.db.query(
-            "SELECT b.body FROM evidence e JOIN evidence_bodies b ON b.sha256 = e.sha256 WHERE e.id = ?",
-            [evidence_id]))
-        return zlib.decompress(row["body"])
-
     # -- runs ------------------------------------------------------------------------------------------
 
     def start_run(self, command: str, platform: str, accounts: int, at: str) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from monitor import evidence
 from monitor.cli import cli
 from monitor.errors import StoreError
 from monitor.model import Account, Observation, Reply, Status
@@ -55,9 +56,9 @@ def test_confirmed_change_writes_change_evidence_and_alert(store: Store) -> None
     assert (change["from_status"], change["to_status"], change["last_seen_before_at"], change["first_seen_at"],
             change["confirmed_at"]) == ("active", "suspended", "2026-01-01T00:00:00.000Z",
                                         "2026-01-01T00:01:00.000Z", "2026-01-01T00:02:00.000Z")
-    evidence = store.db["evidence"].get(change["evidence_id"])
-    assert evidence["sha256"] == hashlib.sha256(body).hexdigest()
-    assert store.evidence_body(change["evidence_id"]) == body
+    evidence_row = store.db["evidence"].get(change["evidence_id"])
+    assert evidence_row["sha256"] == hashlib.sha256(body).hexdigest()
+    assert evidence.body(store.db.conn, evidence_row["sha256"]) == body
     alert = store.db["alerts"].get(rec.alert_ids[0])
     assert (alert["kind"], alert["state"], alert["channel"]) == ("suspended", "pending", "#c")
     ctx = store.alert_context(alert["id"])
