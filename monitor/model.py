@@ -49,6 +49,7 @@ class Reply:
     status: int
     headers: dict[str, str]  # lower-case names
     body: bytes
+    redirects: tuple[str, ...] = ()  # URLs redirected from, in order, before `url` answered
 
     @property
     def text(self) -> str:
@@ -68,6 +69,7 @@ class Verdict:
     platform_id: str | None = None
     display_name: str | None = None
     handle: str | None = None  # the handle the platform reports now (a rename shows here)
+    weak: bool = False  # the rule's answer is also given for accounts merely hidden from this client
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,4 @@ class Observation:
     evidence: Reply | None = None
     probes: tuple[str, ...] = field(default=())  # URLs asked, in order
     handle: str | None = None  # the handle the platform reports now
+    weak: bool = False  # a conclusive status read by a weak rule (see Platform.strength)

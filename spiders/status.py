@@ -102,7 +102,7 @@ class StatusSpider(scrapy.Spider):
         account = self.accounts[key]
         platform = PLATFORMS[account.platform]
         reply = _reply(response)
-        verdict = self._classify(account, reply, lambda: platform.classify(reply, account))
+        verdict = self._classify(account, reply, lambda: platform.read(reply, account))
         if platform.second_probe is not None:
             second = platform.second_probe(verdict, account, self.secrets)
             if second is not None:  # one endpoint could not tell: ask the second, same check
@@ -113,9 +113,7 @@ class StatusSpider(scrapy.Spider):
         account = self.accounts[key]
         platform = PLATFORMS[account.platform]
         reply = _reply(response)
-        read = platform.classify_second
-        assert read is not None
-        verdict = self._classify(account, reply, lambda: read(reply, account, first))
+        verdict = self._classify(account, reply, lambda: platform.read(reply, account, first))
         return self._observation(key, verdict, reply, (first_url, response.url))
 
     def _observation(self, key: str, verdict: Verdict, reply: Reply, probes: tuple[str, ...]) -> Observation:
@@ -123,7 +121,7 @@ class StatusSpider(scrapy.Spider):
             account_key=key, status=verdict.status, rule=verdict.rule, reason=verdict.reason,
             checked_at=iso(datetime.now(UTC)), http_status=reply.status, platform_id=verdict.platform_id,
             display_name=verdict.display_name, evidence=reply if self.keep_evidence else None,
-            probes=probes, handle=verdict.handle)
+            probes=probes, handle=verdict.handle, weak=verdict.weak)
 
     def _unknown(self, key: str, rule: str, reason: str, probes: tuple[str, ...]) -> Observation:
         return Observation(account_key=key, status=Status.UNKNOWN, rule=rule, reason=reason,
@@ -139,5 +137,6 @@ class StatusSpider(scrapy.Spider):
 
 def _reply(response: Response) -> Reply:
     return Reply(url=response.url, status=response.status, body=response.body,
+                 redirects=tuple(response.meta.get("redirect_urls", ())),
                  headers={k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
                           for k, v in response.headers.items()})

@@ -30,9 +30,10 @@ class Fixture:
     source: str
     first: dict[str, str] | None = None  # for a second probe's reply: the first verdict it follows
     platform_id: str | None = None  # the stable id banwatch knows for the account, if any
+    redirects: tuple[str, ...] = ()  # URLs the request was redirected from before `url` answered
 
     def reply(self) -> Reply:
-        return Reply(url=self.url, status=self.status, body=self.body,
+        return Reply(url=self.url, status=self.status, body=self.body, redirects=self.redirects,
                      headers={k.lower(): v for k, v in self.headers.items()})
 
 
@@ -44,7 +45,8 @@ def load(platform: str, case: str) -> Fixture:
     return Fixture(platform=platform, case=case, status=meta["status"], headers=meta.get("headers", {}),
                    body=body, url=meta["url"], handle=meta["handle"],
                    expected_status=meta["expected"]["status"], expected_rule=meta["expected"]["rule"],
-                   source=meta.get("source", ""), first=meta.get("first"), platform_id=meta.get("platform_id"))
+                   source=meta.get("source", ""), first=meta.get("first"), platform_id=meta.get("platform_id"),
+                   redirects=tuple(meta.get("redirects", ())))
 
 
 @functools.lru_cache(maxsize=1)

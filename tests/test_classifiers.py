@@ -24,9 +24,9 @@ def test_fixture_classifies_as_declared(fx: Fixture) -> None:
         first = Verdict(Status(fx.first["status"]), fx.first["rule"], "first probe")
         assert platform.second_probe and platform.second_probe(first, _account(fx), {}) is not None, \
             "the first verdict this fixture follows must lead to the second probe"
-        verdict = platform.classify_second(fx.reply(), _account(fx), first)
+        verdict = platform.read(fx.reply(), _account(fx), first)
     else:
-        verdict = platform.classify(fx.reply(), _account(fx))
+        verdict = platform.read(fx.reply(), _account(fx))
     assert (verdict.status.value, verdict.rule) == (fx.expected_status, fx.expected_rule), verdict.reason
     assert verdict.reason, "every verdict explains itself"
 

@@ -3,6 +3,12 @@
 A platform module knows one platform's responses and nothing else: it builds the probe for an account
 and classifies the reply. `classify` is a pure function of the reply (status, headers, body, final URL),
 so every rule is proven by a saved response under tests/fixtures/<platform>/.
+
+Callers never call `classify` directly: `Platform.read` does, and only lets a conclusive verdict through
+after `blocked` has ruled out the answers that prove nothing on any platform (rate limits, server errors,
+bot challenges, WAF block pages, redirects to a login or consent page). It also stamps each conclusive
+verdict with its rule's strength (`Platform.strength`): a *weak* rule's answer is also what the platform
+shows for an account that is merely hidden from this client, so it never raises a loss alert on its own.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -47,6 +53,26 @@ class Politeness:
 
 
 @dataclass(frozen=True)
+class Strength:
+    """How much a conclusive rule proves.
+
+    `weak` is True when the platform gives the very same answer for an account that still exists but is
+    hidden from this client (age-gated, region-blocked, private, never registered...); `why` says which.
+    """
+
+    weak: bool = False
+    why: str = ""
+
+
+PROOF = Strength()
+
+
+def weak(why: str) -> Strength:
+    """A weak rule, and why its answer does not prove the state on its own."""
+    return Strength(weak=True, why=why)
+
+
+@dataclass(frozen=True)
 class Platform:
     name: str  # registry key, used in the watchlist
     title: str  # how people write it
@@ -65,6 +91,29 @@ class Platform:
     second_probe: Callable[[Verdict, Account, Secrets], Probe | None] | None = None
     classify_second: Callable[[Reply, Account, Verdict], Verdict] | None = None
     findings: bool = True  # False: supported, but no public answer is known to prove any state (all unknown)
+    # Every conclusive rule the module can produce -> its strength (PROOF or weak(why)). A conclusive verdict
+    # whose rule is missing here is read as weak: an unreviewed rule never alerts on its own.
+    strength: Mapping[str, Strength] = field(default_factory=dict)
+
+    def read(self, reply: Reply, account: Account, first: Verdict | None = None) -> Verdict:
+        """Classify a reply to the first probe (or, given `first`, to the second probe) safely.
+
+        Returns the platform's own verdict when it is unknown (its specific walls keep their names); a
+        conclusive verdict only when `blocked` finds no generic block answer in the reply (else that unknown
+        verdict), with `weak` set from `strength`. Raises whatever the module's classifier raises.
+        """
+        if first is None:
+            verdict = self.classify(reply, account)
+        else:
+            if self.classify_second is None:
+                raise ValueError(f"{self.name} has no second probe")
+            verdict = self.classify_second(reply, account, first)
+        if not verdict.status.conclusive:
+            return verdict
+        if (guard := blocked(reply, self.name)) is not None:
+            return replace(guard, reason=f"{guard.reason} (the page would otherwise have read as {verdict.rule})")
+        rated = self.strength.get(verdict.rule)
+        return replace(verdict, weak=rated is None or rated.weak)
 
 
 def rebase(url: str, base_url: str | None) -> tuple[str, dict[str, str]]:
@@ -105,6 +154,85 @@ def transient(reply: Reply, platform: str) -> Verdict | None:
         return Verdict(Status.UNKNOWN, f"{platform}.server_error", f"HTTP {reply.status}")
     if reply.header("cf-mitigated") == "challenge" or "<title>Just a moment...</title>" in reply.text:
         return Verdict(Status.UNKNOWN, f"{platform}.bot_challenge", "Cloudflare challenge page")
+    return None
+
+
+# Block pages of the CDNs and bot-management services platforms sit behind. Markers are response headers,
+# exact page titles, and script or asset addresses that only those services serve: never words a user could
+# put in a profile. Sources: each vendor's documentation of its challenge and block responses (see
+# docs/platforms.md, "Block pages").
+_BLOCK_HEADERS = (
+    ("cf-mitigated", "", "bot_challenge", "Cloudflare challenge (cf-mitigated header)"),
+    ("x-amzn-waf-action", "", "bot_challenge", "AWS WAF action header"),
+    ("x-datadome", "", "bot_challenge", "DataDome bot protection"),
+    ("x-sucuri-block", "", "waf_block", "Sucuri firewall block"),
+    ("x-px-block", "", "bot_challenge", "HUMAN/PerimeterX block"),
+)
+_BLOCK_TITLES = {
+    "just a moment...": ("bot_challenge", "Cloudflare challenge page"),
+    "attention required! | cloudflare": ("waf_block", "Cloudflare block page"),
+    "access denied": ("waf_block", "WAF 'Access Denied' page"),
+    "access to this page has been denied": ("bot_challenge", "HUMAN/PerimeterX block page"),
+    "access to this page has been denied.": ("bot_challenge", "HUMAN/PerimeterX block page"),
+    "request rejected": ("waf_block", "F5 BIG-IP ASM 'Request Rejected' page"),
+    "sucuri website firewall - access denied": ("waf_block", "Sucuri firewall block page"),
+    "ddos-guard": ("bot_challenge", "DDoS-Guard check page"),
+    "pardon our interruption": ("bot_challenge", "Imperva/Distil bot check page"),
+    "are you a robot?": ("bot_challenge", "robot check page"),
+    "robot check": ("bot_challenge", "robot check page"),
+    "captcha": ("bot_challenge", "captcha page"),
+}
+_BLOCK_MARKERS = (
+    (b"/cdn-cgi/challenge-platform/", "bot_challenge", "Cloudflare challenge script"),
+    (b"challenges.cloudflare.com/turnstile", "bot_challenge", "Cloudflare Turnstile captcha"),
+    (b"captcha-delivery.com", "bot_challenge", "DataDome captcha"),
+    (b"_Incapsula_Resource", "waf_block", "Imperva Incapsula block page"),
+    (b"Incapsula incident ID", "waf_block", "Imperva Incapsula block page"),
+    (b"errors.edgesuite.net", "waf_block", "Akamai block page"),
+    (b"cdn.perimeterx.net", "bot_challenge", "HUMAN/PerimeterX challenge"),
+    (b"id=\"px-captcha\"", "bot_challenge", "HUMAN/PerimeterX challenge"),
+    (b"awswaf.com", "bot_challenge", "AWS WAF captcha"),
+    (b"AwsWafIntegration", "bot_challenge", "AWS WAF challenge"),
+    (b"sucuri.net/privacy-policy", "waf_block", "Sucuri firewall block page"),
+)
+# Where platforms send a client they will not serve: a redirect that ends here proves nothing about the account.
+_LOGIN_HOST_PREFIXES = ("login.", "passport.", "signin.", "consent.", "auth.", "accounts.google.")
+_LOGIN_SEGMENTS = {"login", "signin", "sign_in", "sign-in", "servicelogin", "signup", "checkpoint",
+                   "challenge", "captcha", "consent", "authorize", "oauth"}
+_LOGIN_TITLE = re.compile(r"^\s*(log\s*in|login|sign\s*in|sign\s*up)\b", re.I)
+
+
+def blocked(reply: Reply, platform: str) -> Verdict | None:
+    """An answer that proves nothing about the account on any platform, as an unknown verdict; else None.
+
+    Checked, in order: HTTP 429 (`<platform>.rate_limited`, with Retry-After), 5xx (`.server_error`),
+    bot-management headers, block-page titles and vendor script addresses (`.bot_challenge`, `.waf_block`),
+    a redirect that ended on a login/consent/checkpoint page, or a page titled "Log in"/"Sign in"
+    (`.login_wall`). Pure; never raises.
+    """
+    if (early := transient(reply, platform)) is not None:
+        return early
+    for name, _, rule, what in _BLOCK_HEADERS:
+        if reply.header(name):
+            return Verdict(Status.UNKNOWN, f"{platform}.{rule}", f"HTTP {reply.status}: {what}")
+    looks_html = b"<" in reply.body[:2048]
+    if looks_html:
+        title = html_title(reply).lower()
+        if title in _BLOCK_TITLES:
+            rule, what = _BLOCK_TITLES[title]
+            return Verdict(Status.UNKNOWN, f"{platform}.{rule}", f"HTTP {reply.status}: {what}")
+        if _LOGIN_TITLE.match(title):
+            return Verdict(Status.UNKNOWN, f"{platform}.login_wall", f"HTTP {reply.status}: a login page")
+        for marker, rule, what in _BLOCK_MARKERS:
+            if marker in reply.body:
+                return Verdict(Status.UNKNOWN, f"{platform}.{rule}", f"HTTP {reply.status}: {what}")
+    if reply.redirects:
+        parts = urlsplit(reply.url)
+        host = (parts.hostname or "").lower()
+        segments = {p.lower() for p in parts.path.split("/") if p}
+        if host.startswith(_LOGIN_HOST_PREFIXES) or segments & _LOGIN_SEGMENTS:
+            return Verdict(Status.UNKNOWN, f"{platform}.login_wall",
+                           f"redirected from {reply.redirects[0]} to a login or consent page")
     return None
 
 
