@@ -247,3 +247,27 @@ def host_path(url: str) -> tuple[str, list[str]]:
     parts = urlsplit(url if "//" in url else "https://" + url)
     host = (parts.hostname or "").lower()
     return host, [p for p in parts.path.split("/") if p]
+
+
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def enum_key(value: object, *prefixes: str) -> str:
+    """A platform-controlled enum or message value in one spelling: lower case, runs of anything but letters
+    and digits as one `_`, no leading/trailing `_`, and the first matching prefix (given in that same form)
+    removed. `enum_key("USER_UNAVAILABLE_REASON_SUSPENDED", "user_unavailable_reason")` and
+    `enum_key("Suspended")` are both `"suspended"`. None -> "".
+    """
+    key = _NON_WORD.sub("_", str(value if value is not None else "").lower()).strip("_")
+    for prefix in prefixes:
+        if key.startswith(prefix + "_") and len(key) > len(prefix) + 1:
+            return key[len(prefix) + 1:]
+    return key
+
+
+def named_rule(platform: str, rule: str, value: object) -> str:
+    """`<platform>.<rule>:<value>` for an unknown verdict caused by a value no rule knows yet, so the value
+    itself shows in `status` and `platform_health` (drift is visible). The value is `enum_key`-ed and cut
+    to 40 characters; empty -> `none`.
+    """
+    return f"{platform}.{rule}:{enum_key(value)[:40] or 'none'}"
