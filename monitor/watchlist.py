@@ -20,7 +20,7 @@ import yaml
 from monitor.errors import InvalidWatchlist, WatchlistError
 from monitor.model import Account
 from monitor.timeutil import iso, parse_iso
-from spiders.platforms import PLATFORMS
+from spiders.platforms import PLATFORMS, UnresolvedUrl, resolve_url
 from spiders.platforms.base import Politeness
 
 TOP_KEYS = ("defaults", "alerts", "platforms", "service", "retention", "accounts")
@@ -245,13 +245,11 @@ class _Reader:
             confirm_delay=opts["confirm_delay"], line=line, canary=canary))
 
     def resolve_url(self, line: int, field_: str, platform: str | None, url: Any) -> tuple[str | None, str | None]:
-        text = str(url)
-        for name, spec in PLATFORMS.items():
-            handle = spec.from_url(text)
-            if handle is not None and (platform is None or platform == name):
-                return name, handle
-        self.problem(line, field_, f"cannot read an account from {text!r} (profile URLs of: {_known()})")
-        return None, None
+        try:
+            return resolve_url(str(url), platform)
+        except UnresolvedUrl as exc:
+            self.problem(line, field_, str(exc))
+            return None, None
 
     def entry(self, item: Any, line: int, defaults: dict[str, Any]) -> None:
         if not isinstance(item, _LineDict):

@@ -65,7 +65,7 @@ BAD = [
      "watchlist.yaml:3: handle: duplicate account reddit:spez (first declared on line 2)"),
     ("accounts:\n  - url: https://example.com/people/spez\n",
      "watchlist.yaml:2: url: cannot read an account from 'https://example.com/people/spez' "
-     f"(profile URLs of: {KNOWN})"),
+     "(profile URLs banwatch reads: Weibo: https://weibo.com/u/{uid}"),
     ("accounts:\n  - name: Outlet\n    accounts:\n      weibo: \"12\"\n",
      "watchlist.yaml:4: accounts.weibo: '12' is not a valid Weibo handle: expected a numeric Weibo uid"),
     ("accounts:\n  - name: Outlet\n    accounts: {myspace: outlet}\n",

@@ -84,6 +84,10 @@ class Platform:
     classify: Callable[[Reply, Account], Verdict]
     profile_url: Callable[[str], str]  # canonical handle -> link people can open
     politeness: Politeness = Politeness()  # safe defaults; the watchlist's `platforms:` section overrides
+    # Registrable domains the platform owns (each with all its subdomains): a URL on one of them is read by
+    # this platform's from_url and no other's. Empty for open networks (Mastodon: any instance).
+    hosts: tuple[str, ...] = ()
+    url_forms: tuple[str, ...] = ()  # the profile URL forms from_url accepts, for error messages
     version: int = 1  # classifier version, recorded with every observation
     credentials: tuple[str, ...] = ()  # environment variables the platform can use (listed by `validate`)
     # A second probe, part of the same check, where one endpoint cannot separate two states: given the first
@@ -242,8 +246,13 @@ def unrecognised(reply: Reply, platform: str) -> Verdict:
                    f"HTTP {reply.status}, {len(reply.body)} bytes matched no known marker")
 
 
+def owns(domains: tuple[str, ...], host: str) -> bool:
+    """True when `host` (lower case) is one of `domains` or a subdomain of one."""
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
 def host_path(url: str) -> tuple[str, list[str]]:
-    """Lower-case host without 'www.'/'m.' and the non-empty path segments of a URL."""
+    """Lower-case host (as written: 'www.'/'m.' kept) and the non-empty path segments of a URL."""
     parts = urlsplit(url if "//" in url else "https://" + url)
     host = (parts.hostname or "").lower()
     return host, [p for p in parts.path.split("/") if p]

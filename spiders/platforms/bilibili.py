@@ -106,6 +106,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Bilibili", base_url="https://api.bilibili.com",
+    hosts=("bilibili.com", "b23.tv"), url_forms=("https://space.bilibili.com/{mid}",),
     handle_help="a numeric Bilibili mid (UID), e.g. 2 or space.bilibili.com/2",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # /x/ user endpoints rate-limit around 150 requests / 5 min per IP (research §12)

@@ -121,6 +121,7 @@ def classify_second(reply: Reply, account: Account, first: Verdict) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Bluesky", base_url="https://public.api.bsky.app",
+    hosts=("bsky.app",), url_forms=("https://bsky.app/profile/{handle}",),
     handle_help="a Bluesky handle (name.bsky.social or a domain) or a did:plc:/did:web: identifier",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # public AppView: high limits

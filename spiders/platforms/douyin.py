@@ -74,6 +74,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 PLATFORM = Platform(
     findings=False,
     name=NAME, title="Douyin", base_url="https://www.douyin.com",
+    hosts=("douyin.com", "iesdouyin.com"), url_forms=("https://www.douyin.com/user/{sec_uid}",),
     handle_help="a Douyin sec_uid (MS4wLjABAAAA…), e.g. from www.douyin.com/user/MS4wLjABAAAA…",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # every answer is unknown today: ask rarely

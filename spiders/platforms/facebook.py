@@ -115,6 +115,8 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Facebook", base_url="https://www.facebook.com",
+    hosts=("facebook.com", "fb.com", "fb.me"),
+    url_forms=("https://www.facebook.com/{name}", "https://www.facebook.com/profile.php?id={id}"),
     handle_help="a Facebook username (2-50 letters, digits or dots) or a numeric profile id",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # logged-out profile pages are heavily rate-limited and login-walled

@@ -106,6 +106,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Instagram", base_url="https://i.instagram.com",
+    hosts=("instagram.com", "instagr.am"), url_forms=("https://www.instagram.com/{name}/",),
     handle_help="an Instagram username (1-30 letters, digits, . or _)",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # 401 "Please wait a few minutes" comes quickly when polled

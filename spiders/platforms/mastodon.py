@@ -27,10 +27,15 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`https://instance/@user` -> `user@instance`; `https://instance/@user@other` (a remote account as
+    another server shows it) -> `user@other`. Whether the host is plausibly a fediverse server is decided by
+    the registry (spiders.platforms.resolve_url), which never gives this function a host another platform owns.
+    """
     host, path = host_path(url)
-    if not host or "." not in host or not path or not path[0].startswith("@") or "@" in path[0][1:]:
+    if not host or "." not in host or not path or not path[0].startswith("@"):
         return None
-    return normalise(f"{path[0][1:]}@{host}")
+    user, _, remote = path[0][1:].partition("@")
+    return normalise(f"{user}@{remote or host}")
 
 
 def split(handle: str) -> tuple[str, str]:
@@ -99,6 +104,7 @@ def classify_second(reply: Reply, account: Account, first: Verdict) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Mastodon", base_url="https://mastodon.social",
+    hosts=(), url_forms=("https://{instance}/@{user}",),
     handle_help="user@instance, e.g. Gargron@mastodon.social",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # per instance: 300 requests / 5 min

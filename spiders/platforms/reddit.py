@@ -88,6 +88,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Reddit", base_url="https://www.reddit.com",
+    hosts=("reddit.com",), url_forms=("https://www.reddit.com/user/{name}",),
     handle_help="a Reddit username (3-20 letters, digits, _ or -)",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     politeness=Politeness(concurrency=1, delay=2.0, batch=50),

@@ -104,6 +104,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Telegram", base_url="https://t.me",
+    hosts=("t.me", "telegram.me", "telegram.dog"), url_forms=("https://t.me/{name}",),
     handle_help="a public Telegram username (5-32 letters, digits or _), e.g. durov or t.me/durov",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     politeness=Politeness(concurrency=2, delay=1.0, batch=100),

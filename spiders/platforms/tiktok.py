@@ -126,6 +126,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="TikTok", base_url="https://www.tiktok.com",
+    hosts=("tiktok.com",), url_forms=("https://www.tiktok.com/@{name}",),
     handle_help="a TikTok username (2-24 letters, digits, _ or .), with or without the @",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # SlardarWAF triggers on bursts from one IP

@@ -91,6 +91,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Twitch", base_url="https://api.twitch.tv",
+    hosts=("twitch.tv",), url_forms=("https://www.twitch.tv/{name}",),
     handle_help="a Twitch login (letters, digits and _, up to 25 characters)",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # Helix app tokens get 800 points a minute; one request costs one point

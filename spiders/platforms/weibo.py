@@ -107,6 +107,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Weibo", base_url="https://m.weibo.cn",
+    hosts=("weibo.com", "weibo.cn"), url_forms=("https://weibo.com/u/{uid}", "https://m.weibo.cn/u/{uid}"),
     handle_help="a numeric Weibo uid such as 1234567890 (screen names change; uids do not)",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # 418/414 when polled faster

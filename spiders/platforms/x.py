@@ -206,6 +206,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="X", base_url="https://api.x.com",
+    hosts=("x.com", "twitter.com"), url_forms=("https://x.com/{name}",),
     handle_help="an X/Twitter screen name (1-15 letters, digits or _), with or without @",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # API v2 user lookups are metered per app (tier-dependent); keep it slow

@@ -173,6 +173,8 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="YouTube", base_url="https://www.youtube.com",
+    hosts=("youtube.com", "youtu.be"),
+    url_forms=("https://www.youtube.com/@{handle}", "https://www.youtube.com/channel/{UC…}"),
     handle_help="a YouTube channel id (UC + 22 characters, preferred) or an @handle",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # channel pages are large and Google rate-limits by IP ("unusual traffic")
