@@ -56,14 +56,26 @@ def cli(ctx: click.Context, watchlist_path: str, db_path: str, log_level: str) -
 
 
 @cli.command()
+@click.option("--explain", is_flag=True, help="Also show, for every entry, what it resolved to and what will be asked.")
+@click.option("--json", "as_json", is_flag=True, help="Print the resolution of every entry as JSON.")
 @click.pass_obj
 @user_errors
-def validate(obj: dict[str, Any]) -> None:
+def validate(obj: dict[str, Any], explain: bool, as_json: bool) -> None:
     """Check the watchlist and the environment; write nothing."""
     from monitor.watchlist import load
 
     wl = load(obj["watchlist"])
     base_urls = base_urls_from_env()
+    if as_json or explain:
+        from monitor import explain as explaining
+
+        rows = explaining.explain(wl.accounts, secrets_from_env(), base_urls)
+        if as_json:
+            click.echo(json.dumps({"watchlist": wl.path, "accounts": [r.as_dict() for r in rows]}, indent=2,
+                                  ensure_ascii=False))
+            return
+        click.echo(explaining.render(rows))
+        click.echo("")
     slack = slack_from_env(wl.slack_channel)
     platforms = sorted({a.platform for a in wl.accounts})
     click.echo(f"{wl.path}: OK — {len(wl.accounts)} accounts, {len(wl.entities)} entities, "
