@@ -37,8 +37,9 @@ class Fixture:
                      headers={k.lower(): v for k, v in self.headers.items()})
 
 
-def load(platform: str, case: str) -> Fixture:
-    meta_path = ROOT / platform / f"{case}.meta.json"
+def load(platform: str, case: str, root: str | Path | None = None) -> Fixture:
+    """One saved response; `root` reads it from another fixtures directory (e.g. `banwatch selftest --save`)."""
+    meta_path = Path(root if root is not None else ROOT) / platform / f"{case}.meta.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     bodies = [p for p in meta_path.parent.glob(f"{case}.*") if not p.name.endswith(".meta.json")]
     body = bodies[0].read_bytes() if bodies else b""
