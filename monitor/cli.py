@@ -133,6 +133,29 @@ def check(obj: dict[str, Any], progress: bool | None) -> None:
 
 
 @cli.command()
+@click.argument("platforms", nargs=-1, metavar="[PLATFORM]...")
+@click.option("--save", "save_to", metavar="DIR",
+              help="Write every response as a test fixture under DIR/<platform>/, with secrets removed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-canary results as JSON.")
+@click.option("--strict", is_flag=True, help="Exit 3 when a canary could not be read (rate limit, wall, timeout).")
+@click.pass_context
+def selftest(ctx: click.Context, platforms: tuple[str, ...], save_to: str | None, as_json: bool,
+             strict: bool) -> None:
+    """Ask each platform about its canaries; exit 1 if a classifier drifted. Writes no database."""
+    from monitor import selftest as st
+
+    given = ctx.parent is not None and ctx.parent.get_parameter_source("watchlist_path") not in (
+        click.core.ParameterSource.DEFAULT, None)
+    try:
+        code = st.main(platforms, ctx.obj["watchlist"], given, save_to, as_json, strict, ctx.obj["log_level"],
+                       click.echo)
+    except BanwatchError as exc:  # exit 1 means drift here, so a user error is 2
+        click.echo(f"Error: {exc}" if "\n" not in str(exc) else f"Error:\n{exc}", err=True)
+        sys.exit(st.EXIT_USAGE)
+    sys.exit(code)
+
+
+@cli.command()
 @click.pass_obj
 @user_errors
 def run(obj: dict[str, Any]) -> None:
