@@ -255,20 +255,13 @@ def _format_option(fn: F) -> F:
 @click.pass_obj
 @user_errors
 def status(obj: dict[str, Any], fmt: str) -> None:
-    """The service's last tick, each platform's last run and unknown rate, and every account's status."""
-    from monitor.query import run_sql
+    """The service's last tick, each platform's last run, unknown rate and drift, and every account's status."""
+    from monitor.query import platform_status, run_sql
 
     db = obj["db"]
     _, service = run_sql(db, "SELECT key, value FROM service")
     svc = dict(service)
-    p_cols, platforms = run_sql(db, """
-        SELECT r.platform, max(r.finished_at) AS last_run,
-               round(100.0 * sum(r.unknown) / max(1, sum(r.accounts)), 1) AS unknown_pct_1h,
-               coalesce(h.state, 'ok') AS health
-        FROM runs r LEFT JOIN platform_states h ON h.platform = r.platform
-        WHERE r.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour') OR r.id IN (
-            SELECT max(id) FROM runs GROUP BY platform)
-        GROUP BY r.platform ORDER BY r.platform""")
+    p_cols, platforms = platform_status(db)
     columns, rows = run_sql(db, """
         SELECT key AS account, coalesce(entity, '') AS entity, coalesce(status, 'unchecked') AS status,
                coalesce(status_since, '') AS since,

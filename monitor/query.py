@@ -79,3 +79,28 @@ def run_sql(path: str, sql: str, params: dict[str, Any] | None = None,
         raise StoreError(f"SQL error: {exc}") from None
     finally:
         conn.close()
+
+
+_PLATFORMS = """
+    SELECT r.platform, max(r.finished_at) AS last_run,
+           round(100.0 * sum(r.unknown) / max(1, sum(r.accounts)), 1) AS unknown_pct_1h,
+           coalesce(h.state, 'ok') AS health{columns}
+    FROM runs r LEFT JOIN platform_states h ON h.platform = r.platform{join}
+    WHERE r.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour') OR r.id IN (
+        SELECT max(id) FROM runs GROUP BY platform)
+    GROUP BY r.platform ORDER BY r.platform"""
+_DRIFT_COLUMNS = """,
+           round(100.0 * p.drift_rate_1h, 1) AS drift_pct_1h, round(100.0 * p.drift_rate_day, 1) AS drift_pct_day,
+           CASE WHEN p.drifting THEN 'drifting?' ELSE '' END AS drift,
+           coalesce(p.top_unknown_rules, '') AS top_unknown_rules"""
+
+
+def platform_status(path: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """`banwatch status`'s platforms: last run, unknown share of the last hour, health, and from the
+    `platform_health` view the unknown-rule drift (docs/cli.md). A database that no banwatch with drift has
+    opened yet (the view has no `drifting`) is shown without the drift columns, not refused."""
+    _, view = run_sql(path, "SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'platform_health'")
+    if view and "drifting" in (view[0][0] or ""):
+        return run_sql(path, _PLATFORMS.format(
+            columns=_DRIFT_COLUMNS, join=" LEFT JOIN platform_health p ON p.platform = r.platform"))
+    return run_sql(path, _PLATFORMS.format(columns="", join=""))

@@ -62,7 +62,7 @@ class Checker:
         self._batch: list[Observation] = []
         self.on_observation = on_observation
         self.summary = CheckSummary()
-        self._round_counts: dict[str, Counter[str]] = {}
+        self._round_counts: Counter[tuple[str, str, str]] = Counter()  # (platform, status, rule) this crawl
 
     def record(self, obs: Observation) -> None:
         """Called for every observation a crawl yields; one transaction each."""
@@ -79,7 +79,7 @@ class Checker:
         s.counts[obs.status.value] += 1
         if not obs.status.conclusive:
             s.unknown_rules[obs.rule] += 1
-        self._round_counts.setdefault(account.platform, Counter())[obs.status.value] += 1
+        self._round_counts[account.platform, obs.status.value, obs.rule] += 1
         if result.baseline and step.state.status:
             s.baselines[account.key] = step.state.status.value
         if step.transition:
@@ -141,7 +141,7 @@ class Checker:
         started = now_iso()
         per_platform = Counter(a.platform for a in accounts)
         run_ids = {p: self.store.start_run(self.command, p, n, started) for p, n in per_platform.items()}
-        self._round_counts = {}
+        self._round_counts = Counter()
         settings = runner.settings.copy()
         settings.set("DOWNLOAD_SLOTS", download_slots(accounts, self.politeness), priority="cmdline")
         crawler = Crawler(StatusSpider, settings)
@@ -153,7 +153,14 @@ class Checker:
         reason = (crawler.stats.get_value("finish_reason") if crawler.stats else None) or "finished"
         finished = now_iso()
         for platform, run_id in run_ids.items():
-            self.store.finish_run(run_id, dict(self._round_counts.get(platform, {})), reason, finished)
+            counts: Counter[str] = Counter()
+            rules: Counter[str] = Counter()  # unknown observations per rule: drift shows in platform_health
+            for (p, status, rule), n in self._round_counts.items():
+                if p == platform:
+                    counts[status] += n
+                    if status == "unknown":
+                        rules[rule] += n
+            self.store.finish_run(run_id, dict(counts), reason, finished, unknown_rules=dict(rules))
         self.summary.rounds += 1
 
     async def check(self, runner: Any, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

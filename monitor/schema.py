@@ -145,6 +145,55 @@ def m005_identity(db: Database) -> None:
     db["changes"].add_column("to_handle", str)
 
 
+@migrations()
+def m006_drift(db: Database) -> None:
+    """Unknown-rule drift: each run records how many unknown observations each rule produced and how many of
+    them a drift rule read; `platform_health` shows the drift share of the last hour against the day before,
+    the hour's top unknown rules, and whether the platform's pages look changed (`drifting`)."""
+    db["runs"].add_column("unknown_rules", str)  # JSON {rule: observations} of the run's unknown observations
+    db["runs"].add_column("drift", int)  # how many of them a drift rule read (NULL: not recorded, before v6)
+    # A drift rule reads something the classifier does not know: `<platform>.unrecognised`, a named rule
+    # (`x.user_unavailable:some_new_value`, a value no rule knows) or `<platform>.classifier_error`
+    # (monitor.store.drift_rule). Drifting: any named rule in the last hour, or at least 3 drift observations
+    # that are >= 20 % of the hour's checks and >= 3x the share of the rest of the day (docs/sql.md).
+    # One pass over the day's runs; only the last hour's unknown_rules JSON is read (the per-platform index).
+    db.create_view("platform_health", """
+        WITH p AS (
+            SELECT r.platform, max(r.finished_at) AS last_run, sum(r.accounts) AS checks_24h,
+                   sum(r.unknown) AS unknown_24h, sum(r.drift) AS drift_24h,
+                   sum(CASE WHEN r.drift IS NOT NULL THEN r.accounts END) AS drift_checks_24h,
+                   sum(CASE WHEN r.drift IS NOT NULL
+                             AND r.started_at >= (SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour'))
+                            THEN r.accounts END) AS checks_1h,
+                   sum(CASE WHEN r.started_at >= (SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour'))
+                            THEN r.drift END) AS drift_1h
+            FROM runs r WHERE r.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day') GROUP BY r.platform),
+        q AS (  -- the baseline is the rest of the day: the 23 hours before the last one
+            SELECT p.*, drift_24h - coalesce(drift_1h, 0) AS drift_day,
+                   drift_checks_24h - coalesce(checks_1h, 0) AS checks_day FROM p)
+        SELECT q.platform, coalesce(s.state, 'ok') AS state, s.since AS blind_since, q.last_run, q.checks_24h,
+               q.unknown_24h,
+               round(1.0 * q.unknown_24h / max(1, q.checks_24h), 3) AS unknown_rate_24h,
+               q.checks_1h, q.drift_1h, round(1.0 * q.drift_1h / q.checks_1h, 3) AS drift_rate_1h,
+               round(1.0 * q.drift_day / q.checks_day, 3) AS drift_rate_day,
+               (SELECT group_concat(rule || ' ×' || n, ', ') FROM (
+                    SELECT j.key AS rule, sum(j.value) AS n FROM runs u, json_each(u.unknown_rules) j
+                    WHERE u.platform = q.platform AND u.unknown > 0
+                      AND u.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')
+                    GROUP BY j.key
+                    ORDER BY (instr(j.key, ':') > 0 OR j.key GLOB '*.unrecognised'
+                              OR j.key GLOB '*.classifier_error') DESC, n DESC, rule
+                    LIMIT 3)) AS top_unknown_rules,
+               CASE WHEN EXISTS (
+                        SELECT 1 FROM runs u, json_each(u.unknown_rules) j
+                        WHERE u.platform = q.platform AND u.unknown > 0 AND instr(j.key, ':') > 0
+                          AND u.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour'))
+                      OR (q.drift_1h >= 3 AND 5 * q.drift_1h >= q.checks_1h  -- in integers: exact at the bounds
+                          AND coalesce(q.drift_1h * q.checks_day >= 3 * q.drift_day * q.checks_1h, 1))
+                    THEN 1 ELSE 0 END AS drifting
+        FROM q LEFT JOIN platform_states s ON s.platform = q.platform""", replace=True)
+
+
 SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the version
 
 

@@ -28,6 +28,15 @@ from monitor.watchlist import Watchlist
 BODY_CAP = 2 * 1024 * 1024  # evidence bodies beyond this are truncated (and flagged)
 BUSY_TIMEOUT_S = 30
 
+DRIFT_SUFFIXES = (".unrecognised", ".classifier_error")
+
+
+def drift_rule(rule: str) -> bool:
+    """A rule that read something the classifier does not know, so the platform's page may have changed:
+    `<platform>.unrecognised`, `<platform>.classifier_error`, or a named rule (`x.user_unavailable:new_value`).
+    The `platform_health` view (monitor/schema.py m006) applies the same test in SQL."""
+    return ":" in rule or rule.endswith(DRIFT_SUFFIXES)
+
 
 def _connect(path: str) -> sqlite3.Connection:
     try:
@@ -250,9 +259,16 @@ class Store:
         return int(self.db["runs"].insert({"command": command, "platform": platform, "started_at": at,
                                            "accounts": accounts}).last_pk)
 
-    def finish_run(self, run_id: int, counts: dict[str, int], reason: str, at: str) -> None:
+    def finish_run(self, run_id: int, counts: dict[str, int], reason: str, at: str,
+                   unknown_rules: dict[str, int] | None = None) -> None:
+        """`unknown_rules`: how many of the run's unknown observations each rule produced (None: not recorded).
+
+        One UPDATE of the run's own row: drift is counted per run, never per check."""
+        rules = None if unknown_rules is None else json.dumps(unknown_rules, sort_keys=True, ensure_ascii=False)
+        drift = None if unknown_rules is None else sum(n for r, n in unknown_rules.items() if drift_rule(r))
         self.db["runs"].update(run_id, {"finished_at": at, "counts": json.dumps(counts, sort_keys=True),
-                                        "unknown": counts.get("unknown", 0), "finish_reason": reason})
+                                        "unknown": counts.get("unknown", 0), "finish_reason": reason,
+                                        "unknown_rules": rules, "drift": drift})
 
     def recent_runs(self, platform: str, since: str) -> list[dict[str, Any]]:
         """Finished runs of a platform since `since`, newest first."""
@@ -314,7 +330,8 @@ class Store:
         """Roll per-crawl `runs` older than `before` up into one row per platform and hour.
 
         The service records a run per crawl (several a minute); health needs them for minutes, people read
-        them per day. Rollups keep the per-status counts summed and `command = 'rollup'`.
+        them per day. Rollups keep the per-status and per-unknown-rule counts summed and `command = 'rollup'`;
+        `unknown_rules` and `drift` stay NULL only when none of the rolled-up runs recorded them.
         """
         buckets = list(self.db.query(
             "SELECT platform, substr(started_at, 1, 13) AS hour FROM runs WHERE started_at < ? "
@@ -322,18 +339,25 @@ class Store:
         for b in buckets:
             with self.db.atomic():
                 rows = list(self.db.query(
-                    "SELECT id, finished_at, accounts, unknown, counts FROM runs WHERE platform = ? "
-                    "AND substr(started_at, 1, 13) = ? AND command != 'rollup' AND started_at < ?",
+                    "SELECT id, finished_at, accounts, unknown, counts, unknown_rules, drift FROM runs "
+                    "WHERE platform = ? AND substr(started_at, 1, 13) = ? AND command != 'rollup' AND started_at < ?",
                     [b["platform"], b["hour"], before]))
                 counts: dict[str, int] = {}
+                rules: dict[str, int] | None = None
                 for r in rows:
                     for status, n in json.loads(r["counts"] or "{}").items():
                         counts[status] = counts.get(status, 0) + n
+                    if r["unknown_rules"] is not None:
+                        rules = {} if rules is None else rules
+                        for rule, n in json.loads(r["unknown_rules"]).items():
+                            rules[rule] = rules.get(rule, 0) + n
                 self.db["runs"].insert({
                     "command": "rollup", "platform": b["platform"], "started_at": b["hour"] + ":00:00.000Z",
                     "finished_at": max((r["finished_at"] or "" for r in rows), default=None),
                     "accounts": sum(r["accounts"] or 0 for r in rows), "unknown": sum(r["unknown"] or 0 for r in rows),
-                    "counts": json.dumps(counts, sort_keys=True), "finish_reason": f"rollup of {len(rows)} runs"})
+                    "counts": json.dumps(counts, sort_keys=True), "finish_reason": f"rollup of {len(rows)} runs",
+                    "unknown_rules": None if rules is None else json.dumps(rules, sort_keys=True, ensure_ascii=False),
+                    "drift": None if rules is None else sum(r["drift"] or 0 for r in rows)})
                 ids = [r["id"] for r in rows]
                 self.db.execute(f"DELETE FROM runs WHERE id IN ({','.join('?' * len(ids))})", ids)
         return len(buckets)
