@@ -8,9 +8,16 @@ Probes, in order of preference:
    - 200 `{"errors": [{"title": "Forbidden", "detail": "User has been suspended: [name].", ...}]}` -> suspended
    - 200 `{"errors": [{"title": "Not Found Error", "detail": "Could not find user with username: [name].", ...}]}`
      -> not_found (deactivated and renamed accounts read the same)
+   - any other per-user problem -> unknown (`x.v2_user_error` for a known title, else `x.v2_problem:<title>`)
+   Enum-like values (`__typename`, `reason`, `resource_type`, problem titles and details, error codes given as
+   numbers or strings) are compared in one spelling (`base.enum_key`, camelCase split), never byte for byte.
 2. `X_AUTH_TOKEN` + `X_CT0` + `BANWATCH_X_WEB_BEARER_TOKEN` set (a logged-in web session): GraphQL `UserByScreenName`.
    - `data.user.result.__typename == "User"` -> active (`rest_id`); `legacy.withheld_in_countries` -> restricted
-   - `__typename == "UserUnavailable"` with `reason == "Suspended"` -> suspended; other reasons -> unknown
+   - `__typename == "UserUnavailable"`, by `reason` (read in any spelling: `Suspended`,
+     `USER_UNAVAILABLE_REASON_SUSPENDED`, `suspended`...): Suspended -> suspended, Deactivated -> deactivated,
+     Offboarded -> not_found (weak: its meaning is not public), Protected -> active (the account exists);
+     NoReason / Unavailable / no reason -> unknown (`x.user_unavailable_other`); any other value -> unknown
+     named after it (`x.user_unavailable:<value>`), so a new value shows in `status`
    - `{"data": {}}` / `{"data": {"user": {}}}` -> not_found (Med)
 3. Neither: `probe` raises MissingCredentials, recorded as unknown (`x.no_credentials`), never a guess.
 
@@ -28,8 +35,8 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    MissingCredentials, Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, transient,
-    unrecognised,
+    PROOF, MissingCredentials, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, json_body,
+    named_rule, transient, unrecognised, weak,
 )
 
 NAME = "x"
@@ -99,12 +106,38 @@ def profile_url(handle: str) -> str:
     return f"https://x.com/{handle}"
 
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _key(value: object, *prefixes: str) -> str:
+    """`enum_key` that also splits camelCase, so `UserUnavailable`, `USER_UNAVAILABLE` and `user-unavailable`
+    are one spelling (`user_unavailable`); used to name a value."""
+    return enum_key(_CAMEL.sub("_", str(value)) if value is not None else None, *prefixes)
+
+
+def _flat(value: object, *prefixes: str) -> str:
+    """`_key` without the separators, used to compare: `userunavailable`, `UserUnavailable` and
+    `USER_UNAVAILABLE` all match."""
+    return _key(value, *prefixes).replace("_", "")
+
+
+def _code(value: object) -> int | None:
+    """An error code given as a number or as a string of digits ("63"); anything else is not a code."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
 def _codes(doc: dict) -> dict[int, str]:
     errors = doc.get("errors")
     if not isinstance(errors, list):
         return {}
-    return {e["code"]: str(e.get("message", "")) for e in errors
-            if isinstance(e, dict) and isinstance(e.get("code"), int)}
+    return {code: str(e.get("message", "")) for e in errors
+            if isinstance(e, dict) and (code := _code(e.get("code"))) is not None}
 
 
 def _user_errors(doc: dict) -> list[dict]:
@@ -112,8 +145,8 @@ def _user_errors(doc: dict) -> list[dict]:
     errors = doc.get("errors")
     if not isinstance(errors, list):
         return []
-    return [e for e in errors if isinstance(e, dict) and e.get("resource_type") == "user"
-            and e.get("parameter") in {"username", "usernames", "id", "ids"}]
+    return [e for e in errors if isinstance(e, dict) and _flat(e.get("resource_type")) == "user"
+            and _flat(e.get("parameter")) in {"username", "usernames", "id", "ids"}]
 
 
 def _withheld(countries: object) -> list[str]:
@@ -129,16 +162,37 @@ def _v2_user(user: dict) -> Verdict:
     return Verdict(Status.ACTIVE, "x.v2_user", f"API v2 returned @{user['username']}", **kw)
 
 
+# GraphQL `UserUnavailable.reason`, in `_key` form with any `USER_UNAVAILABLE_REASON_` prefix removed, ->
+# (status, rule, what it means). The GraphQL enum is Deactivated, NoReason, Offboarded, Protected, Suspended
+# (a public Rust model of X's GraphQL types); X's own visibility code keeps Offboarded apart from Suspended,
+# Deactivated and Erased (twitter/the-algorithm visibilitylib UserUnavailableStateEnum). docs/platforms.md.
+_UNAVAILABLE_REASONS: dict[str, tuple[Status, str, str]] = {
+    "suspended": (Status.SUSPENDED, "x.user_unavailable_suspended", "the account is suspended"),
+    "deactivated": (Status.DEACTIVATED, "x.user_unavailable_deactivated", "the owner deactivated the account"),
+    "offboarded": (Status.NOT_FOUND, "x.user_unavailable_offboarded",
+                   "X took the account off the platform (Offboarded: not Suspended and not Deactivated in X's "
+                   "own code; what puts an account there is not public)"),
+    "protected": (Status.ACTIVE, "x.user_unavailable_protected",
+                  "the account exists and its owner protected it (the owner's choice, not a sanction)"),
+    "no_reason": (Status.UNKNOWN, "x.user_unavailable_other", "no reason given: proves nothing"),
+    "unavailable": (Status.UNKNOWN, "x.user_unavailable_other", "no specific reason: proves nothing"),
+    "": (Status.UNKNOWN, "x.user_unavailable_other", "no reason field: proves nothing"),
+}
+_REASON_PREFIXES = ("user_unavailable_reason", "unavailable_reason", "reason")
+_UNAVAILABLE_BY_FLAT = {key.replace("_", ""): value for key, value in _UNAVAILABLE_REASONS.items()}
+
+
 def _graphql_result(result: dict) -> Verdict | None:
-    kind = result.get("__typename")
-    if kind == "UserUnavailable":
-        reason = str(result.get("reason") or result.get("unavailable_reason") or "")
-        if reason == "Suspended":
-            return Verdict(Status.SUSPENDED, "x.user_unavailable_suspended",
-                           "GraphQL UserUnavailable, reason: Suspended")
-        return Verdict(Status.UNKNOWN, "x.user_unavailable_other",
-                       f"GraphQL UserUnavailable, reason: {reason or 'none given'}"[:200])
-    if kind == "User" and result.get("rest_id"):
+    kind = _flat(result.get("__typename"))
+    if kind == "userunavailable":
+        raw = result.get("reason") or result.get("unavailable_reason") or ""
+        reason = _key(raw, *_REASON_PREFIXES)
+        if reason.replace("_", "") not in _UNAVAILABLE_BY_FLAT:
+            return Verdict(Status.UNKNOWN, named_rule(NAME, "user_unavailable", reason),
+                           f"GraphQL UserUnavailable with a reason no rule knows: {str(raw)[:80]!r}")
+        status, rule, meaning = _UNAVAILABLE_BY_FLAT[reason.replace("_", "")]
+        return Verdict(status, rule, f"GraphQL UserUnavailable, reason {str(raw)[:80] or 'none'}: {meaning}"[:240])
+    if kind == "user" and result.get("rest_id"):
         legacy = result.get("legacy") if isinstance(result.get("legacy"), dict) else {}
         core = result.get("core") if isinstance(result.get("core"), dict) else {}  # newer layout
         screen_name = legacy.get("screen_name") or core.get("screen_name")
@@ -148,7 +202,15 @@ def _graphql_result(result: dict) -> Verdict | None:
         if countries:
             return Verdict(Status.RESTRICTED, "x.withheld", f"withheld in {', '.join(countries)}", **kw)
         return Verdict(Status.ACTIVE, "x.graphql_user", f"GraphQL returned @{screen_name}", **kw)
+    if kind not in ("", "user"):  # a __typename no rule knows: layout drift, named in the reason
+        return Verdict(Status.UNKNOWN, "x.unrecognised",
+                       f"GraphQL user result with a __typename no rule knows: {str(result.get('__typename'))[:60]!r}")
     return None
+
+
+# v2 problem titles (in `_flat` form) that are known but prove no state: "Authorization Error" (not authorized
+# to see the user), and "Forbidden" / "Not Found Error" with a detail other than the suspended / not-found one.
+_V2_KNOWN_TITLES = {"authorizationerror", "forbidden", "notfounderror"}
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
@@ -157,8 +219,8 @@ def classify(reply: Reply, account: Account) -> Verdict:
     doc = json_body(reply)
     if not isinstance(doc, dict):
         host, path = host_path(reply.url)
-        title = html_title(reply)
-        if (path[:3] == ["i", "flow", "login"]) or title.startswith("Log in to X") or "/i/flow/login" in reply.text:
+        title = " ".join(html_title(reply).split()).lower()
+        if (path[:3] == ["i", "flow", "login"]) or title.startswith("log in to x") or "/i/flow/login" in reply.text:
             return Verdict(Status.UNKNOWN, "x.login_wall", "X served its login page instead of data")
         return unrecognised(reply, NAME)
 
@@ -178,12 +240,16 @@ def classify(reply: Reply, account: Account) -> Verdict:
     # v2 per-user problems come with HTTP 200
     for err in _user_errors(doc):
         title, detail = str(err.get("title", "")), str(err.get("detail", ""))
-        if title.startswith("Forbidden") and detail.startswith("User has been suspended"):
+        title_key, detail_key = _flat(title), _flat(detail)
+        if title_key.startswith("forbidden") and detail_key.startswith("userhasbeensuspended"):
             return Verdict(Status.SUSPENDED, "x.v2_suspended", f"API v2: {detail}"[:200])
-        if title == "Not Found Error" and detail.startswith("Could not find user"):
+        if title_key == "notfounderror" and detail_key.startswith("couldnotfinduser"):
             return Verdict(Status.NOT_FOUND, "x.v2_not_found",
                            f"API v2: {detail} (deactivated, renamed and never-existing accounts read the same)"[:240])
-        return Verdict(Status.UNKNOWN, "x.v2_user_error", f"API v2 {title}: {detail}"[:200])
+        if title_key in _V2_KNOWN_TITLES:  # a known problem that says nothing about the account's state
+            return Verdict(Status.UNKNOWN, "x.v2_user_error", f"API v2 {title}: {detail}"[:200])
+        return Verdict(Status.UNKNOWN, named_rule(NAME, "v2_problem", _key(title)),
+                       f"API v2 problem no rule knows: {title}: {detail}"[:200])
 
     if reply.status in (401, 402, 403):
         detail = doc.get("detail") or doc.get("title") or doc.get("reason") or ""
@@ -212,4 +278,15 @@ PLATFORM = Platform(
     # API v2 user lookups are metered per app (tier-dependent); keep it slow
     politeness=Politeness(concurrency=1, delay=5.0, batch=20),
     credentials=("X_BEARER_TOKEN", "X_AUTH_TOKEN", "X_CT0", "BANWATCH_X_WEB_BEARER_TOKEN"),
+    strength={
+        "x.v2_user": PROOF, "x.graphql_user": PROOF, "x.user_unavailable_protected": PROOF, "x.withheld": PROOF,
+        "x.v2_suspended": PROOF, "x.user_unavailable_suspended": PROOF, "x.code_63": PROOF,
+        "x.user_unavailable_deactivated": PROOF,
+        "x.v2_not_found": weak("deactivated, renamed-away and never-registered names read the same"),
+        "x.graphql_no_user": weak("deactivated, renamed-away and never-registered names read the same"),
+        "x.code_50": weak("'User not found' is also the answer for deactivated, renamed-away and never-registered "
+                          "names"),
+        "x.user_unavailable_offboarded": weak("what X means by Offboarded is not public: it is neither Suspended "
+                                              "nor Deactivated in X's own code"),
+    },
 )
