@@ -5,14 +5,16 @@
 - `{"code": -404, "message": "啥都木有"}` -> not_found (a cancelled account, 注销, reads the same)
 - `-352` 风控校验失败 (with `data.v_voucher`), `-401` 非法访问 (captcha), `-412` 请求被拦截 and the HTTP 412
   "安全风控策略" page, `-799` 请求过于频繁, `-509` over limit, `-101` 账号未登录, any other non-zero code,
-  429, 5xx -> unknown
+  429, 5xx -> unknown (the public codes of errcode.md as `bilibili.api_error`; a code no table knows is named
+  after itself, `bilibili.code:minus_<n>` for -n, so a new code shows in `status`)
 - `-102` 账号被封停 is the CALLER's account (the optional BANWATCH_BILIBILI_COOKIE) being banned -> unknown
   (`bilibili.credential_rejected`), never the target's state.
 
 The card endpoint carries no `silence` and no `sys_notice`: the frozen-account notices (ids 5/22/25/31/34)
 and dispute warnings (8/16/36) are only in `/x/space/wbi/acc/info`, which needs a WBI signature built from
 keys that rotate daily, so banwatch does not read them (docs/platforms.md). States are read only from the
-`code` field and `data.card.spacesta`, never from the user's name or sign (bio).
+`code` field and `data.card.spacesta` (numbers, also read when sent as strings of digits), never from the
+user's name or sign (bio).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import re
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, transient, unrecognised,
+    PROOF, Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, named_rule, transient,
+    unrecognised,
 )
 
 NAME = "bilibili"
@@ -39,6 +42,23 @@ _CODES: dict[int, tuple[Status, str, str]] = {
     -102: (Status.UNKNOWN, "bilibili.credential_rejected",
            "code -102 账号被封停: the MONITOR's cookie account is banned, not the target"),
 }
+# The other public error codes (bilibili-API-collect docs/misc/errcode.md): none says anything about the target
+# account (-626 用户不存在 and -643 被锁定 are login answers), so they are unknown under one rule. A code in
+# neither table is unknown and named after itself (`bilibili.code:minus_<n>` for -n).
+_OTHER_CODES = {-1, -2, -3, -4, -103, -104, -105, -106, -107, -108, -110, -111, -112, -113, -114, -115, -304,
+                -307, -400, -403, -405, -409, -500, -503, -504, -616, -617, -625, -626, -628, -629, -632, -643,
+                -650, -652, -658, -662, -688, -689, -701, -8888}
+
+
+def _int(value: object) -> int | None:
+    """A code or flag as Bilibili sends it (a number) or as a string of digits ("-404"); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
 
 
 def normalise(handle: str) -> str | None:
@@ -83,24 +103,27 @@ def classify(reply: Reply, account: Account) -> Verdict:
                            f"HTTP {reply.status} '{html_title(reply) or 'security control'}': "
                            "the monitor's IP is risk-controlled")
         return unrecognised(reply, NAME)
-    code = doc.get("code")
+    code = _int(doc.get("code"))
     if code == -404:
         return Verdict(Status.NOT_FOUND, "bilibili.not_found",
                        f"code -404 {doc.get('message', '')}: no such user (cancelled accounts read the same)")
-    if isinstance(code, int) and code in _CODES:
+    if code in _CODES:
         return Verdict(*_CODES[code])
     data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
     card = data.get("card")
     if code == 0 and isinstance(card, dict) and str(card.get("mid", "")) == account.handle:
         name = card.get("name") or None
-        if card.get("spacesta") == -2:
+        if _int(card.get("spacesta")) == -2:
             return Verdict(Status.SUSPENDED, "bilibili.spacesta_banned",
                            "card.spacesta is -2 (被封禁, banned)", platform_id=account.handle, display_name=name)
         return Verdict(Status.ACTIVE, "bilibili.card", f"card of mid {account.handle}",
                        platform_id=account.handle, display_name=name)
-    if isinstance(code, int) and code != 0:
+    if code in _OTHER_CODES:
         return Verdict(Status.UNKNOWN, "bilibili.api_error",
                        f"code {code} {doc.get('message', '')}: proves nothing about the account"[:200])
+    if code is not None and code != 0:
+        return Verdict(Status.UNKNOWN, named_rule(NAME, "code", f"minus {-code}" if code < 0 else code),
+                       f"code {code} {doc.get('message', '')}: a code no rule knows"[:200])
     return unrecognised(reply, NAME)
 
 
@@ -112,4 +135,5 @@ PLATFORM = Platform(
     # /x/ user endpoints rate-limit around 150 requests / 5 min per IP (research §12)
     politeness=Politeness(concurrency=1, delay=3.0, batch=50),
     credentials=(COOKIE,),
+    strength={"bilibili.card": PROOF, "bilibili.spacesta_banned": PROOF, "bilibili.not_found": PROOF},
 )

@@ -3,8 +3,15 @@
 - 200 profileViewDetailed -> active (stable id: the `did`); a `!hide` or `!warn` label -> restricted
 - 400 `AccountTakedown` -> suspended (temporary and permanent takedowns read the same)
 - 400 `AccountDeactivated` -> deactivated
-- 400 `InvalidRequest` "Profile not found" -> not_found (a deleted account reads the same)
+- 400 `InvalidRequest` "Profile not found" -> not_found (a deleted account reads the same; weak: a handle nobody
+  holds and an AppView that lost the profile read the same too)
+- 400 `InvalidRequest` with another message -> unknown; any other error name -> unknown, named after it
+  (`bluesky.error:<name>`)
 - 429 `RateLimitExceeded`, 5xx -> unknown
+
+Error names, messages and repo statuses are compared in one spelling (`base.enum_key`, camelCase split):
+`AccountTakedown`, `ACCOUNT_TAKEDOWN` and `account-takedown` are one value. A repo status no rule knows is
+unknown and named (`bluesky.repo_status:<value>`).
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ import re
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, json_body, transient, unrecognised
+from spiders.platforms.base import (
+    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, json_body, named_rule, transient, unrecognised,
+    weak,
+)
 
 NAME = "bluesky"
 _HANDLE = re.compile(r"^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -45,9 +55,24 @@ def profile_url(handle: str) -> str:
     return f"https://bsky.app/profile/{handle}"
 
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _key(value: object, *prefixes: str) -> str:
+    """`enum_key` that also splits camelCase: `AccountTakedown`, `ACCOUNT_TAKEDOWN` and `account-takedown` are
+    all `account_takedown` (the form a named rule uses)."""
+    return enum_key(_CAMEL.sub("_", str(value)) if value is not None else None, *prefixes)
+
+
+def _flat(value: object, *prefixes: str) -> str:
+    """`_key` without separators, the form values are compared in: `takendown` and `TAKEN_DOWN` match."""
+    return _key(value, *prefixes).replace("_", "")
+
+
+# XRPC `error` names of a 400 from getProfile, in `_flat` form (atproto getProfile.ts / xrpc-server errors.ts)
 _ERRORS = {
-    "AccountTakedown": (Status.SUSPENDED, "bluesky.account_takedown"),
-    "AccountDeactivated": (Status.DEACTIVATED, "bluesky.account_deactivated"),
+    "accounttakedown": (Status.SUSPENDED, "bluesky.account_takedown"),
+    "accountdeactivated": (Status.DEACTIVATED, "bluesky.account_deactivated"),
 }
 
 
@@ -59,16 +84,21 @@ def classify(reply: Reply, account: Account) -> Verdict:
         return unrecognised(reply, NAME)
     if reply.status == 400:
         error, message = doc.get("error"), str(doc.get("message", ""))
-        if error in _ERRORS:
-            status, rule = _ERRORS[error]
-            return Verdict(status, rule, f"HTTP 400 {error}: {message}")
-        if error == "InvalidRequest" and message == "Profile not found":
-            return Verdict(Status.NOT_FOUND, "bluesky.profile_not_found",
-                           "HTTP 400 InvalidRequest: Profile not found (deleted or never existed)")
-        return Verdict(Status.UNKNOWN, "bluesky.invalid_request", f"HTTP 400 {error}: {message}"[:200])
+        error_key = _flat(error)
+        if error_key in _ERRORS:
+            status, rule = _ERRORS[error_key]
+            return Verdict(status, rule, f"HTTP 400 {error}: {message}"[:200])
+        if error_key == "invalidrequest":
+            if _flat(message, "error") == "profilenotfound":
+                return Verdict(Status.NOT_FOUND, "bluesky.profile_not_found",
+                               f"HTTP 400 {error}: {message} (deleted or never existed)"[:200])
+            return Verdict(Status.UNKNOWN, "bluesky.invalid_request", f"HTTP 400 {error}: {message}"[:200])
+        return Verdict(Status.UNKNOWN, named_rule(NAME, "error", _key(error)),
+                       f"HTTP 400 with an error name no rule knows: {error}: {message}"[:200])
     if reply.status == 200 and isinstance(doc.get("did"), str) and "handle" in doc:
         # a negated label withdraws an earlier one; only the account's live labels count
-        labels = {lab.get("val") for lab in doc.get("labels") or [] if isinstance(lab, dict) and not lab.get("neg")}
+        labels = {str(lab.get("val")).strip().lower() for lab in doc.get("labels") or []
+                  if isinstance(lab, dict) and not lab.get("neg")}
         hit = sorted(labels & _RESTRICTING_LABELS)
         if hit:
             return Verdict(Status.RESTRICTED, "bluesky.moderation_label",
@@ -76,16 +106,21 @@ def classify(reply: Reply, account: Account) -> Verdict:
                            platform_id=doc["did"], display_name=doc.get("displayName"))
         return Verdict(Status.ACTIVE, "bluesky.profile", f"profile of {doc['handle']}",
                        platform_id=doc["did"], display_name=doc.get("displayName"),
-                       handle=None if doc["handle"] == "handle.invalid" else doc["handle"])
+                       handle=None if str(doc["handle"]).strip().lower() == "handle.invalid" else doc["handle"])
     return unrecognised(reply, NAME)
 
 
 RELAY = "https://bsky.network"
+# getRepoStatus `status`, in `_flat` form (knownValues of lexicons/com/atproto/sync/getRepoStatus.json)
 _REPO_STATUSES = {
     "takendown": (Status.SUSPENDED, "bluesky.repo_takendown", "the relay says the repo is taken down"),
     "suspended": (Status.SUSPENDED, "bluesky.repo_suspended", "the relay says the repo is suspended"),
     "deleted": (Status.DEACTIVATED, "bluesky.repo_deleted", "the owner deleted the account (repo status deleted)"),
     "deactivated": (Status.DEACTIVATED, "bluesky.repo_deactivated", "the owner deactivated the account"),
+    # known values that say nothing about the account's fate, and an inactive repo with no status at all
+    "desynchronized": (Status.UNKNOWN, "bluesky.repo_status_other", "the relay lost sync with the repo"),
+    "throttled": (Status.UNKNOWN, "bluesky.repo_status_other", "the relay is throttling the repo"),
+    "": (Status.UNKNOWN, "bluesky.repo_status_other", "the repo is inactive and the relay gives no status"),
 }
 
 
@@ -104,18 +139,19 @@ def classify_second(reply: Reply, account: Account, first: Verdict) -> Verdict:
     doc = json_body(reply)
     if not isinstance(doc, dict):
         return unrecognised(reply, NAME)
-    if reply.status == 400 and doc.get("error") == "RepoNotFound":
+    if reply.status == 400 and _flat(doc.get("error")) == "reponotfound":
         return Verdict(Status.NOT_FOUND, "bluesky.repo_not_found",
                        "profile not found and the relay has no repo for the DID (deleted and purged)")
     if reply.status == 200 and doc.get("did") == account.platform_id:
         if doc.get("active") is True:
             return Verdict(Status.UNKNOWN, "bluesky.appview_lag",
                            "the repo is active but the AppView has no profile: proves nothing")
-        if doc.get("status") in _REPO_STATUSES:
-            status, rule, reason = _REPO_STATUSES[doc["status"]]
-            return Verdict(status, rule, reason)
-        return Verdict(Status.UNKNOWN, "bluesky.repo_status_other",
-                       f"repo inactive with status {str(doc.get('status'))[:40]!r}")
+        repo_status = _flat(doc.get("status"))
+        if repo_status not in _REPO_STATUSES:
+            return Verdict(Status.UNKNOWN, named_rule(NAME, "repo_status", _key(doc.get("status"))),
+                           f"repo inactive with a status no rule knows: {str(doc.get('status'))[:40]!r}")
+        status, rule, reason = _REPO_STATUSES[repo_status]
+        return Verdict(status, rule, f"{reason} (status {str(doc.get('status'))[:40]!r})")
     return unrecognised(reply, NAME)
 
 
@@ -127,4 +163,12 @@ PLATFORM = Platform(
     # public AppView: high limits
     politeness=Politeness(concurrency=4, delay=0.2, batch=200),
     second_probe=second_probe, classify_second=classify_second,
+    strength={
+        "bluesky.profile": PROOF, "bluesky.moderation_label": PROOF,
+        "bluesky.account_takedown": PROOF, "bluesky.account_deactivated": PROOF,
+        "bluesky.profile_not_found": weak("a handle nobody holds (asked before the DID is known) and a profile the "
+                                          "AppView lost while the repo is fine (bluesky.appview_lag) read the same"),
+        "bluesky.repo_takendown": PROOF, "bluesky.repo_suspended": PROOF, "bluesky.repo_deleted": PROOF,
+        "bluesky.repo_deactivated": PROOF, "bluesky.repo_not_found": PROOF,
+    },
 )

@@ -9,13 +9,14 @@ TikScraperPHP `Constants/Codes.php`). TikTok answers HTTP 200 for every state, s
   handle that was renamed or never existed may read this way too; the reason says so.
 - 10202 USER_NOT_EXIST -> not_found
 - 10222 USER_PRIVATE, 10223 USER_FTC -> restricted
-- 10000 VERIFY_CODE, any other code, the `tiktok-verify-page` captcha, the SlardarWAF challenge, the
-  client-rendered shell without data (what plain requests get since Aug 2026), HTTP 403 "Access Denied",
-  429, 5xx -> unknown
+- 10000 VERIFY_CODE, the codes of Codes.php that prove nothing (`tiktok.other_status_code`), any other code
+  (named after itself, `tiktok.status_code:<code>`, so a new code shows in `status`), the `tiktok-verify-page`
+  captcha, the SlardarWAF challenge, the client-rendered shell without data (what plain requests get since
+  Aug 2026), HTTP 403 "Access Denied", 429, 5xx -> unknown
 
-The code is read only from the `webapp.user-detail` object of that script element, never from the page
-text, so a bio quoting `"statusCode":10221` is not a ban. Wall markers are looked for only on pages that
-carry no such script.
+`statusCode` is read as a number whether TikTok sends it as one or as a string of digits. It is read only
+from the `webapp.user-detail` object of that script element, never from the page text, so a bio quoting
+`"statusCode":10221` is not a ban. Wall markers are looked for only on pages that carry no such script.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from typing import Any
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, transient, unrecognised
+from spiders.platforms.base import (
+    PROOF, Platform, Politeness, Probe, Secrets, host_path, named_rule, transient, unrecognised, weak,
+)
 
 NAME = "tiktok"
 _HANDLE = re.compile(r"^[a-z0-9_.]{2,24}$")
@@ -51,6 +54,21 @@ _CODES: dict[int, tuple[Status, str, str]] = {
     10223: (Status.RESTRICTED, "tiktok.user_ftc", "statusCode 10223 USER_FTC: restricted (under-13 / FTC) account"),
     10000: (Status.UNKNOWN, "tiktok.verify_code", "statusCode 10000 VERIFY_CODE: TikTok wants a captcha solved"),
 }
+# Other codes of Codes.php that say nothing about the account's state (server, login, network, anti-bot and
+# USER_UNIQUE_SENSITIVITY): unknown under one rule. A code in neither table is unknown and named after itself.
+_OTHER_CODES = {10101: "SERVER_ERROR_NOT_500", 10102: "USER_NOT_LOGIN", 10111: "NET_ERROR", 10113: "SHARK_SLIDE",
+                10114: "SHARK_BLOCK", 10225: "USER_UNIQUE_SENSITIVITY"}
+
+
+def _code(value: object) -> int | None:
+    """statusCode as TikTok sends it (a number) or as a string of digits ("10221"); anything else is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
 
 
 def normalise(handle: str) -> str | None:
@@ -105,9 +123,9 @@ def classify(reply: Reply, account: Account) -> Verdict:
                        f"{len(reply.body)}-byte page without __UNIVERSAL_DATA_FOR_REHYDRATION__ "
                        "(client-rendered shell)")
     detail = scope.get("webapp.user-detail")
-    if not isinstance(detail, dict) or not isinstance(detail.get("statusCode"), int):
+    code = _code(detail.get("statusCode")) if isinstance(detail, dict) else None
+    if code is None:
         return Verdict(Status.UNKNOWN, "tiktok.no_data", "rehydration data without webapp.user-detail.statusCode")
-    code = detail["statusCode"]
     if code == 0:
         info = detail.get("userInfo") if isinstance(detail.get("userInfo"), dict) else {}
         user = info.get("user") if isinstance(info.get("user"), dict) else {}
@@ -120,8 +138,11 @@ def classify(reply: Reply, account: Account) -> Verdict:
     if code in _CODES:
         status, rule, reason = _CODES[code]
         return Verdict(status, rule, reason)
-    return Verdict(Status.UNKNOWN, "tiktok.other_status_code",
-                   f"webapp.user-detail statusCode {code} {detail.get('statusMsg') or ''}".strip()[:200])
+    if code in _OTHER_CODES:
+        return Verdict(Status.UNKNOWN, "tiktok.other_status_code",
+                       f"webapp.user-detail statusCode {code} {_OTHER_CODES[code]}: proves nothing about the account")
+    return Verdict(Status.UNKNOWN, named_rule(NAME, "status_code", code),
+                   f"webapp.user-detail statusCode {code} no rule knows {detail.get('statusMsg') or ''}".strip()[:200])
 
 
 PLATFORM = Platform(
@@ -131,4 +152,11 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # SlardarWAF triggers on bursts from one IP
     politeness=Politeness(concurrency=1, delay=5.0, batch=50),
+    strength={
+        "tiktok.user_detail": PROOF, "tiktok.user_private": PROOF, "tiktok.user_ftc": PROOF,
+        "tiktok.user_ban": weak("username checkers read 10221 as 'name not registered': a renamed or never-registered "
+                                "handle may answer it too"),
+        "tiktok.user_not_exist": weak("the probe asks by name (TikTok has no lookup by id): a renamed account's old "
+                                      "name and a never-registered name read the same"),
+    },
 )
