@@ -57,7 +57,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
     if (early := transient(reply, NAME)) is not None:
         return early
     text = reply.text
-    if "验证码中间页" in html_title(reply):
+    if "验证码中间页" in re.sub(r"\s+", "", html_title(reply)):  # whatever the spacing
         return Verdict(Status.UNKNOWN, "douyin.captcha", "captcha middle page (验证码中间页): a wall, proves nothing")
     if not re.sub(r"<[^>]*>|\s", "", text):
         return Verdict(Status.UNKNOWN, "douyin.empty_page",
@@ -79,4 +79,5 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # every answer is unknown today: ask rarely
     politeness=Politeness(concurrency=1, delay=5.0, batch=20),
+    strength={},  # no rule is conclusive, so none needs a strength
 )

@@ -9,9 +9,9 @@
   shell without profile data, HTTP 404 (profiles hidden from search engines 404 when logged out), 429, 5xx
   -> unknown
 
-Markers are read from structure only (the JSON key `__isProfile`, the interstitial's `"title"` prop, `<title>`,
-meta tags, the final URL), never from a profile's own text; the active marker is checked first, so a bio quoting
-the interstitial stays active.
+Markers are compared whatever their case and spacing. They are read from structure only (the JSON key
+`__isProfile`, the interstitial's `"title"` prop, `<title>`, meta tags, the final URL), never from a profile's
+own text; the active marker is checked first, so a bio quoting the interstitial stays active.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    Platform, Politeness, Probe, Secrets, host_path, html_title, transient, unrecognised,
+    PROOF, Platform, Politeness, Probe, Secrets, host_path, html_title, transient, unrecognised, weak,
 )
 
 NAME = "facebook"
@@ -35,12 +35,13 @@ _RESERVED = {"groups", "pages", "events", "watch", "marketplace", "login", "logi
              "gaming", "reel", "reels", "videos", "policies", "privacy", "settings", "messages", "notifications",
              "friends", "home.php", "recover", "r.php", "dialog", "plugins", "l.php", "checkpoint", "search",
              "business", "ads", "legal", "about", "stories", "live", "fundraisers", "media", "public"}
-_IS_PROFILE = re.compile(r'"__isProfile":"(User|Page)"')
+_IS_PROFILE = re.compile(r'"__isProfile"\s*:\s*"(User|Page)"', re.I)
 _APP_LINK = re.compile(r'<meta property="al:(?:android|ios):url" content="fb://(?:profile|page)/(?:\?id=)?([0-9]+)')
 _OG_TITLE = re.compile(r'<meta property="og:title" content="([^"]*)"')
 _OG_URL = re.compile(r'<meta property="og:url" content="([^"]*)"')
-# the interstitial's title prop in the page's bootstrap JSON; apostrophe as ', ’ or \u2019
-_UNAVAILABLE = re.compile(r'"title":"This content isn(?:\'|\u2019|\\u2019)t available (at the moment|right now)"')
+# the interstitial's title prop in the page's bootstrap JSON; apostrophe as ', ’ or \u2019; any case and spacing
+_UNAVAILABLE = re.compile(r'"title"\s*:\s*"\s*This\s+content\s+isn(?:\'|\u2019|\\u2019)t\s+available\s+'
+                          r'(at\s+the\s+moment|right\s+now)\s*[.!]?\s*"', re.I)
 _LOGIN_TEXT = ("You must log in to continue", "Log in or sign up to view", "You must log in first")
 
 
@@ -103,10 +104,11 @@ def classify(reply: Reply, account: Account) -> Verdict:
                        f"interstitial 'This content isn't available {gone.group(1)}' (Low confidence: suspended, "
                        "deactivated, deleted, renamed and privacy-restricted profiles all show it logged out)")
     title = html_title(reply)
-    if (any(marker in text for marker in _LOGIN_TEXT) or title.startswith("Log in")
+    plain, title_key = " ".join(text.split()).lower(), " ".join(title.split()).lower()
+    if (any(marker.lower() in plain for marker in _LOGIN_TEXT) or title_key.startswith("log in")
             or ('id="login_form"' in text and not _OG_TITLE.search(text))):
         return Verdict(Status.UNKNOWN, "facebook.login_wall", f"login wall ({title or 'login form'})")
-    if title == "Facebook":
+    if title_key == "facebook":
         return Verdict(Status.UNKNOWN, "facebook.generic_shell",
                        "bare <title>Facebook</title> page without profile data (served for missing and existing "
                        "profiles alike since 2024)")
@@ -121,4 +123,9 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # logged-out profile pages are heavily rate-limited and login-walled
     politeness=Politeness(concurrency=1, delay=10.0, batch=20),
+    strength={
+        "facebook.profile": PROOF,
+        "facebook.content_unavailable": weak("also shown logged out for profiles restricted by privacy, age or "
+                                             "country, for renamed ones, and (one note) for open business pages"),
+    },
 )

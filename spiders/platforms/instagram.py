@@ -9,7 +9,8 @@
   other `"status": "fail"` answers (checkpoint, login required), a redirect to /accounts/login, the login page
   (`Login • Instagram`, `"routePath":"\\/"`), 403, 400 with a session, 429, 5xx -> unknown
 
-The state is read only from the HTTP status and the JSON envelope (`status`, `message`, `data.user.id`), never
+`status`, `require_login` and the "Please wait" message are compared whatever their case and spacing. The
+state is read only from the HTTP status and the JSON envelope (`status`, `message`, `data.user.id`), never
 from the profile's text, so a biography quoting "Sorry, this page isn't available" stays active.
 """
 
@@ -20,7 +21,8 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, transient, unrecognised,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, json_body, transient,
+    unrecognised, weak,
 )
 
 NAME = "instagram"
@@ -63,7 +65,7 @@ def _login_wall(reply: Reply) -> str | None:
     if "instagram.com" in host and (path[:2] == ["accounts", "login"] or path[:1] == ["challenge"]):
         return f"redirected to /{'/'.join(path[:2])}"
     title = html_title(reply)
-    if title.startswith("Login") and "Instagram" in title:
+    if title.lower().startswith("login") and "instagram" in title.lower():
         return f"login page ({title})"
     if '"routePath":"\\/"' in reply.text or '"routePath":"/"' in reply.text:
         return 'login shell ("routePath":"\\/"): login required, rate-limited or session blocked'
@@ -74,7 +76,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
     doc = json_body(reply)
     envelope = doc if isinstance(doc, dict) else {}
     message = str(envelope.get("message") or "")
-    if reply.status == 401 or "Please wait a few minutes" in message:
+    if reply.status == 401 or "please wait a few minutes" in " ".join(message.split()).lower():
         return Verdict(Status.UNKNOWN, "instagram.please_wait",
                        f"HTTP {reply.status}: {message or 'unauthorised'} (logged-out or rate-limited)"[:200])
     if (early := transient(reply, NAME)) is not None:
@@ -84,8 +86,9 @@ def classify(reply: Reply, account: Account) -> Verdict:
                        "HTTP 403: blocked (IP reputation / TLS fingerprint); proves nothing about the account")
     if not isinstance(doc, dict) and (wall := _login_wall(reply)) is not None:
         return Verdict(Status.UNKNOWN, "instagram.login_wall", wall)
-    if envelope.get("status") == "fail" or envelope.get("require_login") is True:
-        what = message or envelope.get("error_type") or ("login required" if envelope.get("require_login") else "")
+    require_login = envelope.get("require_login") is True or enum_key(envelope.get("require_login")) == "true"
+    if enum_key(envelope.get("status")) == "fail" or require_login:
+        what = message or envelope.get("error_type") or ("login required" if require_login else "")
         return Verdict(Status.UNKNOWN, "instagram.request_failed",
                        f"HTTP {reply.status} status: fail ({what or 'no message'}); the caller was refused"[:200])
     if reply.status == 404:
@@ -112,4 +115,9 @@ PLATFORM = Platform(
     # 401 "Please wait a few minutes" comes quickly when polled
     politeness=Politeness(concurrency=1, delay=5.0, batch=30),
     credentials=(_SESSION,),
+    strength={
+        "instagram.profile": PROOF,
+        "instagram.not_found": weak("renamed, deactivated and never-registered accounts 404 alike, and 18+ age-gated "
+                                    "profiles can look missing to some viewers"),
+    },
 )

@@ -8,6 +8,9 @@ app-only token (BANWATCH_REDDIT_TOKEN), which is how a monitor on a datacenter I
   accounts all look like this)
 - 403 "whoa there, pardner!" / "blocked by network security", 429, 5xx -> unknown
 - 401 (the monitor's own token rejected) -> unknown, `reddit.credential_rejected`
+
+`kind`, `is_suspended` and `error` are compared in one spelling (`base.enum_key`; `404` or `"404"`), the block
+markers whatever their case and line breaks.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import re
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, json_body, transient, unrecognised
+from spiders.platforms.base import (
+    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, json_body, transient, unrecognised, weak,
+)
 
 NAME = "reddit"
 _HANDLE = re.compile(r"^[A-Za-z0-9_-]{3,20}$")
@@ -62,8 +67,8 @@ def classify(reply: Reply, account: Account) -> Verdict:
         return Verdict(Status.UNKNOWN, "reddit.credential_rejected",
                        f"HTTP 401: the monitor's own {TOKEN} is missing, expired or revoked")
     if reply.status == 403:
-        text = reply.text
-        if any(m.lower() in text.lower() for m in _BLOCK_MARKERS):
+        text = " ".join(reply.text.split()).lower()  # markers match whatever the case and line breaks
+        if any(m.lower() in text for m in _BLOCK_MARKERS):
             return Verdict(Status.UNKNOWN, "reddit.blocked", "HTTP 403: the monitor's IP is blocked")
         return Verdict(Status.UNKNOWN, "reddit.forbidden", "HTTP 403 without a known block page")
     if (early := transient(reply, NAME)) is not None:
@@ -71,12 +76,12 @@ def classify(reply: Reply, account: Account) -> Verdict:
     doc = json_body(reply)
     if not isinstance(doc, dict):
         return unrecognised(reply, NAME)
-    if reply.status == 404 and doc.get("error") == 404:
+    if reply.status == 404 and str(doc.get("error")).strip() == "404":  # 404 or "404"
         return Verdict(Status.NOT_FOUND, "reddit.not_found",
                        "HTTP 404 Not Found: deleted, shadowbanned or never existed")
     data = doc.get("data")
-    if reply.status == 200 and doc.get("kind") == "t2" and isinstance(data, dict):
-        if data.get("is_suspended") is True:
+    if reply.status == 200 and enum_key(doc.get("kind")) == "t2" and isinstance(data, dict):
+        if data.get("is_suspended") is True or enum_key(data.get("is_suspended")) == "true":
             return Verdict(Status.SUSPENDED, "reddit.is_suspended",
                            "about.json says is_suspended: true (also used for security locks)")
         if data.get("id"):
@@ -93,4 +98,11 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     politeness=Politeness(concurrency=1, delay=2.0, batch=50),
     credentials=(TOKEN,),
+    strength={
+        "reddit.profile": PROOF,
+        "reddit.is_suspended": weak("Reddit also answers is_suspended: true for an account locked until its owner "
+                                    "resets the password (a security lock, not a sanction)"),
+        "reddit.not_found": weak("a shadowbanned account (it exists, hidden from others) and a never-registered "
+                                 "name read the same"),
+    },
 )

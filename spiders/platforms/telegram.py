@@ -15,9 +15,9 @@
   banwatch does not ask it (no second probe).
 - 429, 5xx, timeouts, any other page -> unknown
 
-Markers are read from page structure (the `tgme_page_title` element, the `og:title` meta, the
-`tgme_page_description` element of a page without a title), so a channel description quoting the
-"contact @name right away" text stays active.
+Texts are compared whatever their case and spacing. Markers are read from page structure (the
+`tgme_page_title` element, the `og:title` meta, the `tgme_page_description` element of a page without a
+title), so a channel description quoting the "contact @name right away" text stays active.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ import re
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, transient, unrecognised
+from spiders.platforms.base import (
+    PROOF, Platform, Politeness, Probe, Secrets, host_path, transient, unrecognised, weak,
+)
 
 NAME = "telegram"
 _HANDLE = re.compile(r"^[A-Za-z0-9_]{5,32}$")
@@ -40,7 +42,7 @@ _TITLE = re.compile(r'<div class="tgme_page_title"[^>]*>(.*?)</div>', re.S)
 _EXTRA = re.compile(r'<div class="tgme_page_extra"[^>]*>(.*?)</div>', re.S)
 _DESCRIPTION = re.compile(r'<div class="tgme_page_description"[^>]*>(.*?)</div>', re.S)
 _OG_TITLE = re.compile(r'<meta property="og:title" content="([^"]*)"', re.I)
-_ROBOTS_NOINDEX = re.compile(r'<meta name="robots" content="noindex, nofollow"', re.I)
+_ROBOTS_NOINDEX = re.compile(r'<meta name="robots" content="\s*noindex\s*,\s*nofollow\s*"', re.I)
 _PREVIEW_LINK = re.compile(r'<a class="tgme_page_context_link" href="/s/', re.I)
 
 
@@ -92,7 +94,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
         return Verdict(Status.ACTIVE, "telegram.profile", f"t.me shows the profile card{detail}"[:200],
                        display_name=_text(title.group(1)), handle=handle)
     og = _OG_TITLE.search(page)
-    og_contact = bool(og and html.unescape(og.group(1)).lower().startswith("telegram: contact @"))
+    og_contact = bool(og and _text(og.group(1)).lower().replace(" :", ":").startswith("telegram: contact @"))
     description = " ".join(_text(d) for d in _DESCRIPTION.findall(page))
     contact_block = "you can contact @" in description.lower() and "right away" in description.lower()
     if og_contact and (contact_block or _ROBOTS_NOINDEX.search(page)):
@@ -108,4 +110,9 @@ PLATFORM = Platform(
     handle_help="a public Telegram username (5-32 letters, digits or _), e.g. durov or t.me/durov",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     politeness=Politeness(concurrency=2, delay=1.0, batch=100),
+    strength={
+        "telegram.profile": PROOF,
+        "telegram.no_profile_card": weak("a name never registered, and (one report) some owned collectible names "
+                                         "without a public card, show the same generic contact page"),
+    },
 )

@@ -23,7 +23,8 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    MissingCredentials, Platform, Politeness, Probe, Secrets, host_path, json_body, transient, unrecognised,
+    PROOF, MissingCredentials, Platform, Politeness, Probe, Secrets, host_path, json_body, transient, unrecognised,
+    weak,
 )
 
 NAME = "twitch"
@@ -97,4 +98,9 @@ PLATFORM = Platform(
     # Helix app tokens get 800 points a minute; one request costs one point
     politeness=Politeness(concurrency=2, delay=0.5, batch=200),
     credentials=(CLIENT_ID, APP_TOKEN),
+    strength={
+        "twitch.user": PROOF,
+        "twitch.no_user": weak("a login renamed away (asked by login before the id is known) and a login never "
+                               "registered answer the same empty list; suspended and deleted accounts read the same"),
+    },
 )

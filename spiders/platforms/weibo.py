@@ -8,6 +8,8 @@
 - `{"ok": -100, "url": ".../captcha..."}`, HTTP 403/414/418/432, the Sina Visitor System page, `网络繁忙`,
   and the ambiguous `这里还没有内容` (also served to cookie-less clients for real users) -> unknown
 
+Notices are matched by fragment, after folding full-width forms (NFKC) and removing all whitespace, so a
+notice re-spaced or broken over lines still matches; `ok` is read as a number or a string of digits.
 Notices are read only from structural places — the JSON `msg`/`errmsg` fields, or the error page's
 `<p class="h5-4con">` and `<title>` — never from a profile's own text, so a bio quoting a ban notice is
 not a ban. The exact getIndex JSON for a banned uid is not confirmed publicly (docs/platforms.md).
@@ -17,10 +19,11 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, transient, unrecognised,
+    PROOF, Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, transient, unrecognised, weak,
 )
 
 NAME = "weibo"
@@ -72,12 +75,25 @@ def profile_url(handle: str) -> str:
 
 
 def _notices(reply: Reply, doc: object) -> str:
+    """The notice text in one spelling: NFKC (full-width forms folded) and no whitespace at all, so a notice
+    broken over lines or spaced out still contains its fragments."""
     if isinstance(doc, dict):
         data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
         parts = [doc.get("msg"), doc.get("errmsg"), data.get("msg")]
-        return " ".join(p for p in parts if isinstance(p, str))
-    texts = [html.unescape(re.sub(r"<[^>]+>", "", t)) for t in _H5_NOTICE.findall(reply.text)]
-    return " ".join([html_title(reply), *texts])
+        text = " ".join(p for p in parts if isinstance(p, str))
+    else:
+        texts = [html.unescape(re.sub(r"<[^>]+>", "", t)) for t in _H5_NOTICE.findall(reply.text)]
+        text = " ".join([html_title(reply), *texts])
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def _ok(value: object) -> int | None:
+    """`ok` as Weibo sends it (1, 0, -100) or as a string of digits; anything else is None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
@@ -88,14 +104,15 @@ def classify(reply: Reply, account: Account) -> Verdict:
         return early
     doc = json_body(reply)
     host, _ = host_path(reply.url)
-    if not isinstance(doc, dict) and (host.startswith("passport.") or "Sina Visitor System" in html_title(reply)):
+    if not isinstance(doc, dict) and (host.startswith("passport.")
+                                      or "sina visitor system" in " ".join(html_title(reply).split()).lower()):
         return Verdict(Status.UNKNOWN, "weibo.visitor_system", "Sina Visitor System cookie gate")
     if isinstance(doc, dict):
-        if doc.get("ok") == -100 or "captcha" in str(doc.get("url", "")):
+        if _ok(doc.get("ok")) == -100 or "captcha" in str(doc.get("url", "")).lower():
             return Verdict(Status.UNKNOWN, "weibo.captcha", "ok: -100, captcha / risk control")
         data = doc.get("data")
         user = data.get("userInfo") if isinstance(data, dict) else None
-        if doc.get("ok") == 1 and isinstance(user, dict) and user.get("id"):
+        if _ok(doc.get("ok")) == 1 and isinstance(user, dict) and user.get("id"):
             return Verdict(Status.ACTIVE, "weibo.user_info", "getIndex returned userInfo",
                            platform_id=str(user["id"]), display_name=user.get("screen_name"))
     text = _notices(reply, doc)
@@ -112,4 +129,10 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # 418/414 when polled faster
     politeness=Politeness(concurrency=1, delay=3.0, batch=50),
+    strength={
+        "weibo.user_info": PROOF, "weibo.ban_notice": PROOF, "weibo.closed_by_user": PROOF, "weibo.closed": PROOF,
+        "weibo.security_lock": PROOF, "weibo.content_risk_lock": PROOF,
+        "weibo.user_not_found": weak("a suspended account has also been reported to answer 用户不存在 (June 2021), and "
+                                     "what getIndex answers for a uid never registered is not confirmed"),
+    },
 )

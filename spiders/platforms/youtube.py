@@ -15,7 +15,9 @@ below are English and are localised otherwise.
   "confirm you're not a bot" pages, HTTP 403, a page without ytInitialData or with an incomplete one
   (yt-dlp retries those), 429, 5xx -> unknown
 
-Alerts are read only from `ytInitialData.alerts[].alertRenderer`, never from the channel's description or
+Alert types and texts are compared in one spelling (case, spacing, typographic apostrophes and final
+punctuation do not matter; `base.enum_key` for the type). Alerts are read only from
+`ytInitialData.alerts[].alertRenderer`, never from the channel's description or
 the page text, so a description quoting a termination notice is not a termination. Walls are recognised
 before any state is read from a page.
 """
@@ -24,11 +26,14 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 from urllib.parse import quote, unquote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, html_title, transient, unrecognised
+from spiders.platforms.base import (
+    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, transient, unrecognised, weak,
+)
 
 NAME = "youtube"
 _CHANNEL_ID = re.compile(r"^UC[0-9A-Za-z_-]{22}$")
@@ -43,9 +48,17 @@ _CONSENT_MARKERS = ('action="https://consent.youtube.com/save"', "https://consen
 _BOT_MARKERS = ("confirm you\u2019re not a bot", "confirm you're not a bot",
                 "unusual traffic from your computer network")
 
-# ERROR alert texts (NewPipeExtractor YoutubeParsingHelper.defaultAlertsCheck; Invidious channels/about.cr)
-_TERMINATED = ("This account has been terminated", "This channel was removed")
-_DOES_NOT_EXIST = "This channel does not exist."
+# ERROR alert texts (NewPipeExtractor YoutubeParsingHelper.defaultAlertsCheck; Invidious channels/about.cr), in
+# `_message` form: compared whatever their case, spacing, apostrophes and final punctuation
+_TERMINATED = ("this account has been terminated", "this channel was removed")
+_DOES_NOT_EXIST = ("this channel does not exist", "this channel doesn't exist")
+
+
+def _message(text: str) -> str:
+    """A platform message in one spelling: NFKC, typographic apostrophes as ', lower case, runs of whitespace as
+    one space, no trailing punctuation or space."""
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+    return " ".join(text.lower().split()).rstrip(" .!。")
 
 
 def normalise(handle: str) -> str | None:
@@ -112,7 +125,7 @@ def _error_alerts(doc: dict[str, Any]) -> list[str]:
     out = []
     for alert in doc.get("alerts") or []:
         renderer = alert.get("alertRenderer") if isinstance(alert, dict) else None
-        if isinstance(renderer, dict) and str(renderer.get("type", "")).upper() == "ERROR":
+        if isinstance(renderer, dict) and enum_key(renderer.get("type")) == "error":
             out.append(_text(renderer.get("text")))
     return out
 
@@ -143,16 +156,16 @@ def classify(reply: Reply, account: Account) -> Verdict:
     text = reply.text
     doc = initial_data(text)
     if doc is None:
-        if any(m in text for m in _CONSENT_MARKERS) or html_title(reply) == "Before you continue to YouTube":
+        if any(m in text for m in _CONSENT_MARKERS) or _message(html_title(reply)) == "before you continue to youtube":
             return Verdict(Status.UNKNOWN, "youtube.consent_wall", "consent interstitial instead of the channel")
-        if any(m in text.lower() for m in _BOT_MARKERS):
+        if any(m in _message(text) for m in _BOT_MARKERS):
             return Verdict(Status.UNKNOWN, "youtube.bot_wall",
                            "YouTube asks to confirm the client is not a bot (unusual traffic)")
         return Verdict(Status.UNKNOWN, "youtube.no_initial_data", "HTTP 200 page without a readable ytInitialData")
     for alert in _error_alerts(doc):
-        if any(alert.startswith(t) for t in _TERMINATED):
+        if any(_message(alert).startswith(t) for t in _TERMINATED):
             return Verdict(Status.SUSPENDED, "youtube.terminated", f"ERROR alert: {alert}"[:300])
-        if alert.strip() == _DOES_NOT_EXIST:
+        if _message(alert) in _DOES_NOT_EXIST:
             return Verdict(Status.NOT_FOUND, "youtube.channel_does_not_exist",
                            "ERROR alert: This channel does not exist. (deleted by its owner or never existed)")
     if errors := _error_alerts(doc):
@@ -179,4 +192,11 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # channel pages are large and Google rate-limits by IP ("unusual traffic")
     politeness=Politeness(concurrency=1, delay=2.0, batch=100),
+    strength={
+        "youtube.channel": PROOF, "youtube.terminated": PROOF,
+        "youtube.channel_does_not_exist": weak("a channel never created reads the same as one deleted, and whether a "
+                                               "channel its owner hid (reversible) shows this alert is not confirmed"),
+        "youtube.page_not_found": weak("an @handle nobody ever held, and one renamed away or released, answer 404 "
+                                       "alike"),
+    },
 )
