@@ -1,11 +1,25 @@
 """Mastodon (and compatible servers): GET /api/v1/accounts/lookup?acct={user} on the account's own instance.
 
+Mastodon, Pleroma, Akkoma, Rebased, Iceshrimp.NET, GoToSocial, Sharkey and Firefish all serve this path, each in
+its own words; docs/platforms.md ("Mastodon (and compatible servers)") has, per server, what it can tell and the
+source code each answer is taken from. Error messages are matched in one spelling (`base.enum_key`) against a
+table per server, never byte for byte:
+
 - 200 Account -> active (stable id: the instance's account `id`)
-- 200 Account with `"suspended": true` -> suspended. Mastodon answers the same for an account its owner
-  deleted (the row is kept, suspended, with zeroed counts): the reason says so.
+- 200 Account with `"suspended": true` -> suspended. Mastodon before 4.7 answers the same for an account its
+  owner deleted (the row is kept, suspended, with zeroed counts): the reason says so, and the second probe (the
+  HTML profile, 403 or 410) tells them apart.
 - 200 Account with `"limited": true` -> restricted (silenced by the instance's moderators)
-- 404 `{"error": "Record not found"}` -> not_found
-- 401 "This API requires an authenticated user" (whitelist-mode instances), 429, 5xx -> unknown
+- 404 `{"error": "Record not found"}` (Mastodon, Iceshrimp.NET) -> not_found
+- 404 `{"error": "Can't find user"}` (Pleroma, Akkoma, Rebased) -> not_found. These servers answer the same for
+  an account deactivated by its owner or by their staff: the reason says it may be either.
+- 401 (any server), 403 "This resource requires authentication." (private Pleroma/Akkoma) -> unknown
+- any other `{"error": "<message>"}` -> unknown, `mastodon.lookup_error:<message>`: a message no rule knows
+  stays unknown and shows in `status` under its own name
+- a 404 that is not JSON, a redirect away from the API, or JSON that is neither an account nor an error
+  (Misskey's `{"error": {"code": "UNKNOWN_API_ENDPOINT", ...}}`) -> unknown, `mastodon.not_mastodon_api`: the
+  server does not speak the Mastodon API; the watchdog raises one health alert naming the account
+- 429, 5xx, challenge and block pages, login redirects -> unknown (shared rules)
 """
 
 from __future__ import annotations
@@ -14,7 +28,9 @@ import re
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, json_body, transient, unrecognised
+from spiders.platforms.base import (
+    PROOF, Platform, Politeness, Probe, Secrets, blocked, enum_key, host_path, json_body, named_rule, unrecognised,
+)
 
 NAME = "mastodon"
 _ACCT = re.compile(r"^([A-Za-z0-9_.-]{1,64})@([a-z0-9-]+(\.[a-z0-9-]+)+)$")
@@ -53,28 +69,81 @@ def profile_url(handle: str) -> str:
     return f"https://{instance}/@{user}"
 
 
+# 404 {"error": <message>} meaning "no account by this name here", per server (keys in base.enum_key spelling).
+# A message missing here is never a finding: it reads `mastodon.lookup_error:<message>` (unknown).
+_NOT_FOUND: dict[str, Verdict] = {
+    # Mastodon: Api::BaseController `rescue_from ActiveRecord::RecordNotFound`; Iceshrimp.NET:
+    # GracefulException.RecordNotFound(). Mastodon 4.7+ also raises it for an account its owner deleted.
+    "record_not_found": Verdict(
+        Status.NOT_FOUND, "mastodon.record_not_found",
+        "HTTP 404 Record not found: no account by this name (Mastodon 4.7 and later answer the same for an "
+        "account its owner deleted)"),
+    # Pleroma, Akkoma, Rebased: AccountController#lookup -> user_visibility_error, for a missing account and
+    # for every account User.visible_for hides (deactivated by its owner or by staff, awaiting approval).
+    "can_t_find_user": Verdict(
+        Status.NOT_FOUND, "mastodon.cant_find_user",
+        "HTTP 404 Can't find user (Pleroma/Akkoma/Rebased): no account by this name, or one deactivated by its "
+        "owner or by the instance's staff; this endpoint does not tell them apart"),
+}
+# {"error": <message>} meaning only signed-in users may ask (a 401 always does, whatever it says).
+_AUTH_REQUIRED = {
+    "this_resource_requires_authentication",  # Pleroma/Akkoma EnsurePublicOrAuthenticatedPlug: 403, private instance
+}
+
+
+def _not_api(what: str) -> Verdict:
+    return Verdict(Status.UNKNOWN, "mastodon.not_mastodon_api",
+                   f"{what}: this server does not answer the Mastodon API's account lookup (not a Mastodon-compatible "
+                   "server, or one too old for /api/v1/accounts/lookup); proves nothing about the account")
+
+
+def _off_api(reply: Reply) -> bool:
+    """Redirected away from the API (to a home page, a blog, a shop...)."""
+    return bool(reply.redirects) and host_path(reply.url)[1][:1] != ["api"]
+
+
 def classify(reply: Reply, account: Account) -> Verdict:
     if reply.status == 401:
         return Verdict(Status.UNKNOWN, "mastodon.auth_required",
                        "HTTP 401: this instance requires authentication for lookups")
-    if (early := transient(reply, NAME)) is not None:
-        return early
+    if (wall := blocked(reply, NAME)) is not None:
+        return wall
+    if _off_api(reply):
+        return _not_api(f"redirected from {reply.redirects[0]} to {reply.url} (HTTP {reply.status})")
     doc = json_body(reply)
-    if not isinstance(doc, dict):
+    if doc is None:
+        if reply.status == 404:
+            return _not_api(f"HTTP 404, {len(reply.body)} bytes that are not JSON")
         return unrecognised(reply, NAME)
-    if reply.status == 404 and doc.get("error") == "Record not found":
-        return Verdict(Status.NOT_FOUND, "mastodon.record_not_found", "HTTP 404 Record not found")
-    if reply.status == 200 and doc.get("id") and "acct" in doc:
+    if not isinstance(doc, dict):
+        return _not_api(f"HTTP {reply.status}: JSON {type(doc).__name__}, neither an account nor an error")
+    error = doc.get("error")
+    if isinstance(error, str):
+        key = enum_key(error)
+        if reply.status == 404 and key in _NOT_FOUND:
+            return _NOT_FOUND[key]
+        if key in _AUTH_REQUIRED:
+            return Verdict(Status.UNKNOWN, "mastodon.auth_required",
+                           f"HTTP {reply.status} {error!r}: this instance answers signed-in users only")
+        return Verdict(Status.UNKNOWN, named_rule(NAME, "lookup_error", error),
+                       f"HTTP {reply.status} {{\"error\": {error[:80]!r}}}: a message no rule knows; proves nothing")
+    if "error" in doc:  # Misskey: {"error": {"code": "UNKNOWN_API_ENDPOINT", "message": ...}}
+        code = (error.get("code") or error.get("message")) if isinstance(error, dict) else error
+        return _not_api(f"HTTP {reply.status}: an error object, not Mastodon's {{\"error\": message}} "
+                        f"({str(code)[:80]})")
+    if doc.get("id") and "acct" in doc:
+        if reply.status != 200:
+            return unrecognised(reply, NAME)
         ident = dict(platform_id=str(doc["id"]), display_name=doc.get("display_name") or None)
         if doc.get("suspended") is True:
             return Verdict(Status.SUSPENDED, "mastodon.suspended",
-                           "account lookup says suspended: true (owner-deleted accounts read the same)",
-                           **ident)
+                           "account lookup says suspended: true (before Mastodon 4.7, owner-deleted accounts read "
+                           "the same)", **ident)
         if doc.get("limited") is True:
             return Verdict(Status.RESTRICTED, "mastodon.limited",
                            "account lookup says limited: true (silenced by the instance)", **ident)
         return Verdict(Status.ACTIVE, "mastodon.account", f"account {doc['acct']}", **ident)
-    return unrecognised(reply, NAME)
+    return _not_api(f"HTTP {reply.status}: a JSON object that is neither an account nor an error")
 
 
 def second_probe(verdict: Verdict, account: Account, secrets: Secrets | None = None) -> Probe | None:
@@ -85,21 +154,49 @@ def second_probe(verdict: Verdict, account: Account, secrets: Secrets | None = N
 
 
 def classify_second(reply: Reply, account: Account, first: Verdict) -> Verdict:
-    """HTML profile of an account the API calls suspended (Mastodon's AccountOwnedConcern)."""
-    if reply.status == 403:
-        return Verdict(Status.SUSPENDED, "mastodon.html_suspended",
-                       "the profile page answers 403: suspended by the instance's moderators (reversible for 30 days)",
-                       platform_id=first.platform_id)
-    if reply.status == 410:
+    """HTML profile of an account the API calls suspended (Mastodon's AccountOwnedConcern).
+
+    A 403 or 410 proves something only when the page is Mastodon's own error page (`_own_error_page`): any
+    other 403 or 410 (a proxy, a firewall without a known marker, a shut-down instance's placeholder) is unknown.
+    """
+    if (wall := blocked(reply, NAME)) is not None:
+        return wall
+    if reply.status in (403, 410):
+        message = _own_error_page(reply)
+        if message is None:
+            return Verdict(Status.UNKNOWN, "mastodon.html_unmarked",
+                           f"the profile page answers {reply.status}, but not with Mastodon's own error page: "
+                           "proves nothing")
+        if reply.status == 403:
+            return Verdict(Status.SUSPENDED, "mastodon.html_suspended",
+                           f"the profile page answers 403 with Mastodon's error page ({message!r}): suspended by the "
+                           "instance's moderators (reversible for 30 days)", platform_id=first.platform_id)
         return Verdict(Status.DEACTIVATED, "mastodon.html_gone",
-                       "the profile page answers 410: deleted by its owner (or a suspension whose data is purged)",
-                       platform_id=first.platform_id)
-    if (early := transient(reply, NAME)) is not None:
-        return early
+                       f"the profile page answers 410 with Mastodon's error page ({message!r}): deleted by its owner "
+                       "(or a suspension whose data is purged)", platform_id=first.platform_id)
     if reply.status == 200:
         return Verdict(Status.UNKNOWN, "mastodon.html_disagrees",
                        "the API says suspended but the profile page is served: proves nothing")
     return unrecognised(reply, NAME)
+
+
+# Mastodon's error layout (app/views/layouts/error.html.haml, every version since 2018 and its forks):
+# `<body class='error'>` holding a `.dialog` whose `<h1>` is the message (t('errors.403'), t('errors.410')).
+# Markup, not words: the message is in the instance's language. Rails' own error pages use
+# `class="rails-default-error-page"`, which is not the `error` class.
+_ERROR_BODY = re.compile(r"""<body\b[^>]*\bclass\s*=\s*["'](?:[^"']*\s)?error(?:\s[^"']*)?["']""", re.I)
+_DIALOG = re.compile(r"""\bclass\s*=\s*["'](?:[^"']*\s)?dialog(?:\s[^"']*)?["']""", re.I)
+_H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1>", re.I | re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _own_error_page(reply: Reply) -> str | None:
+    """The message of Mastodon's own error page, or None when the page is anything else."""
+    text = reply.text
+    if not (_ERROR_BODY.search(text) and _DIALOG.search(text)):
+        return None
+    headings = [" ".join(_TAG.sub(" ", h).split()) for h in _H1.findall(text)]
+    return headings[-1] if headings and headings[-1] else None
 
 
 PLATFORM = Platform(
@@ -110,4 +207,16 @@ PLATFORM = Platform(
     # per instance: 300 requests / 5 min
     politeness=Politeness(concurrency=1, delay=1.0, batch=100),
     second_probe=second_probe, classify_second=classify_second,
+    version=2,
+    # Why each rule is proof (docs/platforms.md, "Strength"): every answer is the account's own state on its home
+    # instance, which no client-side condition (sign-in, region, age, privacy) changes for an anonymous lookup.
+    strength={
+        "mastodon.account": PROOF,  # the home instance serves the account
+        "mastodon.suspended": PROOF,  # its own flag; a self-deletion on Mastodon < 4.7 is a loss too
+        "mastodon.limited": PROOF,  # its own flag (silenced); not set per viewer
+        "mastodon.record_not_found": PROOF,  # Mastodon finds every local account, even unconfirmed or pending
+        "mastodon.cant_find_user": PROOF,  # hidden from everyone but staff: deactivated, never "hidden from us"
+        "mastodon.html_suspended": PROOF,  # Mastodon's own 403 page, asked only after suspended: true
+        "mastodon.html_gone": PROOF,  # Mastodon's own 410 page, asked only after suspended: true
+    },
 )
