@@ -5,8 +5,11 @@
 - A canary is an account of known status (a known-active and a known-suspended one per platform). When a
   canary reads differently from its known status, the platform's classifier is *drifting*: one health alert,
   and every change on that platform is held as pending until the canary reads right again.
-State lives in the `service` table (`credentials:<platform>`, `drift:<platform>`), so it survives restarts
-and `banwatch check` alerts once, not once per run.
+- A fediverse account whose server turns out not to speak the Mastodon API (`mastodon.not_mastodon_api`: its
+  lookup answers an HTML 404, a redirect off the API, or JSON that is neither an account nor an error) raises one
+  health alert naming the account, and one when the account reads again (a conclusive status).
+State lives in the `service` table (`credentials:<platform>`, `drift:<platform>`, `api:<account key>`), so it
+survives restarts and `banwatch check` alerts once, not once per run.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ class Watchdog:
         self.store, self.give_up = store, give_up
         self.channels = [channel or ""] if "health" in kinds else []
         self._memo: dict[str, str | None] = {}  # service-table values read or written by this process
+        self._unread: set[str] | None = None  # keys of accounts whose server does not speak the API (read once)
 
     def _get(self, key: str) -> str | None:
         if key not in self._memo:
@@ -39,8 +43,34 @@ class Watchdog:
 
     def observe(self, account: Account, obs: Observation) -> None:
         self._credentials(account.platform, obs)
+        self._api(account, obs)
         if account.canary:
             self._canary(account, obs)
+
+    def _api(self, account: Account, obs: Observation) -> None:
+        """One alert when an account's server turns out not to speak the Mastodon API, one when it reads again."""
+        down = obs.rule.endswith(".not_mastodon_api")
+        if not down and not obs.status.conclusive:
+            return
+        if self._unread is None:  # one query per process, not one per account: most accounts never appear here
+            self._unread = {row["key"][len("api:"):] for row in self.store.db.query(
+                "SELECT key FROM service WHERE key LIKE 'api:%' AND value != ''")}
+        was = account.key in self._unread
+        if down == was:
+            return
+        title = PLATFORMS[account.platform].title
+        if down:
+            self._unread.add(account.key)
+            self._set(f"api:{account.key}", obs.rule, obs.checked_at)
+            self._alert(f"account:{account.key}",
+                        f"banwatch cannot read {account.handle} on {title}: {obs.reason}. The account is recorded "
+                        "unknown until its server answers the API; no suspension is inferred.", obs.checked_at)
+        else:
+            self._unread.discard(account.key)
+            self._set(f"api:{account.key}", "", obs.checked_at)
+            self._alert(f"account:{account.key}",
+                        f"{title} account {account.handle} reads again ({obs.status.value} by {obs.rule}).",
+                        obs.checked_at)
 
     def _credentials(self, platform: str, obs: Observation) -> None:
         key, title = f"credentials:{platform}", PLATFORMS[platform].title
