@@ -263,7 +263,8 @@ def status(obj: dict[str, Any], fmt: str) -> None:
     svc = dict(service)
     p_cols, platforms = platform_status(db)
     columns, rows = run_sql(db, """
-        SELECT key AS account, coalesce(entity, '') AS entity, coalesce(status, 'unchecked') AS status,
+        SELECT key AS account, coalesce(entity, '') AS entity,
+               coalesce(status, 'unchecked') || CASE WHEN status_weak THEN ' (unconfirmed)' ELSE '' END AS status,
                coalesce(status_since, '') AS since,
                CASE WHEN pending_status IS NULL THEN '' ELSE pending_status || ' (' || pending_count || ')' END
                    AS pending,

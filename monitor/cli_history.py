@@ -32,7 +32,7 @@ def history(obj: dict[str, Any], account: str | None, fmt: str) -> None:
         SELECT account_key AS account, coalesce(entity, '') AS entity, from_status, to_status,
                coalesce(last_seen_before_at, '') AS last_seen_before, first_seen_at AS first_seen,
                confirmed_at AS confirmed, coalesce(until, '') AS until, rule, evidence_id AS evidence,
-               coalesce(evidence_sha256, '') AS sha256
+               coalesce(evidence_sha256, '') AS sha256, strength
         FROM timeline {where} ORDER BY confirmed_at, account_key""", params)
     if fmt != "table":
         _emit(columns, rows, fmt)
@@ -42,7 +42,8 @@ def history(obj: dict[str, Any], account: str | None, fmt: str) -> None:
     for r in map(lambda row: dict(zip(columns, row)), rows):
         who = r["account"] + (f" ({r['entity']})" if r["entity"] else "")
         lasted = f", {_span(r['first_seen'], r['until'])} until {r['until']}" if r["until"] else " (current)"
-        click.echo(f"{r['confirmed']}  {who}: {r['from_status']} → {r['to_status']}{lasted}")
+        unconfirmed = " [unconfirmed: read by a weak rule, no alert]" if r["strength"] == "unconfirmed" else ""
+        click.echo(f"{r['confirmed']}  {who}: {r['from_status']} → {r['to_status']}{lasted}{unconfirmed}")
         click.echo(f"    last seen {r['from_status']} {r['last_seen_before'] or '—'}, first seen {r['to_status']} "
                    f"{r['first_seen']}; rule {r['rule']}"
                    + (f"; evidence #{r['evidence']} sha256 {r['sha256'][:16]}…" if r["evidence"] else ""))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from monitor.model import Account, Observation
-from monitor.state import advance, alert_kind
+from monitor.state import ALERT_KINDS, LOSSES, advance, alert_kind
 from monitor.watchdog import Watchdog
 from monitor.watchlist import AlertSettings
 
@@ -71,7 +71,7 @@ class Checker:
         # While a canary reads wrong, the classifier may be drifting: changes accumulate but are not confirmed.
         held = not account.canary and self.watchdog.drifting(account.platform)
         step = advance(self.store.state(account.key), obs.status, obs.checked_at,
-                       HELD if held else account.confirmations)
+                       HELD if held else account.confirmations, weak=obs.weak)
         result = self.store.record(account, obs, step, self.outbox_rows(account, step), self.alerts.give_up,
                                    rename=self.rename(account, obs))
         s = self.summary
@@ -95,8 +95,26 @@ class Checker:
 
     def outbox_rows(self, account: Account, step: Any) -> list[tuple[str, str]]:
         """(kind, channel) for each alert a confirmed change raises: kinds switched on, routed by tags."""
-        kind = alert_kind(step.transition) if step.transition else None
-        return self._route(account, kind)
+        return self._route(account, self.alert_for(step))
+
+    def alert_for(self, step: Any) -> str | None:
+        """The alert kind a step raises, under `alerts.weak_findings`.
+
+        With "record" (the default), a loss confirmed by a weak rule raises nothing: it is recorded as an
+        unconfirmed change, and alerted when a proof rule later reads the same status (`corroborated`). A
+        return to active from such an unconfirmed loss raises nothing either: nobody was told of the loss.
+        """
+        record_only = self.alerts.weak_findings == "record"
+        if step.corroborated:
+            status = step.state.status
+            return ALERT_KINDS.get(status) if record_only and status in LOSSES else None
+        if step.transition is None:
+            return None
+        change = step.transition
+        if record_only and ((change.weak and change.to_status in LOSSES)
+                            or (change.from_weak and change.from_status in LOSSES)):
+            return None
+        return alert_kind(change)
 
     def _route(self, account: Account, kind: str | None) -> list[tuple[str, str]]:
         if kind is None or kind not in self.alerts.kinds or account.canary:

@@ -194,6 +194,31 @@ def m006_drift(db: Database) -> None:
         FROM q LEFT JOIN platform_states s ON s.platform = q.platform""", replace=True)
 
 
+@migrations()
+def m007_strength(db: Database) -> None:
+    """Rule strength: a change read by a weak rule is recorded as unconfirmed until a proof rule agrees."""
+    db["accounts"].add_column("status_weak", int, not_null_default=0)  # 1: the status was only read weakly
+    db["changes"].add_column("strength", str)  # 'proof' or 'weak' (rows from before: proof)
+    db["changes"].add_column("corroborated_at", str)  # when a proof rule first read a weak change's status
+    db.execute("UPDATE changes SET strength = 'proof' WHERE strength IS NULL")
+    db.create_view("current_status", """
+        SELECT a.key, a.platform, a.handle, a.entity, a.status, a.status_since, a.pending_status,
+               a.last_checked_at, a.last_rule, a.tags,
+               CASE WHEN a.status_weak THEN 'unconfirmed' ELSE 'proof' END AS strength
+        FROM accounts a WHERE a.removed_at IS NULL""", replace=True)
+    db.create_view("timeline", """
+        SELECT c.confirmed_at, c.account_key, a.platform, a.handle, a.entity, c.from_status, c.to_status,
+               c.last_seen_before_at, c.first_seen_at, c.rule, c.evidence_id, e.sha256 AS evidence_sha256,
+               c.wave_id,
+               (SELECT min(n.confirmed_at) FROM changes n WHERE n.account_key = c.account_key
+                  AND (n.confirmed_at > c.confirmed_at OR (n.confirmed_at = c.confirmed_at AND n.id > c.id)))
+                  AS until,
+               CASE WHEN c.strength = 'weak' AND c.corroborated_at IS NULL THEN 'unconfirmed'
+                    ELSE 'proof' END AS strength, c.corroborated_at
+        FROM changes c JOIN accounts a ON a.key = c.account_key LEFT JOIN evidence e ON e.id = c.evidence_id""",
+                   replace=True)
+
+
 SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the version
 
 

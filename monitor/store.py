@@ -150,13 +150,14 @@ class Store:
 
     def state(self, key: str) -> AccountState:
         row = next(self.db.query(
-            "SELECT status, status_since, last_seen_at, pending_status, pending_count, pending_since "
+            "SELECT status, status_since, last_seen_at, pending_status, pending_count, pending_since, status_weak "
             "FROM accounts WHERE key = ?", [key]))
         return AccountState(
             status=Status(row["status"]) if row["status"] else None, status_since=row["status_since"],
             last_seen_at=row["last_seen_at"],
             pending_status=Status(row["pending_status"]) if row["pending_status"] else None,
-            pending_count=row["pending_count"] or 0, pending_since=row["pending_since"])
+            pending_count=row["pending_count"] or 0, pending_since=row["pending_since"],
+            weak=bool(row["status_weak"]))
 
     # -- observations --------------------------------------------------------------------------------
 
@@ -177,7 +178,7 @@ class Store:
                 "pending_status": st.pending_status.value if st.pending_status else None,
                 "pending_count": st.pending_count, "pending_since": st.pending_since,
                 "last_checked_at": obs.checked_at, "last_rule": obs.rule,
-                "next_check_at": iso(next_at),
+                "next_check_at": iso(next_at), "status_weak": int(st.weak),
             }
             if obs.platform_id and obs.status is Status.ACTIVE:
                 update["platform_id"] = obs.platform_id
@@ -190,11 +191,27 @@ class Store:
                             [*update.values(), account.key])
             if rename is not None:
                 self._insert_rename(account.key, obs, *rename, give_up)
+            if step.corroborated:  # a proof rule now reads the status a weak rule confirmed: alert it now
+                change_id = self._corroborate(account.key, obs.checked_at)
+                alert_ids = self._enqueue(alerts, obs.checked_at, give_up, change_id=change_id,
+                                          account_key=account.key) if change_id is not None else ()
+                return Recorded(False, change_id, alert_ids, False)
             if step.transition is None:
                 return Recorded(step.baseline, None, (), step.pending)
             change_id = self._insert_change(account.key, obs, step.transition)
             alert_ids = self._enqueue(alerts, obs.checked_at, give_up, change_id=change_id, account_key=account.key)
             return Recorded(False, change_id, alert_ids, False)
+
+    def _corroborate(self, key: str, at: str) -> int | None:
+        """Mark the account's latest unconfirmed (weak) change as corroborated at `at`; its id, or None."""
+        row = next(self.db.query(
+            "SELECT id FROM changes WHERE account_key = ? AND from_status != to_status "
+            "ORDER BY confirmed_at DESC, id DESC LIMIT 1", [key]), None)
+        if row is None:
+            return None
+        cursor = self.db.execute("UPDATE changes SET corroborated_at = ? WHERE id = ? AND strength = 'weak' "
+                                 "AND corroborated_at IS NULL", [at, row["id"]])
+        return int(row["id"]) if cursor.rowcount else None
 
     def current_handle(self, key: str) -> str | None:
         row = next(self.db.query("SELECT current_handle FROM accounts WHERE key = ?", [key]), None)
@@ -241,7 +258,7 @@ class Store:
             "account_key": key, "from_status": change.from_status.value, "to_status": change.to_status.value,
             "rule": obs.rule, "reason": obs.reason, "last_seen_before_at": change.last_seen_before_at,
             "first_seen_at": change.first_seen_at, "confirmed_at": change.confirmed_at,
-            "evidence_id": evidence_id}).last_pk)
+            "evidence_id": evidence_id, "strength": "weak" if change.weak else "proof"}).last_pk)
 
     def _insert_evidence(self, key: str, reply: Reply, at: str) -> int:
         body = reply.body[:BODY_CAP]

@@ -29,7 +29,9 @@ PLATFORM_KEYS = ("concurrency", "delay", "batch", "canaries")
 CANARY_STATES = ("active", "suspended", "not_found", "deactivated", "restricted")
 SERVICE_KEYS = ("tick", "deliver_every", "reload_every", "health_window")
 DEFAULT_KEYS = ("interval", "confirmations", "confirm_delay", "tags")
-ALERT_KEYS = ("slack_channel", "routes", "kinds", "wave_window", "wave_size", "retry_base", "give_up")
+ALERT_KEYS = ("slack_channel", "routes", "kinds", "wave_window", "wave_size", "retry_base", "give_up",
+              "weak_findings")
+WEAK_FINDINGS = ("record", "alert")
 ROUTE_KEYS = ("tags", "channel")
 ALERT_KINDS = ("suspended", "not_found", "deactivated", "restricted", "reinstated", "renamed", "health")
 ACCOUNT_KEYS = ("platform", "handle", "id", "url", "name", "tags", "interval", "confirmations", "confirm_delay")
@@ -84,6 +86,9 @@ class AlertSettings:
     wave_size: int = 3  # ...once there are this many
     retry_base: float = 30.0  # first retry after this, doubling up to an hour
     give_up: float = 86400.0  # an alert not delivered after this long becomes dead
+    # A loss (suspended, not_found, deactivated) read by a weak rule: "record" keeps it as an unconfirmed
+    # change with no alert until a proof rule reads the same status; "alert" alerts it like any other.
+    weak_findings: str = "record"
 
     def channels(self, tags: tuple[str, ...], default: str | None) -> list[str]:
         """Every route whose tags meet the account's, once each; the default channel when none does."""
@@ -382,7 +387,14 @@ def _read_alerts(reader: _Reader, section: Any, line: int) -> AlertSettings:
         wave_window=reader.convert(section, "wave_window", _positive_duration, base.wave_window),
         wave_size=reader.convert(section, "wave_size", _count, base.wave_size),
         retry_base=reader.convert(section, "retry_base", _positive_duration, base.retry_base),
-        give_up=reader.convert(section, "give_up", _positive_duration, base.give_up))
+        give_up=reader.convert(section, "give_up", _positive_duration, base.give_up),
+        weak_findings=reader.convert(section, "weak_findings", _weak_findings, base.weak_findings))
+
+
+def _weak_findings(value: Any) -> str:
+    if value not in WEAK_FINDINGS:
+        raise ValueError(f"{value!r} is not one of {', '.join(WEAK_FINDINGS)}")
+    return str(value)
 
 
 def _count(value: Any) -> int:

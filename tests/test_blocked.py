@@ -3,8 +3,8 @@
 Every platform's classifier is walked through `Platform.read` with the same block pages: Cloudflare
 challenges (403 and 503), Cloudflare, Akamai, Imperva, Sucuri, F5, AWS WAF, DataDome and HUMAN block pages,
 a redirect to a login page and a plain 429. Each must read `unknown`. The control walks the same pages
-through the raw classify functions (no shared guard) and finds at least one conclusive verdict: the guard is
-what makes the difference.
+through the raw classify functions (no shared guard) with a classifier that reads status codes as proof: every page is then a finding, and
+only the guard makes it unknown.
 """
 
 from __future__ import annotations
@@ -92,17 +92,25 @@ def test_block_page_reads_unknown(page: str, name: str, account: Account, url: s
     assert verdict.rule.startswith(f"{name}.")
 
 
-def test_without_the_guard_some_block_pages_read_as_findings() -> None:
-    """Control: the raw classifiers alone turn some of these pages into findings (the second-probe 403 first)."""
-    conclusive = []
-    for page, name, account, url, first in CASES:
-        p = PLATFORMS[name]
-        raw = p.classify(_reply(page, url), account) if first is None else p.classify_second(  # type: ignore[misc]
-            _reply(page, url), account, first)
-        if raw.status.conclusive:
-            conclusive.append((name, page, raw.rule))
-    assert ("mastodon", "cloudflare_block_403", "mastodon.html_suspended") in conclusive
-    assert len(conclusive) >= 3, conclusive
+def _naive(reply: Reply, account: Account) -> Verdict:
+    """The mistake this guard exists for: a status code read as proof before ruling out block answers."""
+    by_status = {200: Status.ACTIVE, 202: Status.ACTIVE, 403: Status.SUSPENDED, 404: Status.NOT_FOUND,
+                 405: Status.RESTRICTED, 410: Status.DEACTIVATED, 429: Status.SUSPENDED, 503: Status.SUSPENDED}
+    return Verdict(by_status.get(reply.status, Status.SUSPENDED), "naive.rule", "read from the status code")
+
+
+@pytest.mark.parametrize("page", sorted(BLOCK_PAGES))
+def test_control_the_guard_is_what_turns_a_naive_finding_into_unknown(page: str) -> None:
+    """With a classifier that reads status codes as proof, every block page is a finding without the guard
+    (the raw function) and unknown through Platform.read, on the first and the second probe."""
+    from dataclasses import replace
+
+    naive = replace(PLATFORMS["mastodon"], classify=_naive, classify_second=lambda r, a, f: _naive(r, a))
+    account = Account("mastodon", "someone@example.social", "mastodon:someone@example.social")
+    reply = _reply(page, "https://example.social/api/v1/accounts/lookup?acct=someone")
+    assert _naive(reply, account).status.conclusive
+    assert naive.read(reply, account).status is Status.UNKNOWN
+    assert naive.read(reply, account, Verdict(Status.SUSPENDED, "mastodon.suspended", "")).status is Status.UNKNOWN
 
 
 def test_guard_leaves_a_profile_that_merely_mentions_block_words_alone() -> None:

@@ -35,12 +35,18 @@ def rules(platform: Platform) -> dict[str, list[str]]:
     return out
 
 
+def _weak(platform: Platform, rule: str) -> bool:
+    strength = platform.strength.get(rule)
+    return strength is None or strength.weak  # an unrated rule is read as weak (Platform.read)
+
+
 def matrix() -> str:
     head = "| platform | " + " | ".join(STATES) + " | credentials (environment) | second probe |"
     lines = [head, "|" + "---|" * (len(STATES) + 3)]
     for p in PLATFORMS.values():
         found = rules(p)
-        cells = [", ".join(f"`{r}`" for r in found.get(s, [])) or "—" for s in STATES]
+        cells = [", ".join(f"`{r}`" + (" (weak)" if _weak(p, r) else "") for r in found.get(s, [])) or "—"
+                 for s in STATES]
         if not p.findings:
             cells = ["no finding: every answer is `unknown`"] + ["—"] * (len(STATES) - 1)
         creds = ", ".join(f"`{c}`" for c in p.credentials) or "none"
