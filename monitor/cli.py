@@ -256,21 +256,13 @@ def _format_option(fn: F) -> F:
 @user_errors
 def status(obj: dict[str, Any], fmt: str) -> None:
     """The service's last tick, each platform's last run, unknown rate and drift, and every account's status."""
-    from monitor.query import platform_status, run_sql
+    from monitor.query import account_status, platform_status, run_sql
 
     db = obj["db"]
     _, service = run_sql(db, "SELECT key, value FROM service")
     svc = dict(service)
     p_cols, platforms = platform_status(db)
-    columns, rows = run_sql(db, """
-        SELECT key AS account, coalesce(entity, '') AS entity,
-               coalesce(status, 'unchecked') || CASE WHEN status_weak THEN ' (unconfirmed)' ELSE '' END AS status,
-               coalesce(status_since, '') AS since,
-               CASE WHEN pending_status IS NULL THEN '' ELSE pending_status || ' (' || pending_count || ')' END
-                   AS pending,
-               coalesce(last_checked_at, '') AS last_checked, coalesce(last_rule, '') AS rule
-        FROM accounts WHERE removed_at IS NULL
-        ORDER BY entity IS NULL, entity, platform, handle""")
+    columns, rows = account_status(db)
     if fmt == "json":
         click.echo(json.dumps({"service": svc, "platforms": [dict(zip(p_cols, r)) for r in platforms],
                                "accounts": [dict(zip(columns, r)) for r in rows]}, ensure_ascii=False, indent=2))

@@ -104,3 +104,23 @@ def platform_status(path: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         return run_sql(path, _PLATFORMS.format(
             columns=_DRIFT_COLUMNS, join=" LEFT JOIN platform_health p ON p.platform = r.platform"))
     return run_sql(path, _PLATFORMS.format(columns="", join=""))
+
+
+_ACCOUNTS = """
+    SELECT key AS account, coalesce(entity, '') AS entity, coalesce(status, 'unchecked'){unconfirmed} AS status,
+           coalesce(status_since, '') AS since,
+           CASE WHEN pending_status IS NULL THEN '' ELSE pending_status || ' (' || pending_count || ')' END
+               AS pending,
+           coalesce(last_checked_at, '') AS last_checked, coalesce(last_rule, '') AS rule
+    FROM accounts WHERE removed_at IS NULL
+    ORDER BY entity IS NULL, entity, platform, handle"""
+
+
+def account_status(path: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """`banwatch status`'s accounts: status (marked "(unconfirmed)" while only a weak rule has read it),
+    since, pending change, last check and rule. A database from before rule strengths (no `status_weak`
+    column; `status` never migrates) is shown without the mark, not refused."""
+    _, table = run_sql(path, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accounts'")
+    weak = bool(table) and "status_weak" in (table[0][0] or "")
+    return run_sql(path, _ACCOUNTS.format(
+        unconfirmed=" || CASE WHEN status_weak THEN ' (unconfirmed)' ELSE '' END" if weak else ""))
