@@ -100,8 +100,9 @@ PLATFORM = Platform(
     credentials=(TOKEN,),
     strength={
         "reddit.profile": PROOF,
-        "reddit.is_suspended": weak("Reddit also answers is_suspended: true for an account locked until its owner "
-                                    "resets the password (a security lock, not a sanction)"),
+        # proof: the same answer for an account locked until a password reset is a caveat the reason states,
+        # not an account hidden from this client (Reddit shows that lock to everyone)
+        "reddit.is_suspended": PROOF,
         "reddit.not_found": weak("a shadowbanned account (it exists, hidden from others) and a never-registered "
                                  "name read the same"),
     },
