@@ -37,7 +37,7 @@ from monitor.errors import ConfigError
 from monitor.model import Account, Observation, Reply, Status, Verdict
 from monitor.watchlist import Watchlist
 from spiders.platforms import PLATFORMS
-from spiders.platforms.base import MissingCredentials, Politeness
+from spiders.platforms.base import MissingCredentials, Politeness, drift_rule
 from spiders.platforms.canaries import BUILTIN
 
 OK, DRIFT, INCONCLUSIVE, SKIPPED, NONE = "ok", "drift", "inconclusive", "skipped", "none"
@@ -125,12 +125,6 @@ class Report:
 
 
 # -- judging -------------------------------------------------------------------------------------
-
-
-def drift_rule(rule: str) -> bool:
-    """An unknown that says the page changed: nothing matched, a value no rule knows, or the classifier raised."""
-    name = rule.partition(".")[2]
-    return name in ("unrecognised", "classifier_error") or ":" in name
 
 
 def judge(known: str, status: Status, rule: str) -> str:
@@ -263,11 +257,7 @@ def _extension(reply: Reply) -> str:
 
 
 def _read(account: Account, reply: Reply, first: Verdict | None) -> Verdict:
-    platform = PLATFORMS[account.platform]
-    try:
-        return platform.read(reply, account, first)
-    except Exception:  # the same rule as the spider's: a classifier bug is named, never a finding
-        return Verdict(Status.UNKNOWN, f"{account.platform}.classifier_error", "classifier raised")
+    return PLATFORMS[account.platform].read_safely(reply, account, first)
 
 
 def save(root: Path, canary: Canary, captured: Sequence[Captured], scrubber: Scrubber, date: str,

@@ -24,19 +24,10 @@ from monitor.state import AccountState, Step, Transition
 from monitor.due import first_checks, next_check
 from monitor.timeutil import iso, later, parse_iso
 from monitor.watchlist import Watchlist
+from spiders.platforms.base import drift_rule  # noqa: F401 - also part of this module's interface
 
 BODY_CAP = 2 * 1024 * 1024  # evidence bodies beyond this are truncated (and flagged)
 BUSY_TIMEOUT_S = 30
-
-DRIFT_SUFFIXES = (".unrecognised", ".classifier_error")
-
-
-def drift_rule(rule: str) -> bool:
-    """A rule that read something the classifier does not know, so the platform's page may have changed:
-    `<platform>.unrecognised`, `<platform>.classifier_error`, or a named rule (`x.user_unavailable:new_value`).
-    The `platform_health` view (monitor/schema.py m006) applies the same test in SQL."""
-    return ":" in rule or rule.endswith(DRIFT_SUFFIXES)
-
 
 def _connect(path: str) -> sqlite3.Connection:
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from monitor.model import Account, Observation
 from monitor.store import Store
 from spiders.platforms import PLATFORMS
+from spiders.platforms.base import drift_rule
 
 
 class Watchdog:
@@ -88,11 +89,15 @@ class Watchdog:
             self._alert(f"platform:{platform}", f"banwatch's {title} credentials work again.", obs.checked_at)
 
     def _canary(self, account: Account, obs: Observation) -> None:
-        if not obs.status.conclusive:
+        """A canary reads wrong when it reads another conclusive status, or a drift rule (the page is no longer
+        the one the classifier knows); walls, rate limits and network failures say nothing either way."""
+        drifted = not obs.status.conclusive and drift_rule(obs.rule)
+        if not obs.status.conclusive and not drifted:
             return
         key, title = f"drift:{account.platform}", PLATFORMS[account.platform].title
         was = set(filter(None, (self._get(key) or "").split(",")))  # canaries reading wrong until now
-        wrong = was - {account.handle} if obs.status.value == account.canary else was | {account.handle}
+        right = obs.status.value == account.canary and not drifted
+        wrong = was - {account.handle} if right else was | {account.handle}
         before = bool(was)
         if wrong != was:
             self._set(key, ",".join(sorted(wrong)), obs.checked_at)

@@ -91,18 +91,11 @@ class StatusSpider(scrapy.Spider):
                               dont_filter=True, cb_kwargs={"key": account.key, **kwargs},
                               meta={"download_slot": download_slot(account)})
 
-    def _classify(self, account: Account, reply: Reply, read: Callable[[], Verdict]) -> Verdict:
-        try:
-            return read()
-        except Exception:  # a classifier bug must never become a finding
-            log.exception("classifier for %s failed on %s", account.platform, reply.url)
-            return Verdict(Status.UNKNOWN, f"{account.platform}.classifier_error", "classifier raised")
-
     def parse(self, response: Response, key: str) -> Any:
         account = self.accounts[key]
         platform = PLATFORMS[account.platform]
         reply = _reply(response)
-        verdict = self._classify(account, reply, lambda: platform.read(reply, account))
+        verdict = platform.read_safely(reply, account)
         if platform.second_probe is not None:
             second = platform.second_probe(verdict, account, self.secrets)
             if second is not None:  # one endpoint could not tell: ask the second, same check
@@ -113,7 +106,7 @@ class StatusSpider(scrapy.Spider):
         account = self.accounts[key]
         platform = PLATFORMS[account.platform]
         reply = _reply(response)
-        verdict = self._classify(account, reply, lambda: platform.read(reply, account, first))
+        verdict = platform.read_safely(reply, account, first)
         return self._observation(key, verdict, reply, (first_url, response.url))
 
     def _observation(self, key: str, verdict: Verdict, reply: Reply, probes: tuple[str, ...]) -> Observation:

@@ -96,6 +96,26 @@ def test_a_drifting_canary_holds_changes_until_it_reads_right(tmp_path: Path) ->
     assert "drifting: canary publicmodlogs (known suspended) reads not_found" in p.alerts()[0]["detail"]
 
 
+@pytest.mark.parametrize(("rule", "drifts"), [("reddit.unrecognised", True), ("reddit.about:new_kind", True),
+                                              ("reddit.classifier_error", True), ("reddit.rate_limited", False),
+                                              ("reddit.blocked", False)])
+def test_a_canary_reading_an_unknown_page_is_drift_but_a_wall_is_not(tmp_path: Path, rule: str, drifts: bool) -> None:
+    """A canary whose page no longer matches any marker means the classifier is blind to changes: hold them.
+    A rate limit or a wall on the canary proves nothing about the classifier (the control)."""
+    p = Pipeline(tmp_path, "defaults: {confirmations: 1}\nplatforms:\n  reddit: {canaries: {active: spez}}\n"
+                           "accounts:\n  - {platform: reddit, handle: watched}\n")
+    p.see("reddit:spez", Status.ACTIVE)
+    p.see("reddit:watched", Status.ACTIVE)
+    p.see("reddit:spez", Status.UNKNOWN, rule)
+    p.see("reddit:watched", Status.SUSPENDED, "reddit.is_suspended")
+    if drifts:
+        assert p.status("reddit:watched") == ("active", "suspended"), "held while the canary reads drift"
+        assert [a["kind"] for a in p.alerts()] == ["health"] and rule in p.alerts()[0]["detail"]
+    else:
+        assert p.status("reddit:watched") == ("suspended", None)
+        assert [a["kind"] for a in p.alerts()] == ["suspended"]
+
+
 def test_control_without_canaries_the_same_change_confirms_at_once(tmp_path: Path) -> None:
     p = Pipeline(tmp_path, "defaults: {confirmations: 1}\naccounts:\n  - {platform: reddit, handle: watched}\n")
     p.see("reddit:watched", Status.ACTIVE)

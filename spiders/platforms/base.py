@@ -14,6 +14,7 @@ shows for an account that is merely hidden from this client, so it never raises 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from monitor.model import Account, Reply, Status, Verdict
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,15 @@ class Platform:
             return replace(guard, reason=f"{guard.reason} (the page would otherwise have read as {verdict.rule})")
         rated = self.strength.get(verdict.rule)
         return replace(verdict, weak=rated is None or rated.weak)
+
+    def read_safely(self, reply: Reply, account: Account, first: Verdict | None = None) -> Verdict:
+        """`read`, with a classifier bug named (`<platform>.classifier_error`, unknown) instead of raised:
+        a classifier that fails must never become a finding, nor stop a crawl."""
+        try:
+            return self.read(reply, account, first)
+        except Exception:
+            log.exception("classifier for %s failed on %s", self.name, reply.url)
+            return Verdict(Status.UNKNOWN, f"{self.name}.classifier_error", "classifier raised")
 
 
 def rebase(url: str, base_url: str | None) -> tuple[str, dict[str, str]]:
@@ -259,19 +271,37 @@ def host_path(url: str) -> tuple[str, list[str]]:
 
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def enum_key(value: object, *prefixes: str) -> str:
-    """A platform-controlled enum or message value in one spelling: lower case, runs of anything but letters
-    and digits as one `_`, no leading/trailing `_`, and the first matching prefix (given in that same form)
-    removed. `enum_key("USER_UNAVAILABLE_REASON_SUSPENDED", "user_unavailable_reason")` and
-    `enum_key("Suspended")` are both `"suspended"`. None -> "".
+    """A platform-controlled enum or message value in one spelling: camelCase split, lower case, runs of
+    anything but letters and digits as one `_`, no leading/trailing `_`, and the first matching prefix (given
+    in that same form) removed. `enum_key("USER_UNAVAILABLE_REASON_SUSPENDED", "user_unavailable_reason")`,
+    `enum_key("Suspended")` are `"suspended"`; `enum_key("AccountTakedown")` is `"account_takedown"`.
+    None -> "".
     """
-    key = _NON_WORD.sub("_", str(value if value is not None else "").lower()).strip("_")
+    text = _CAMEL.sub("_", str(value)) if value is not None else ""
+    key = _NON_WORD.sub("_", text.lower()).strip("_")
     for prefix in prefixes:
         if key.startswith(prefix + "_") and len(key) > len(prefix) + 1:
             return key[len(prefix) + 1:]
     return key
+
+
+def enum_flat(value: object, *prefixes: str) -> str:
+    """`enum_key` without separators, the form to compare in: `takendown`, `TAKEN_DOWN` and `TakenDown` match."""
+    return enum_key(value, *prefixes).replace("_", "")
+
+
+DRIFT_SUFFIXES = (".unrecognised", ".classifier_error")
+
+
+def drift_rule(rule: str) -> bool:
+    """An unknown rule saying the platform's answer is not the one its classifier knows (the page may have
+    changed): `<platform>.unrecognised`, `<platform>.classifier_error`, or a named rule
+    (`x.user_unavailable:new_value`, see `named_rule`). Walls, rate limits and network failures are not drift."""
+    return ":" in rule or rule.endswith(DRIFT_SUFFIXES)
 
 
 def named_rule(platform: str, rule: str, value: object) -> str:

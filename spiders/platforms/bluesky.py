@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, json_body, named_rule, transient, unrecognised,
-    weak,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_flat, enum_key, host_path, json_body, named_rule, transient,
+    unrecognised, weak,
 )
 
 NAME = "bluesky"
@@ -55,20 +55,6 @@ def profile_url(handle: str) -> str:
     return f"https://bsky.app/profile/{handle}"
 
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def _key(value: object, *prefixes: str) -> str:
-    """`enum_key` that also splits camelCase: `AccountTakedown`, `ACCOUNT_TAKEDOWN` and `account-takedown` are
-    all `account_takedown` (the form a named rule uses)."""
-    return enum_key(_CAMEL.sub("_", str(value)) if value is not None else None, *prefixes)
-
-
-def _flat(value: object, *prefixes: str) -> str:
-    """`_key` without separators, the form values are compared in: `takendown` and `TAKEN_DOWN` match."""
-    return _key(value, *prefixes).replace("_", "")
-
-
 # XRPC `error` names of a 400 from getProfile, in `_flat` form (atproto getProfile.ts / xrpc-server errors.ts)
 _ERRORS = {
     "accounttakedown": (Status.SUSPENDED, "bluesky.account_takedown"),
@@ -84,16 +70,16 @@ def classify(reply: Reply, account: Account) -> Verdict:
         return unrecognised(reply, NAME)
     if reply.status == 400:
         error, message = doc.get("error"), str(doc.get("message", ""))
-        error_key = _flat(error)
+        error_key = enum_flat(error)
         if error_key in _ERRORS:
             status, rule = _ERRORS[error_key]
             return Verdict(status, rule, f"HTTP 400 {error}: {message}"[:200])
         if error_key == "invalidrequest":
-            if _flat(message, "error") == "profilenotfound":
+            if enum_flat(message, "error") == "profilenotfound":
                 return Verdict(Status.NOT_FOUND, "bluesky.profile_not_found",
                                f"HTTP 400 {error}: {message} (deleted or never existed)"[:200])
             return Verdict(Status.UNKNOWN, "bluesky.invalid_request", f"HTTP 400 {error}: {message}"[:200])
-        return Verdict(Status.UNKNOWN, named_rule(NAME, "error", _key(error)),
+        return Verdict(Status.UNKNOWN, named_rule(NAME, "error", enum_key(error)),
                        f"HTTP 400 with an error name no rule knows: {error}: {message}"[:200])
     if reply.status == 200 and isinstance(doc.get("did"), str) and "handle" in doc:
         # a negated label withdraws an earlier one; only the account's live labels count
@@ -139,16 +125,16 @@ def classify_second(reply: Reply, account: Account, first: Verdict) -> Verdict:
     doc = json_body(reply)
     if not isinstance(doc, dict):
         return unrecognised(reply, NAME)
-    if reply.status == 400 and _flat(doc.get("error")) == "reponotfound":
+    if reply.status == 400 and enum_flat(doc.get("error")) == "reponotfound":
         return Verdict(Status.NOT_FOUND, "bluesky.repo_not_found",
                        "profile not found and the relay has no repo for the DID (deleted and purged)")
     if reply.status == 200 and doc.get("did") == account.platform_id:
         if doc.get("active") is True:
             return Verdict(Status.UNKNOWN, "bluesky.appview_lag",
                            "the repo is active but the AppView has no profile: proves nothing")
-        repo_status = _flat(doc.get("status"))
+        repo_status = enum_flat(doc.get("status"))
         if repo_status not in _REPO_STATUSES:
-            return Verdict(Status.UNKNOWN, named_rule(NAME, "repo_status", _key(doc.get("status"))),
+            return Verdict(Status.UNKNOWN, named_rule(NAME, "repo_status", enum_key(doc.get("status"))),
                            f"repo inactive with a status no rule knows: {str(doc.get('status'))[:40]!r}")
         status, rule, reason = _REPO_STATUSES[repo_status]
         return Verdict(status, rule, f"{reason} (status {str(doc.get('status'))[:40]!r})")

@@ -35,8 +35,8 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, MissingCredentials, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, json_body,
-    named_rule, transient, unrecognised, weak,
+    PROOF, MissingCredentials, Platform, Politeness, Probe, Secrets, enum_flat, enum_key, host_path, html_title,
+    json_body, named_rule, transient, unrecognised, weak,
 )
 
 NAME = "x"
@@ -106,21 +106,6 @@ def profile_url(handle: str) -> str:
     return f"https://x.com/{handle}"
 
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def _key(value: object, *prefixes: str) -> str:
-    """`enum_key` that also splits camelCase, so `UserUnavailable`, `USER_UNAVAILABLE` and `user-unavailable`
-    are one spelling (`user_unavailable`); used to name a value."""
-    return enum_key(_CAMEL.sub("_", str(value)) if value is not None else None, *prefixes)
-
-
-def _flat(value: object, *prefixes: str) -> str:
-    """`_key` without the separators, used to compare: `userunavailable`, `UserUnavailable` and
-    `USER_UNAVAILABLE` all match."""
-    return _key(value, *prefixes).replace("_", "")
-
-
 def _code(value: object) -> int | None:
     """An error code given as a number or as a string of digits ("63"); anything else is not a code."""
     if isinstance(value, bool):
@@ -145,8 +130,8 @@ def _user_errors(doc: dict) -> list[dict]:
     errors = doc.get("errors")
     if not isinstance(errors, list):
         return []
-    return [e for e in errors if isinstance(e, dict) and _flat(e.get("resource_type")) == "user"
-            and _flat(e.get("parameter")) in {"username", "usernames", "id", "ids"}]
+    return [e for e in errors if isinstance(e, dict) and enum_flat(e.get("resource_type")) == "user"
+            and enum_flat(e.get("parameter")) in {"username", "usernames", "id", "ids"}]
 
 
 def _withheld(countries: object) -> list[str]:
@@ -183,10 +168,10 @@ _UNAVAILABLE_BY_FLAT = {key.replace("_", ""): value for key, value in _UNAVAILAB
 
 
 def _graphql_result(result: dict) -> Verdict | None:
-    kind = _flat(result.get("__typename"))
+    kind = enum_flat(result.get("__typename"))
     if kind == "userunavailable":
         raw = result.get("reason") or result.get("unavailable_reason") or ""
-        reason = _key(raw, *_REASON_PREFIXES)
+        reason = enum_key(raw, *_REASON_PREFIXES)
         if reason.replace("_", "") not in _UNAVAILABLE_BY_FLAT:
             return Verdict(Status.UNKNOWN, named_rule(NAME, "user_unavailable", reason),
                            f"GraphQL UserUnavailable with a reason no rule knows: {str(raw)[:80]!r}")
@@ -240,7 +225,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
     # v2 per-user problems come with HTTP 200
     for err in _user_errors(doc):
         title, detail = str(err.get("title", "")), str(err.get("detail", ""))
-        title_key, detail_key = _flat(title), _flat(detail)
+        title_key, detail_key = enum_flat(title), enum_flat(detail)
         if title_key.startswith("forbidden") and detail_key.startswith("userhasbeensuspended"):
             return Verdict(Status.SUSPENDED, "x.v2_suspended", f"API v2: {detail}"[:200])
         if title_key == "notfounderror" and detail_key.startswith("couldnotfinduser"):
@@ -248,7 +233,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
                            f"API v2: {detail} (deactivated, renamed and never-existing accounts read the same)"[:240])
         if title_key in _V2_KNOWN_TITLES:  # a known problem that says nothing about the account's state
             return Verdict(Status.UNKNOWN, "x.v2_user_error", f"API v2 {title}: {detail}"[:200])
-        return Verdict(Status.UNKNOWN, named_rule(NAME, "v2_problem", _key(title)),
+        return Verdict(Status.UNKNOWN, named_rule(NAME, "v2_problem", enum_key(title)),
                        f"API v2 problem no rule knows: {title}: {detail}"[:200])
 
     if reply.status in (401, 402, 403):
