@@ -52,6 +52,9 @@ def cli(ctx: click.Context, watchlist_path: str, db_path: str, log_level: str) -
         # A request that failed after its retries is recorded as an unknown observation and counted in
         # the summary; Scrapy's own ERROR line for it would only repeat that.
         logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
+        # Scrapy's cookie middleware asks tldextract for the public suffix list on the first Set-Cookie; where
+        # the list cannot be downloaded it logs a traceback and uses the copy it ships, which is all we need.
+        logging.getLogger("tldextract").setLevel(logging.CRITICAL)
     ctx.obj = {"watchlist": watchlist_path, "db": db_path, "log_level": log_level.upper()}
 
 

@@ -39,7 +39,8 @@ PROFILE: dict[str, tuple[int, dict[str, str], bytes, str | None]] = {
     "akamai_403": (403, {"Content-Type": "text/html", "Server": "AkamaiGHost"}, AKAMAI, None),
     "rate_limited": (429, {"Retry-After": "30", "Content-Type": "text/plain"}, b"Too many requests", None),
     "sign_in_redirect": (403, {"Content-Type": "text/html"}, OWN_403.body, "/auth/sign_in"),
-    "own_403": (403, {"Content-Type": "text/html"}, OWN_403.body, None),  # the control: a real suspension
+    "own_403": (403, {"Content-Type": "text/html", "Set-Cookie": "_session_id=abc; path=/; secure; HttpOnly"},
+                OWN_403.body, None),  # the control: a real suspension (with a cookie, as instances set one)
 }
 
 
@@ -97,10 +98,12 @@ def test_a_block_page_on_the_second_probe_is_never_a_suspension(
         "defaults: {confirmations: 1, confirm_delay: 0s}\nalerts: {slack_channel: '#walls'}\n"
         "platforms: {mastodon: {delay: 0s}}\naccounts:\n  - url: https://example.social/@walled\n", encoding="utf-8")
     banwatch = Banwatch(tmp_path, hostile, slack)  # type: ignore[arg-type]
+    banwatch.env["TLDEXTRACT_CACHE"] = str(tmp_path / "tld")  # as on a new machine: no public suffix list yet
     banwatch("check")
     assert banwatch.rows("SELECT status FROM accounts") == [{"status": "active"}]
     hostile.lookup, hostile.profile = SUSPENDED, scenario
-    banwatch("check")
+    second = banwatch("check")
+    assert "Traceback" not in second.stderr, second.stderr
     (row,) = banwatch.rows("SELECT status, last_rule FROM accounts")
     if scenario == "own_403":  # control: Mastodon's own 403 page is the proof
         assert row == {"status": "suspended", "last_rule": "mastodon.html_suspended"}
