@@ -17,6 +17,7 @@ Control at run time: in process (`sim.set(...)`), or over HTTP: `POST /_sim/set`
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import re
@@ -29,7 +30,7 @@ from aiohttp import web
 
 from monitor.model import Account, Status, Verdict
 from spiders.platforms import PLATFORMS
-from tests.fixtures import Fixture, by_rule
+from tests.fixtures import Fixture, all_fixtures, by_rule
 
 STATES = ("active", "suspended", "not_found", "deactivated", "restricted", "renamed")
 FAULTS = ("rate_limit", "server_error", "slow", "reset", "captcha", "login_wall", "truncated", "unrecognised")
@@ -73,12 +74,53 @@ def did_of(key: str) -> str:
     return "did:plc:" + hashlib.sha256(key.encode()).hexdigest()[:24].translate(str.maketrans("01890", "abcde"))
 
 
+def id_of(key: str, like: str) -> str:
+    """A stable id per account, shaped like `like` (a saved response's id): its prefix up to the last `_` or
+    `:` (and a two-letter upper-case prefix such as YouTube's `UC`) kept, every other digit, lower- and
+    upper-case letter replaced in kind."""
+    digest = hashlib.sha256(key.encode()).digest()
+    keep = max(like.rfind("_"), like.rfind(":")) + 1
+    if like[:2].isalpha() and like[:2].isupper() and len(like) > 2:
+        keep = max(keep, 2)
+    out = []
+    for i, c in enumerate(like):
+        b = digest[i % len(digest)]
+        if i < keep or not c.isalnum():
+            out.append(c)
+        elif c.isdigit():
+            out.append(str(b % 10) if i > keep else str(1 + b % 9))
+        else:
+            out.append(chr((ord("a") if c.islower() else ord("A")) + b % 26))
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_id(platform: str) -> str | None:
+    """The id in the platform's first saved active response: the shape every account's own id takes."""
+    for fx in all_fixtures():
+        if fx.platform == platform and fx.expected_status == "active" and not fx.first:
+            found = PLATFORMS[platform].classify(fx.reply(), Account(platform, fx.handle, "")).platform_id
+            if found and found.lower() != fx.handle.lower() and not found.startswith("did:"):
+                return found
+    return None
+
+
 def own(fx: Fixture, key: str, handle_now: str | None = None) -> Fixture:
-    """A saved response made this account's: its handle (or the handle it was renamed to) and its DID."""
-    handle = key.split(":", 1)[1]
-    body = fx.body.replace(fx.handle.split("@")[0].encode(), (handle_now or handle).split("@")[0].encode())
+    """A saved response made this account's: its handle (or the handle it was renamed to), its DID and its
+    stable id, the same in every saved response of the account (as on the real platform)."""
+    platform, handle = key.split(":", 1)
+    old, new = fx.handle.split("@")[0], (handle_now or handle).split("@")[0]
+    body = re.sub(re.escape(old).encode(), new.encode(), fx.body, flags=re.I) if old else fx.body
     body = re.sub(rb"did:plc:[a-z2-7]{24}", did_of(key).encode(), body)
-    return replace(fx, body=body)
+    mine = replace(fx, body=body)
+    try:
+        found = PLATFORMS[platform].classify(mine.reply(), Account(platform, handle, key)).platform_id
+    except Exception:
+        found = None
+    reference = _reference_id(platform)
+    if found and reference and found.lower() not in (old.lower(), new.lower()) and not found.startswith("did:"):
+        mine = replace(mine, body=body.replace(found.encode(), id_of(key, reference).encode()))
+    return mine
 
 
 def probe_urls(key: str) -> list[tuple[str, bool]]:

@@ -87,6 +87,13 @@ def test_the_support_matrix_is_generated_from_the_registry() -> None:
 
     doc = (ROOT / "docs" / "platforms.md").read_text(encoding="utf-8")
     assert block() in doc, "run: python -m spiders.platforms.matrix --write docs/platforms.md"
+
+
+def test_the_fixture_counts_are_generated_from_the_fixtures() -> None:
+    from spiders.platforms.matrix import counts_block
+
+    doc = (ROOT / "docs" / "platforms.md").read_text(encoding="utf-8")
+    assert counts_block() in doc, "run: python -m spiders.platforms.matrix --write docs/platforms.md"
     for platform in PLATFORMS.values():
         for credential in platform.credentials:
             assert f"`{credential}`" in doc

@@ -26,6 +26,7 @@ from monitor.store import Store
 from monitor.watchlist import AlertSettings, parse
 from spiders.platforms import PLATFORMS, mastodon
 from tests.fixtures import Fixture, load
+from tests.sim import own
 
 M = PLATFORMS["mastodon"]
 SUSPENDED = Verdict(Status.SUSPENDED, "mastodon.suspended", "first probe")
@@ -132,7 +133,7 @@ class Pipeline:
 
     def see(self, handle: str, case: str) -> Verdict:
         """Read a saved response for this account through Platform.read and record it."""
-        fx = load("mastodon", case)
+        fx = own(load("mastodon", case), f"mastodon:{handle}")  # the saved answer, made this account's
         account = self.checker.accounts[f"mastodon:{handle}"]
         verdict = M.read(fx.reply(), account)
         self.minute += 1

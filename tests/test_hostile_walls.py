@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import Banwatch
 from tests.fakes import FakeSlack
 from tests.fixtures import load
+from tests.sim import own
 
 ACTIVE = load("mastodon", "active")
 SUSPENDED = load("mastodon", "suspended")
@@ -53,9 +54,8 @@ class Hostile:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 if self.path.startswith("/api/v1/accounts/lookup"):
-                    fx = hostile.lookup
-                    self._send(fx.status, {"Content-Type": "application/json"},
-                               fx.body.replace(fx.handle.split("@")[0].encode(), b"walled"))
+                    fx = own(hostile.lookup, "mastodon:walled@example.social")  # its name, its id
+                    self._send(fx.status, {"Content-Type": "application/json"}, fx.body)
                     return
                 status, headers, body, redirect = PROFILE[hostile.profile]
                 if redirect and not self.path.startswith(redirect):

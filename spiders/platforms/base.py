@@ -119,6 +119,11 @@ class Platform:
             return verdict
         if (guard := blocked(reply, self.name)) is not None:
             return replace(guard, reason=f"{guard.reason} (the page would otherwise have read as {verdict.rule})")
+        if account.platform_id and verdict.platform_id and verdict.platform_id != account.platform_id:
+            return Verdict(Status.UNKNOWN, f"{self.name}.other_account",
+                           f"the answer is about account id {verdict.platform_id}, not {account.platform_id} (a "
+                           f"fuzzy lookup, or the handle now belongs to someone else); it would have read as "
+                           f"{verdict.rule}"[:300])
         rated = self.strength.get(verdict.rule)
         return replace(verdict, weak=rated is None or rated.weak)
 

@@ -134,6 +134,12 @@ def classify(reply: Reply, account: Account) -> Verdict:
     if doc.get("id") and "acct" in doc:
         if reply.status != 200:
             return unrecognised(reply, NAME)
+        asked, _ = split(account.handle)
+        acct = str(doc["acct"]).lstrip("@")
+        if acct.partition("@")[0].lower() != asked.lower():  # Sharkey/Firefish fall back to a fuzzy search
+            return Verdict(Status.UNKNOWN, "mastodon.other_account",
+                           f"asked for {asked}, the server answered with account {acct[:80]} (a fuzzy lookup: "
+                           "what it says is not about this account)")
         ident = dict(platform_id=str(doc["id"]), display_name=doc.get("display_name") or None)
         if doc.get("suspended") is True:
             return Verdict(Status.SUSPENDED, "mastodon.suspended",
