@@ -294,6 +294,18 @@ def enum_key(value: object, *prefixes: str) -> str:
     return key
 
 
+def enum_int(value: object) -> int | None:
+    """A code or flag as a platform sends it: a number, or a string of digits ("63", "-404"); booleans and
+    anything else -> None (never a code)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
 def enum_flat(value: object, *prefixes: str) -> str:
     """`enum_key` without separators, the form to compare in: `takendown`, `TAKEN_DOWN` and `TakenDown` match."""
     return enum_key(value, *prefixes).replace("_", "")

@@ -23,7 +23,7 @@ import re
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, named_rule, transient,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, html_title, json_body, named_rule, transient,
     unrecognised,
 )
 
@@ -48,17 +48,6 @@ _CODES: dict[int, tuple[Status, str, str]] = {
 _OTHER_CODES = {-1, -2, -3, -4, -103, -104, -105, -106, -107, -108, -110, -111, -112, -113, -114, -115, -304,
                 -307, -400, -403, -405, -409, -500, -503, -504, -616, -617, -625, -626, -628, -629, -632, -643,
                 -650, -652, -658, -662, -688, -689, -701, -8888}
-
-
-def _int(value: object) -> int | None:
-    """A code or flag as Bilibili sends it (a number) or as a string of digits ("-404"); else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
 
 
 def normalise(handle: str) -> str | None:
@@ -103,7 +92,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
                            f"HTTP {reply.status} '{html_title(reply) or 'security control'}': "
                            "the monitor's IP is risk-controlled")
         return unrecognised(reply, NAME)
-    code = _int(doc.get("code"))
+    code = enum_int(doc.get("code"))
     if code == -404:
         return Verdict(Status.NOT_FOUND, "bilibili.not_found",
                        f"code -404 {doc.get('message', '')}: no such user (cancelled accounts read the same)")
@@ -113,7 +102,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
     card = data.get("card")
     if code == 0 and isinstance(card, dict) and str(card.get("mid", "")) == account.handle:
         name = card.get("name") or None
-        if _int(card.get("spacesta")) == -2:
+        if enum_int(card.get("spacesta")) == -2:
             return Verdict(Status.SUSPENDED, "bilibili.spacesta_banned",
                            "card.spacesta is -2 (被封禁, banned)", platform_id=account.handle, display_name=name)
         return Verdict(Status.ACTIVE, "bilibili.card", f"card of mid {account.handle}",

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, host_path, named_rule, transient, unrecognised, weak,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, named_rule, transient, unrecognised, weak,
 )
 
 NAME = "tiktok"
@@ -58,17 +58,6 @@ _CODES: dict[int, tuple[Status, str, str]] = {
 # USER_UNIQUE_SENSITIVITY): unknown under one rule. A code in neither table is unknown and named after itself.
 _OTHER_CODES = {10101: "SERVER_ERROR_NOT_500", 10102: "USER_NOT_LOGIN", 10111: "NET_ERROR", 10113: "SHARK_SLIDE",
                 10114: "SHARK_BLOCK", 10225: "USER_UNIQUE_SENSITIVITY"}
-
-
-def _code(value: object) -> int | None:
-    """statusCode as TikTok sends it (a number) or as a string of digits ("10221"); anything else is None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
 
 
 def normalise(handle: str) -> str | None:
@@ -123,7 +112,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
                        f"{len(reply.body)}-byte page without __UNIVERSAL_DATA_FOR_REHYDRATION__ "
                        "(client-rendered shell)")
     detail = scope.get("webapp.user-detail")
-    code = _code(detail.get("statusCode")) if isinstance(detail, dict) else None
+    code = enum_int(detail.get("statusCode")) if isinstance(detail, dict) else None
     if code is None:
         return Verdict(Status.UNKNOWN, "tiktok.no_data", "rehydration data without webapp.user-detail.statusCode")
     if code == 0:

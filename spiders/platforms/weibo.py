@@ -23,7 +23,8 @@ import unicodedata
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, host_path, html_title, json_body, transient, unrecognised, weak,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, html_title, json_body, transient, unrecognised,
+    weak,
 )
 
 NAME = "weibo"
@@ -87,15 +88,6 @@ def _notices(reply: Reply, doc: object) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
-def _ok(value: object) -> int | None:
-    """`ok` as Weibo sends it (1, 0, -100) or as a string of digits; anything else is None."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
-
-
 def classify(reply: Reply, account: Account) -> Verdict:
     if reply.status in _BLOCK_STATUSES:
         return Verdict(Status.UNKNOWN, f"weibo.http_{reply.status}",
@@ -108,11 +100,11 @@ def classify(reply: Reply, account: Account) -> Verdict:
                                       or "sina visitor system" in " ".join(html_title(reply).split()).lower()):
         return Verdict(Status.UNKNOWN, "weibo.visitor_system", "Sina Visitor System cookie gate")
     if isinstance(doc, dict):
-        if _ok(doc.get("ok")) == -100 or "captcha" in str(doc.get("url", "")).lower():
+        if enum_int(doc.get("ok")) == -100 or "captcha" in str(doc.get("url", "")).lower():
             return Verdict(Status.UNKNOWN, "weibo.captcha", "ok: -100, captcha / risk control")
         data = doc.get("data")
         user = data.get("userInfo") if isinstance(data, dict) else None
-        if _ok(doc.get("ok")) == 1 and isinstance(user, dict) and user.get("id"):
+        if enum_int(doc.get("ok")) == 1 and isinstance(user, dict) and user.get("id"):
             return Verdict(Status.ACTIVE, "weibo.user_info", "getIndex returned userInfo",
                            platform_id=str(user["id"]), display_name=user.get("screen_name"))
     text = _notices(reply, doc)

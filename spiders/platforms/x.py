@@ -35,8 +35,8 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, MissingCredentials, Platform, Politeness, Probe, Secrets, enum_flat, enum_key, host_path, html_title,
-    json_body, named_rule, transient, unrecognised, weak,
+    PROOF, MissingCredentials, Platform, Politeness, Probe, Secrets, enum_flat, enum_int, enum_key, host_path,
+    html_title, json_body, named_rule, transient, unrecognised, weak,
 )
 
 NAME = "x"
@@ -106,23 +106,12 @@ def profile_url(handle: str) -> str:
     return f"https://x.com/{handle}"
 
 
-def _code(value: object) -> int | None:
-    """An error code given as a number or as a string of digits ("63"); anything else is not a code."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
-
-
 def _codes(doc: dict) -> dict[int, str]:
     errors = doc.get("errors")
     if not isinstance(errors, list):
         return {}
     return {code: str(e.get("message", "")) for e in errors
-            if isinstance(e, dict) and (code := _code(e.get("code"))) is not None}
+            if isinstance(e, dict) and (code := enum_int(e.get("code"))) is not None}
 
 
 def _user_errors(doc: dict) -> list[dict]:
