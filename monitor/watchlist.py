@@ -20,7 +20,7 @@ import yaml
 from monitor.errors import InvalidWatchlist, WatchlistError
 from monitor.model import Account
 from monitor.timeutil import iso, parse_iso
-from spiders.platforms import PLATFORMS, UnresolvedUrl, resolve_url
+from spiders.platforms import PLATFORMS, UnresolvedUrl, resolve_url, server_problem
 from spiders.platforms.base import Politeness
 
 TOP_KEYS = ("defaults", "alerts", "platforms", "service", "retention", "accounts")
@@ -237,7 +237,11 @@ class _Reader:
         spec = PLATFORMS[platform]
         canonical = spec.normalise(str(handle))
         if canonical is None:
-            self.problem(line, field_, f"{str(handle)!r} is not a valid {spec.title} handle: expected {spec.handle_help}")
+            self.problem(line, field_, f"{str(handle)[:120]!r} is not a valid {spec.title} handle: expected "
+                                       f"{spec.handle_help}")
+            return
+        if spec.instance is not None and (problem := server_problem(spec.instance(canonical))) is not None:
+            self.problem(line, field_, f"{canonical}: {problem}")
             return
         key = f"{platform}:{canonical}"
         if key in self.first_line:
@@ -250,8 +254,12 @@ class _Reader:
             confirm_delay=opts["confirm_delay"], line=line, canary=canary))
 
     def resolve_url(self, line: int, field_: str, platform: str | None, url: Any) -> tuple[str | None, str | None]:
+        if not isinstance(url, str):
+            kind = "a list" if isinstance(url, list) else "a mapping" if isinstance(url, dict) else repr(url)
+            self.problem(line, field_, f"must be a profile URL written as text, not {kind}")
+            return None, None
         try:
-            return resolve_url(str(url), platform)
+            return resolve_url(url, platform)
         except UnresolvedUrl as exc:
             self.problem(line, field_, str(exc))
             return None, None
@@ -295,9 +303,18 @@ class _Reader:
             return
         for platform, handle in accounts.items():
             line = accounts.key_lines[platform]
-            is_url = isinstance(handle, str) and handle.startswith(("http://", "https://"))
+            is_url = _looks_like_url(handle)
             self.account(line, f"accounts.{platform}", str(platform), None if is_url else handle,
                          handle if is_url else None, opts, entity=name)
+
+
+def _looks_like_url(value: Any) -> bool:
+    """A handle written as a link: with a scheme (any case), or a host with a dot then a path (`x.com/jack`;
+    a Reddit `u/name` is a handle)."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    return "://" in text or ("/" in text and "." in text.split("/", 1)[0])
 
 
 def _read_platforms(reader: _Reader, section: Any, line: int) -> dict[str, Politeness]:

@@ -7,6 +7,8 @@ variants) resolve to it, and `host/@user` on any host a platform owns never reso
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from monitor.errors import InvalidWatchlist
@@ -107,3 +109,68 @@ def test_watchlist_url_entries_resolve_to_the_owner_or_fail_with_file_line_field
     assert "YouTube: https://www.youtube.com/@{handle}" in problems[0]  # says which URL forms are accepted
     assert problems[1].startswith("watchlist.yaml:3: url: www.youtube.com is YouTube's, not Mastodon's")
     assert problems[2].startswith("watchlist.yaml:6: accounts.mastodon: www.tiktok.com is TikTok's, not Mastodon's")
+
+
+# -- the server an open-network account is asked at: the same rules wherever a user@instance comes from ----
+
+BAD_SERVERS = sorted({f"www.{d}" for p in PLATFORMS.values() for d in p.hosts} | {
+    "threads.net", "pinterest.co.uk", "127.0.0.1", "127.1", "0x7f.0.0.1", "10.1", "169.254.169.254", "[::1]",
+    "printer.local", "metadata.internal", "router.home.arpa", "hidden.onion", "-bad-.example.org"})
+
+
+@pytest.mark.parametrize("server", BAD_SERVERS)
+def test_every_way_of_naming_a_fediverse_account_refuses_a_server_it_may_not_ask(server: str) -> None:
+    """A handle, an entity link, a canary and the remote part of a URL all go through one check."""
+    bare = server.strip("[]")
+    ways = [(f"  - {{platform: mastodon, handle: \"someone@{bare}\"}}\n", 2),
+            (f"  - url: \"https://mastodon.social/@someone@{bare}\"\n", 2),
+            (f"  - name: Outlet\n    accounts: {{mastodon: \"someone@{bare}\"}}\n", 3)]
+    for way, line in ways:
+        problems = _problems("accounts:\n" + way)
+        assert problems and problems[0].startswith(f"watchlist.yaml:{line}:"), (way, problems)
+    canary = _problems(f"platforms:\n  mastodon: {{canaries: {{active: \"x@{bare}\"}}}}\naccounts: []\n")
+    assert canary and canary[0].startswith("watchlist.yaml:2:"), canary
+    assert parse("accounts:\n  - {platform: mastodon, handle: someone@fosstodon.org}\n", "w.yaml").accounts, \
+        "control: a plausible server is accepted"
+
+
+@pytest.mark.parametrize("text", [
+    "accounts:\n  - url: \"https://[mastodon.social/@someone\"\n",
+    "accounts:\n  - name: E\n    accounts: {bilibili: \"space.bilibili.com]/2\"}\n",
+    "accounts:\n  - {platform: douyin, handle: \"www.douyin.com]/user/x\"}\n",
+    "accounts:\n  - url: {a: b}\n",
+    "accounts:\n  - url: [\"https://mastodon.social/@someone\"]\n",
+    "accounts:\n  - url: \"javascript://mastodon.social/@someone\"\n",
+    "accounts:\n  - url: \"ftp://www.youtube.com/@someone\"\n",
+])
+def test_malformed_urls_are_file_line_errors_without_a_traceback(tmp_path: Path, text: str) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--watchlist", str(path), "validate"])
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit), \
+        result.exception
+    assert f"{path}:2:" in result.stderr or f"{path}:3:" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_www_before_a_fediverse_server_is_the_same_account() -> None:
+    problems = _problems("accounts:\n  - url: https://www.mastodon.social/@Gargron\n"
+                         "  - {platform: mastodon, handle: gargron@mastodon.social}\n")
+    assert problems == ["watchlist.yaml:3: handle: duplicate account mastodon:gargron@mastodon.social "
+                        "(first declared on line 2)"]
+
+
+def test_entity_links_are_read_like_url_entries() -> None:
+    wl = parse("accounts:\n  - name: E\n    accounts:\n      x: \"x.com/jack\"\n"
+               "      youtube: \" https://www.youtube.com/@name\"\n      mastodon: \"HTTPS://mastodon.social/@me\"\n"
+               "      reddit: u/spez\n", "watchlist.yaml")
+    assert [a.key for a in wl.accounts] == ["x:jack", "youtube:@name", "mastodon:me@mastodon.social", "reddit:spez"]
+
+
+def test_fediverse_web_and_percent_encoded_forms() -> None:
+    assert resolve_url("https://mastodon.social/web/@Gargron") == ("mastodon", "gargron@mastodon.social")
+    assert resolve_url("https://mastodon.social/%40Gargron") == ("mastodon", "gargron@mastodon.social")

@@ -98,6 +98,9 @@ class Platform:
     second_probe: Callable[[Verdict, Account, Secrets], Probe | None] | None = None
     classify_second: Callable[[Reply, Account, Verdict], Verdict] | None = None
     findings: bool = True  # False: supported, but no public answer is known to prove any state (all unknown)
+    # Open networks (no `hosts`): the server a canonical handle is asked at (Mastodon: user@instance ->
+    # instance). The registry checks it is a plausible server that no other platform owns.
+    instance: Callable[[str], str] | None = None
     # Every conclusive rule the module can produce -> its strength (PROOF or weak(why)). A conclusive verdict
     # whose rule is missing here is read as weak: an unreviewed rule never alerts on its own.
     strength: Mapping[str, Strength] = field(default_factory=dict)
@@ -269,9 +272,20 @@ def owns(domains: tuple[str, ...], host: str) -> bool:
 
 
 def host_path(url: str) -> tuple[str, list[str]]:
-    """Lower-case host (as written: 'www.'/'m.' kept) and the non-empty path segments of a URL."""
-    parts = urlsplit(url if "//" in url else "https://" + url)
-    host = (parts.hostname or "").lower()
+    """Lower-case ASCII host (as written: 'www.'/'m.' kept; a trailing dot dropped; a Unicode name in its
+    IDNA form) and the non-empty path segments of a URL. A URL that cannot be parsed (a stray `[`, say)
+    gives ("", []): never raises."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text if "//" in text else "https://" + text)
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError:
+        return "", []
+    if host and not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return "", []
     return host, [p for p in parts.path.split("/") if p]
 
 

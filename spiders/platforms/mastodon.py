@@ -25,7 +25,7 @@ table per server, never byte for byte:
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
@@ -37,21 +37,35 @@ _ACCT = re.compile(r"^([A-Za-z0-9_.-]{1,64})@([a-z0-9-]+(\.[a-z0-9-]+)+)$")
 
 
 def normalise(handle: str) -> str | None:
-    """`@user@instance` or `user@instance` -> `user@instance` (lower case: Mastodon matches acct case-blind)."""
+    """`@user@instance` or `user@instance` -> `user@instance` (lower case: Mastodon matches acct case-blind;
+    a `www.` before the instance is dropped: `user@www.example.social` is `user@example.social`)."""
     m = _ACCT.match(handle.strip().lstrip("@").lower())
-    return f"{m.group(1)}@{m.group(2)}" if m else None
+    if not m:
+        return None
+    instance = m.group(2).rstrip(".")
+    instance = instance[4:] if instance.startswith("www.") and instance.count(".") >= 2 else instance
+    return f"{m.group(1)}@{instance}"
 
 
 def from_url(url: str) -> str | None:
-    """`https://instance/@user` -> `user@instance`; `https://instance/@user@other` (a remote account as
-    another server shows it) -> `user@other`. Whether the host is plausibly a fediverse server is decided by
-    the registry (spiders.platforms.resolve_url), which never gives this function a host another platform owns.
+    """`https://instance/@user` (also `/web/@user`, `/%40user`) -> `user@instance`;
+    `https://instance/@user@other` (a remote account as another server shows it) -> `user@other`. Whether
+    the server is plausibly a fediverse server is decided by the registry (spiders.platforms.resolve_url and
+    server_problem), which never gives this function a host another platform owns.
     """
     host, path = host_path(url)
+    path = [unquote(p) for p in path]
+    if path[:1] == ["web"]:
+        path = path[1:]
     if not host or "." not in host or not path or not path[0].startswith("@"):
         return None
     user, _, remote = path[0][1:].partition("@")
     return normalise(f"{user}@{remote or host}")
+
+
+def instance(handle: str) -> str:
+    """The server a canonical handle is asked at: `user@instance` -> `instance`."""
+    return split(handle)[1]
 
 
 def split(handle: str) -> tuple[str, str]:
@@ -212,7 +226,7 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # per instance: 300 requests / 5 min
     politeness=Politeness(concurrency=1, delay=1.0, batch=100),
-    second_probe=second_probe, classify_second=classify_second,
+    second_probe=second_probe, classify_second=classify_second, instance=instance,
     version=2,
     # Why each rule is proof (docs/platforms.md, "Strength"): every answer is the account's own state on its home
     # instance, which no client-side condition (sign-in, region, age, privacy) changes for an anonymous lookup.
