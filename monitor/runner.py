@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from monitor.model import Account, Observation
+from monitor.model import Account, Observation, Status
 from monitor.state import ALERT_KINDS, LOSSES, advance, alert_kind
 from monitor.watchdog import Watchdog
 from monitor.watchlist import AlertSettings
@@ -72,7 +72,8 @@ class Checker:
         held = not account.canary and self.watchdog.drifting(account.platform)
         step = advance(self.store.state(account.key), obs.status, obs.checked_at,
                        HELD if held else account.confirmations, weak=obs.weak)
-        result = self.store.record(account, obs, step, self.outbox_rows(account, step), self.alerts.give_up,
+        told = self.store.announced_status(account.key) if step.transition or step.corroborated else None
+        result = self.store.record(account, obs, step, self.outbox_rows(account, step, told), self.alerts.give_up,
                                    rename=self.rename(account, obs))
         s = self.summary
         s.observations += 1
@@ -93,28 +94,33 @@ class Checker:
         if self.on_observation:
             self.on_observation(obs)
 
-    def outbox_rows(self, account: Account, step: Any) -> list[tuple[str, str]]:
-        """(kind, channel) for each alert a confirmed change raises: kinds switched on, routed by tags."""
-        return self._route(account, self.alert_for(step))
+    def outbox_rows(self, account: Account, step: Any, told: Status | None = None) -> list[tuple[str, str]]:
+        """(kind, channel) for each alert a confirmed change raises: kinds switched on, routed by tags.
+        `told`: the status last announced for the account (Store.announced_status), None before any change."""
+        return self._route(account, self.alert_for(step, told))
 
-    def alert_for(self, step: Any) -> str | None:
+    def alert_for(self, step: Any, told: Status | None = None) -> str | None:
         """The alert kind a step raises, under `alerts.weak_findings`.
 
-        With "record" (the default), a loss confirmed by a weak rule raises nothing: it is recorded as an
-        unconfirmed change, and alerted when a proof rule later reads the same status (`corroborated`). A
-        return to active from such an unconfirmed loss raises nothing either: nobody was told of the loss.
+        With "alert", every confirmed change alerts by its own kind. With "record" (the default), alerts
+        follow what people were told (`told`, else the baseline): a loss confirmed by a weak rule raises
+        nothing (it is an unconfirmed change) and is alerted when a proof rule later reads it (`corroborated`)
+        or reads another loss; a change back to the status last announced raises nothing (suspended, a weak
+        not_found, suspended again is one alert); a return to active alerts `reinstated` only when the status
+        last announced was a loss.
         """
-        record_only = self.alerts.weak_findings == "record"
+        if self.alerts.weak_findings != "record":
+            return alert_kind(step.transition) if step.transition is not None else None
         if step.corroborated:
             status = step.state.status
-            return ALERT_KINDS.get(status) if record_only and status in LOSSES else None
-        if step.transition is None:
-            return None
+            return ALERT_KINDS.get(status) if status in LOSSES and status != told else None
         change = step.transition
-        if record_only and ((change.weak and change.to_status in LOSSES)
-                            or (change.from_weak and change.from_status in LOSSES)):
+        if change is None or (change.weak and change.to_status in LOSSES):
             return None
-        return alert_kind(change)
+        announced = told or change.from_status
+        if change.to_status == announced:
+            return None
+        return alert_kind(replace(change, from_status=announced))
 
     def _route(self, account: Account, kind: str | None) -> list[tuple[str, str]]:
         if kind is None or kind not in self.alerts.kinds or account.canary:

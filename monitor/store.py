@@ -193,6 +193,17 @@ class Store:
             alert_ids = self._enqueue(alerts, obs.checked_at, give_up, change_id=change_id, account_key=account.key)
             return Recorded(False, change_id, alert_ids, False)
 
+    def announced_status(self, key: str) -> Status | None:
+        """The status people were last told about: the newest change confirmed by a proof rule (or since
+        corroborated), else the baseline (the first change's old status); None before any change."""
+        row = next(self.db.query(
+            "SELECT to_status FROM changes WHERE account_key = ? AND from_status != to_status "
+            "AND (strength IS NOT 'weak' OR corroborated_at IS NOT NULL) ORDER BY confirmed_at DESC, id DESC LIMIT 1",
+            [key]), None) or next(self.db.query(
+            "SELECT from_status AS to_status FROM changes WHERE account_key = ? AND from_status != to_status "
+            "ORDER BY confirmed_at, id LIMIT 1", [key]), None)
+        return Status(row["to_status"]) if row else None
+
     def _corroborate(self, key: str, at: str) -> int | None:
         """Mark the account's latest unconfirmed (weak) change as corroborated at `at`; its id, or None."""
         row = next(self.db.query(

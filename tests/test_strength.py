@@ -160,3 +160,34 @@ def test_status_and_history_show_an_unconfirmed_change(tmp_path: Path) -> None:
     assert "not_found (unconfirmed)" in status.stdout, status.stdout
     history = CliRunner().invoke(cli, ["--db", db, "history"])
     assert "active → not_found" in history.stdout and "[unconfirmed: read by a weak rule, no alert]" in history.stdout
+
+
+def test_a_proof_loss_after_an_unconfirmed_one_alerts(tmp_path: Path) -> None:
+    """active -> weak not_found (silent) -> proof suspended: people were told nothing yet, so this alerts."""
+    p = Pipeline(tmp_path)
+    p.see(Status.ACTIVE, False)
+    p.see(Status.NOT_FOUND, True)
+    p.see(Status.SUSPENDED, False)
+    assert p.alerts() == ["suspended"]
+
+
+def test_a_reinstatement_alerts_when_the_announced_status_was_a_loss(tmp_path: Path) -> None:
+    """proof suspended (alerted) -> weak not_found (silent) -> active: the suspension was announced."""
+    p = Pipeline(tmp_path)
+    p.see(Status.ACTIVE, False)
+    p.see(Status.SUSPENDED, False)
+    p.see(Status.NOT_FOUND, True)
+    assert p.alerts() == ["suspended"]
+    p.see(Status.ACTIVE, False)
+    assert p.alerts() == ["suspended", "reinstated"]
+
+
+def test_back_to_the_announced_loss_after_an_unconfirmed_one_is_one_alert(tmp_path: Path) -> None:
+    p = Pipeline(tmp_path)
+    p.see(Status.ACTIVE, False)
+    p.see(Status.SUSPENDED, False)
+    p.see(Status.NOT_FOUND, True)
+    p.see(Status.SUSPENDED, False)
+    assert p.alerts() == ["suspended"], "people already know it is suspended"
+    p.see(Status.NOT_FOUND, False)  # control: a proof change to another loss is news
+    assert p.alerts() == ["suspended", "not_found"]
