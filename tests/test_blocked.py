@@ -48,6 +48,16 @@ BLOCK_PAGES: dict[str, tuple[int, dict[str, str], bytes, str | None]] = {
     "generic_waf_403": (403, HTML, _page("Access Denied", "Your request was blocked."), None),
     "login_redirect_200": (200, HTML, _page("Welcome", "<form><input type=password></form>"), "https://{host}/accounts/login/?next=/"),
     "login_title_200": (200, HTML, _page("Log in to continue", "<form><input type=password></form>"), None),
+    "cloudflare_1020_404": (404, HTML, _page("Access denied | www.example.com used Cloudflare to restrict access",
+                                                "<h1>Error 1020</h1> Ray ID: 8a1b2c3d4e5f6789"), None),
+    "recaptcha_unusual_traffic_404": (404, HTML, _page("https://www.example.com/",
+                                                       "Our systems have detected unusual traffic from your computer"
+                                                       " network.<script src=\"https://www.google.com/recaptcha/api.js\">"
+                                                       "</script><div class=\"g-recaptcha\"></div>"), None),
+    "chinese_waf_404": (404, HTML, _page("405 访问被拦截", "您的访问被拦截, 请求ID: 0b1c2d3e"), None),
+    "chinese_captcha_200": (200, HTML, _page("安全验证", "请完成下方验证后继续操作"), None),
+    "vercel_checkpoint_429": (429, {**HTML, "x-vercel-mitigated": "challenge"}, _page("Vercel Security Checkpoint"), None),
+    "vercel_checkpoint_404": (404, HTML, _page("Vercel Security Checkpoint", "We're verifying your browser"), None),
     "rate_limited_429": (429, {"retry-after": "60"}, b"Too Many Requests", None),
     "rate_limited_429_json": (429, {"content-type": "application/json"}, b'{"error":"Too many requests"}', None),
 }

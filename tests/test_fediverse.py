@@ -228,3 +228,16 @@ def test_the_docs_table_names_every_server_and_every_known_message() -> None:
         assert f"`{verdict.rule}`" in SECTION
     for rule in ("mastodon.not_mastodon_api", "mastodon.lookup_error:", "mastodon.html_unmarked"):
         assert rule in SECTION
+
+
+@pytest.mark.parametrize(("value", "status"), [("true", "suspended"), ("TRUE", "suspended"), (True, "suspended"),
+                                               ("false", "active"), (None, "active")])
+def test_the_suspended_flag_in_any_spelling(value: object, status: str) -> None:
+    import json
+
+    from monitor.model import Reply
+
+    fx = load("mastodon", "active")
+    body = json.dumps({**json.loads(fx.body), "suspended": value}).encode()
+    verdict = M.read(Reply(fx.url, 200, fx.reply().headers, body), Account("mastodon", fx.handle, "k"))
+    assert verdict.status.value == status

@@ -48,3 +48,20 @@ def test_a_fuzzy_lookup_answering_with_another_name_is_unknown_before_any_id_is_
     assert (verdict.status, verdict.rule) == (Status.UNKNOWN, "mastodon.other_account")
     control = load("mastodon", "active_sharkey")  # the same server answering for the name asked
     assert PLATFORMS["mastodon"].read(control.reply(), Account("mastodon", control.handle, "k")).status is Status.ACTIVE
+
+
+def test_a_namesake_on_another_server_is_another_account() -> None:
+    """Sharkey's fuzzy fallback can answer with a remote namesake: same name, another server."""
+    import json
+
+    from monitor.model import Reply
+    from tests.fixtures import load
+
+    fx = load("mastodon", "active_sharkey")
+    doc = json.loads(fx.body)
+    account = Account("mastodon", fx.handle, f"mastodon:{fx.handle}")
+    for acct, expected in ((f"{doc['acct']}@mastodon.social", Status.UNKNOWN), (doc["acct"], Status.ACTIVE),
+                           (f"{doc['acct']}@{fx.handle.split('@')[1]}", Status.ACTIVE)):
+        body = json.dumps({**doc, "acct": acct, "limited": True}).encode()
+        verdict = PLATFORMS["mastodon"].read(Reply(fx.url, 200, fx.reply().headers, body), account)
+        assert (verdict.status is Status.UNKNOWN) == (expected is Status.UNKNOWN), (acct, verdict)

@@ -191,6 +191,17 @@ _BLOCK_HEADERS = (
     ("x-datadome", "", "bot_challenge", "DataDome bot protection"),
     ("x-sucuri-block", "", "waf_block", "Sucuri firewall block"),
     ("x-px-block", "", "bot_challenge", "HUMAN/PerimeterX block"),
+    ("x-vercel-mitigated", "", "bot_challenge", "Vercel firewall challenge"),
+    ("x-kpsdk-ct", "", "bot_challenge", "Kasada bot protection"),
+)
+# Words in a page title that only block pages use (Cloudflare's 1xxx error pages, Vercel, Chinese CDN WAFs).
+_BLOCK_TITLE_PARTS = (
+    ("used cloudflare to restrict access", "waf_block", "Cloudflare 1xxx 'Access denied' page"),
+    ("vercel security checkpoint", "bot_challenge", "Vercel security checkpoint"),
+    ("访问被拦截", "waf_block", "CDN firewall block page (访问被拦截)"),
+    ("安全验证", "bot_challenge", "security verification page (安全验证)"),
+    ("人机验证", "bot_challenge", "human verification page (人机验证)"),
+    ("滑动验证", "bot_challenge", "slider captcha page (滑动验证)"),
 )
 _BLOCK_TITLES = {
     "just a moment...": ("bot_challenge", "Cloudflare challenge page"),
@@ -218,6 +229,10 @@ _BLOCK_MARKERS = (
     (b"awswaf.com", "bot_challenge", "AWS WAF captcha"),
     (b"AwsWafIntegration", "bot_challenge", "AWS WAF challenge"),
     (b"sucuri.net/privacy-policy", "waf_block", "Sucuri firewall block page"),
+    (b"www.google.com/recaptcha/api.js", "bot_challenge", "reCAPTCHA challenge"),
+    (b"www.recaptcha.net/recaptcha/api.js", "bot_challenge", "reCAPTCHA challenge"),
+    (b"hcaptcha.com/1/api.js", "bot_challenge", "hCaptcha challenge"),
+    (b"KPSDK", "bot_challenge", "Kasada challenge"),
 )
 # Where platforms send a client they will not serve: a redirect that ends here proves nothing about the account.
 _LOGIN_HOST_PREFIXES = ("login.", "passport.", "signin.", "consent.", "auth.", "accounts.google.")
@@ -245,6 +260,9 @@ def blocked(reply: Reply, platform: str) -> Verdict | None:
         if title in _BLOCK_TITLES:
             rule, what = _BLOCK_TITLES[title]
             return Verdict(Status.UNKNOWN, f"{platform}.{rule}", f"HTTP {reply.status}: {what}")
+        for part, rule, what in _BLOCK_TITLE_PARTS:
+            if part in title:
+                return Verdict(Status.UNKNOWN, f"{platform}.{rule}", f"HTTP {reply.status}: {what}")
         if _LOGIN_TITLE.match(title):
             return Verdict(Status.UNKNOWN, f"{platform}.login_wall", f"HTTP {reply.status}: a login page")
         for marker, rule, what in _BLOCK_MARKERS:

@@ -63,6 +63,11 @@ def from_url(url: str) -> str | None:
     return normalise(f"{user}@{remote or host}")
 
 
+def _flag(value: object) -> bool:
+    """A boolean as a server sends it: true, or the string "true" in any case."""
+    return value is True or enum_key(value) == "true"
+
+
 def instance(handle: str) -> str:
     """The server a canonical handle is asked at: `user@instance` -> `instance`."""
     return split(handle)[1]
@@ -148,18 +153,20 @@ def classify(reply: Reply, account: Account) -> Verdict:
     if doc.get("id") and "acct" in doc:
         if reply.status != 200:
             return unrecognised(reply, NAME)
-        asked, _ = split(account.handle)
+        asked, server = split(account.handle)
         acct = str(doc["acct"]).lstrip("@")
-        if acct.partition("@")[0].lower() != asked.lower():  # Sharkey/Firefish fall back to a fuzzy search
+        name, _, domain = acct.partition("@")
+        # Sharkey/Firefish fall back to a fuzzy search, whose first hit may be a namesake on another server
+        if name.lower() != asked.lower() or (domain and domain.lower() != server.lower()):
             return Verdict(Status.UNKNOWN, "mastodon.other_account",
                            f"asked for {asked}, the server answered with account {acct[:80]} (a fuzzy lookup: "
                            "what it says is not about this account)")
         ident = dict(platform_id=str(doc["id"]), display_name=doc.get("display_name") or None)
-        if doc.get("suspended") is True:
+        if _flag(doc.get("suspended")):
             return Verdict(Status.SUSPENDED, "mastodon.suspended",
                            "account lookup says suspended: true (before Mastodon 4.7, owner-deleted accounts read "
                            "the same)", **ident)
-        if doc.get("limited") is True:
+        if _flag(doc.get("limited")):
             return Verdict(Status.RESTRICTED, "mastodon.limited",
                            "account lookup says limited: true (silenced by the instance)", **ident)
         return Verdict(Status.ACTIVE, "mastodon.account", f"account {doc['acct']}", **ident)
