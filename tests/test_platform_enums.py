@@ -208,7 +208,7 @@ CASES = [
            "youtube.channel_does_not_exist")
       for t in ("This channel does not exist", "this channel doesn\u2019t exist.", " This  channel does not exist. ")],
     Case("youtube unknown alert stays unknown", "youtube", "terminated_tos", _yt_alert("Dieser Kanal existiert nicht."),
-         "unknown", "youtube.error_alert"),
+         "unknown", "youtube.error_alert:dieser_kanal_existiert_nicht"),
     # --- Telegram: the contact page with other spacing ---
     Case("telegram contact page re-spaced", "telegram", "no_profile_card",
          lambda r: _sub('content="noindex, nofollow"', 'content="NOINDEX,NOFOLLOW"')(

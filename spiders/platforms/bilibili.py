@@ -1,8 +1,15 @@
 """Bilibili: GET https://api.bilibili.com/x/web-interface/card?mid={mid} (unsigned; no WBI signature needed).
 
 - `{"code": 0, "data": {"card": {"mid": "…", "name": …, "spacesta": 0}}}` -> active (stable id: the mid)
-- `code: 0` with `data.card.spacesta == -2` ("被封禁", banned) -> suspended
-- `{"code": -404, "message": "啥都木有"}` -> not_found (a cancelled account, 注销, reads the same)
+- `code: 0` with `data.card.spacesta == -2` ("被封禁", banned) -> suspended; any other `spacesta` (or none) ->
+  unknown, named after it (`bilibili.spacesta:minus_1` for -1): only 0 and -2 are documented
+- a card for another mid than the one asked -> unknown (`bilibili.other_account`)
+- HTTP 200 `{"code": -404, "message": "啥都木有"}` -> not_found, weak (a cancelled account, 注销, reads the same).
+  -404 (ecode NothingFound) is Bilibili's catch-all "nothing here" (unknown b23.tv codes, paywalled playurl,
+  retired endpoints, public code shows handlers stubbed to answer only it). Bilibili's handlers send it with HTTP
+  200 (`c.JSON(nil, ecode.NothingFound)` in its Go services), so -404 with any other HTTP status is not the card
+  handler's answer (a route miss in front of it) -> unknown (`bilibili.route_not_found`); with 200 it is weak: a
+  retired or stubbed endpoint would answer it for every mid.
 - `-352` 风控校验失败 (with `data.v_voucher`), `-401` 非法访问 (captcha), `-412` 请求被拦截 and the HTTP 412
   "安全风控策略" page, `-799` 请求过于频繁, `-509` over limit, `-101` 账号未登录, any other non-zero code,
   429, 5xx -> unknown (the public codes of errcode.md as `bilibili.api_error`; a code no table knows is named
@@ -26,6 +33,7 @@ from spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, html_title, json_body, named_rule, transient,
     unrecognised,
 )
+from spiders.platforms.base import weak
 
 NAME = "bilibili"
 COOKIE = "BANWATCH_BILIBILI_COOKIE"  # optional: a browser cookie (buvid3=…; SESSDATA=…) for risk-controlled IPs
@@ -93,18 +101,32 @@ def classify(reply: Reply, account: Account) -> Verdict:
                            "the monitor's IP is risk-controlled")
         return unrecognised(reply, NAME)
     code = enum_int(doc.get("code"))
+    if code == -404 and reply.status != 200:  # not the card handler's answer (it sends -404 with HTTP 200)
+        return Verdict(Status.UNKNOWN, "bilibili.route_not_found",
+                       f"HTTP {reply.status} code -404 {str(doc.get('message', ''))[:40]}: Bilibili's catch-all "
+                       "'nothing here' for a route or resource it does not know, not an answer about the user")
     if code == -404:
         return Verdict(Status.NOT_FOUND, "bilibili.not_found",
-                       f"code -404 {doc.get('message', '')}: no such user (cancelled accounts read the same)")
+                       f"code -404 {str(doc.get('message', ''))[:40]}: no such user (cancelled accounts read the "
+                       "same; -404 is also Bilibili's catch-all for any missing resource)")
     if code in _CODES:
         return Verdict(*_CODES[code])
     data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
     card = data.get("card")
+    if code == 0 and isinstance(card, dict) and "mid" in card and str(card["mid"]).strip() != account.handle:
+        return Verdict(Status.UNKNOWN, "bilibili.other_account",
+                       f"asked for mid {account.handle}, the card is of mid {str(card['mid'])[:20]}: it is about "
+                       "another account, whatever it says")
     if code == 0 and isinstance(card, dict) and str(card.get("mid", "")) == account.handle:
         name = card.get("name") or None
-        if enum_int(card.get("spacesta")) == -2:
+        spacesta = enum_int(card.get("spacesta"))
+        if spacesta == -2:
             return Verdict(Status.SUSPENDED, "bilibili.spacesta_banned",
                            "card.spacesta is -2 (被封禁, banned)", platform_id=account.handle, display_name=name)
+        if spacesta != 0:  # only 0 (正常) and -2 (被封禁) are documented: never read another value as active
+            value = card.get("spacesta") if spacesta is None else (f"minus {-spacesta}" if spacesta < 0 else spacesta)
+            return Verdict(Status.UNKNOWN, named_rule(NAME, "spacesta", value),
+                           f"card.spacesta is {str(card.get('spacesta'))[:20]!r}: a value no rule knows")
         return Verdict(Status.ACTIVE, "bilibili.card", f"card of mid {account.handle}",
                        platform_id=account.handle, display_name=name)
     if code in _OTHER_CODES:
@@ -124,5 +146,10 @@ PLATFORM = Platform(
     # /x/ user endpoints rate-limit around 150 requests / 5 min per IP (research §12)
     politeness=Politeness(concurrency=1, delay=3.0, batch=50),
     credentials=(COOKIE,),
-    strength={"bilibili.card": PROOF, "bilibili.spacesta_banned": PROOF, "bilibili.not_found": PROOF},
+    strength={
+        "bilibili.card": PROOF, "bilibili.spacesta_banned": PROOF,
+        "bilibili.not_found": weak("-404 (NothingFound) is Bilibili's catch-all 'nothing here': a retired or stubbed "
+                                   "endpoint answers it for every mid, and cancelled and never-registered mids read "
+                                   "the same"),
+    },
 )

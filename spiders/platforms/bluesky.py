@@ -5,8 +5,13 @@
 - 400 `AccountDeactivated` -> deactivated
 - 400 `InvalidRequest` "Profile not found" -> not_found (a deleted account reads the same; weak: a handle nobody
   holds and an AppView that lost the profile read the same too)
-- 400 `InvalidRequest` with another message -> unknown; any other error name -> unknown, named after it
-  (`bluesky.error:<name>`)
+- 400 `InvalidRequest` with a known message that proves nothing (the actor failed atproto's syntax check) ->
+  unknown (`bluesky.invalid_request`); with a message no rule knows -> unknown, named after it
+  (`bluesky.invalid_request:<message>`, a short hash for a message with no Latin letters or digits); any other
+  error name -> unknown, named after it (`bluesky.error:<name>`)
+- asked by handle (before the DID is known), a profile with another `handle` (or asked by DID, another `did`) ->
+  unknown (`bluesky.other_account`). A profile's `handle.invalid` names nobody and is not compared; asked by
+  the stored DID, a new handle is a rename (`Platform.read` compares the DID).
 - 429 `RateLimitExceeded`, 5xx -> unknown
 
 Error names, messages and repo statuses are compared in one spelling (`base.enum_key`, camelCase split):
@@ -16,7 +21,9 @@ unknown and named (`bluesky.repo_status:<value>`).
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
@@ -62,6 +69,21 @@ _ERRORS = {
 }
 
 
+# InvalidRequest messages (in `_flat` form, any `Error:` prefix removed) that are known and prove nothing: the
+# actor failed atproto's lexicon check for an at-identifier (invalid_request_other.json)
+_KNOWN_INVALID_REQUESTS = {"actormustbeavaliddidorahandle"}
+
+
+def _named(rule: str, message: str) -> str:
+    """`bluesky.<rule>:<message>` for a message no rule knows; a message `enum_key` leaves empty (no Latin letters
+    or digits) is named by a short stable hash of its normalised text (whitespace left out), so it still shows as
+    itself in `status`."""
+    text = unicodedata.normalize("NFKC", message).lower()
+    squeezed = "".join(text.split())
+    key = enum_key(text) or (f"h{hashlib.sha1(squeezed.encode()).hexdigest()[:10]}" if squeezed else "")
+    return named_rule(NAME, rule, key)
+
+
 def classify(reply: Reply, account: Account) -> Verdict:
     if (early := transient(reply, NAME)) is not None:
         return early
@@ -78,10 +100,21 @@ def classify(reply: Reply, account: Account) -> Verdict:
             if enum_flat(message, "error") == "profilenotfound":
                 return Verdict(Status.NOT_FOUND, "bluesky.profile_not_found",
                                f"HTTP 400 {error}: {message} (deleted or never existed)"[:200])
-            return Verdict(Status.UNKNOWN, "bluesky.invalid_request", f"HTTP 400 {error}: {message}"[:200])
+            if enum_flat(message, "error") in _KNOWN_INVALID_REQUESTS:
+                return Verdict(Status.UNKNOWN, "bluesky.invalid_request", f"HTTP 400 {error}: {message}"[:200])
+            return Verdict(Status.UNKNOWN, _named("invalid_request", message),
+                           f"HTTP 400 {error} with a message no rule knows: {message}"[:200])
         return Verdict(Status.UNKNOWN, named_rule(NAME, "error", enum_key(error)),
                        f"HTTP 400 with an error name no rule knows: {error}: {message}"[:200])
     if reply.status == 200 and isinstance(doc.get("did"), str) and "handle" in doc:
+        # asked by the watched handle (or a DID written as the handle) before the DID is known: the profile must be
+        # the one asked for. Asked by the stored DID, Platform.read compares it (and a new handle is a rename).
+        asked, handle = account.handle.strip().lower(), str(doc["handle"]).strip().lower()
+        answered = doc["did"].strip().lower() if asked.startswith("did:") else handle
+        if not account.platform_id and answered not in (asked, "handle.invalid"):
+            return Verdict(Status.UNKNOWN, "bluesky.other_account",
+                           f"asked for {asked[:80]}, the profile is {doc['did'][:60]} ({handle[:80]}): it is about "
+                           "another account, whatever it says")
         # a negated label withdraws an earlier one; only the account's live labels count
         labels = {str(lab.get("val")).strip().lower() for lab in doc.get("labels") or []
                   if isinstance(lab, dict) and not lab.get("neg")}

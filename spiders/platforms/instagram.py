@@ -3,8 +3,14 @@
 
 - 200 `{"data": {"user": {"id", "username", "biography", ...}}, "status": "ok"}` -> active (stable id: the
   numeric `id`; private accounts are active too)
-- 404 -> not_found. Suspended, deactivated, deleted, renamed and (for some viewers) 18+ age-gated profiles all
-  read the same from public signals (research §11, Low): the reason says so. Instagram is existence-only.
+- 404 with an empty body (Instagram's answer for a missing user: public clients fail to parse it, "Expecting
+  value: line 1 column 1") -> not_found. Suspended, deactivated, deleted, renamed and (for some viewers) 18+
+  age-gated profiles all read the same from public signals (research §11, Low): the reason says so. Instagram is
+  existence-only. A 404 with any other body (a CDN or WAF block page, a captcha, a login page, an HTML "page
+  isn't available" for a route the API no longer has) proves nothing -> unknown (`instagram.unrecognised`)
+- a user whose `username` is not the one asked (compared case-blind; the probe always asks by name) -> unknown
+  (`instagram.other_account`); an envelope `status` other than ok/fail -> unknown, named after it
+  (`instagram.status:<value>`)
 - 401 `{"message": "Please wait a few minutes before you try again.", "require_login": true, "status": "fail"}`,
   other `"status": "fail"` answers (checkpoint, login required), a redirect to /accounts/login, the login page
   (`Login • Instagram`, `"routePath":"\\/"`), 403, 400 with a session, 429, 5xx -> unknown
@@ -24,6 +30,7 @@ from spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, json_body, transient,
     unrecognised, weak,
 )
+from spiders.platforms.base import blocked, named_rule
 
 NAME = "instagram"
 _APP_ID = "936619743392459"
@@ -92,11 +99,21 @@ def classify(reply: Reply, account: Account) -> Verdict:
         return Verdict(Status.UNKNOWN, "instagram.request_failed",
                        f"HTTP {reply.status} status: fail ({what or 'no message'}); the caller was refused"[:200])
     if reply.status == 404:
+        if reply.body.strip():  # Instagram's own 404 for a missing user is empty: anything else proves nothing
+            return blocked(reply, NAME) or unrecognised(reply, NAME)
         return Verdict(Status.NOT_FOUND, "instagram.not_found",
                        "HTTP 404 from web_profile_info: suspended, deactivated, deleted, renamed and never-existing "
                        "accounts all read the same (existence only)")
+    if enum_key(envelope.get("status")) not in ("", "ok"):
+        return Verdict(Status.UNKNOWN, named_rule(NAME, "status", envelope.get("status")),
+                       f"HTTP {reply.status}, an envelope status no rule knows: {str(envelope.get('status'))[:40]!r}")
     data = envelope.get("data")
     user = data.get("user") if isinstance(data, dict) else None
+    username = user.get("username") if isinstance(user, dict) else None
+    if isinstance(username, str) and username.strip().lower() != account.handle.lower():
+        return Verdict(Status.UNKNOWN, "instagram.other_account",
+                       f"asked for @{account.handle}, web_profile_info answered for @{username[:40]}: it is about "
+                       "another account, whatever it says")
     if reply.status == 200 and isinstance(user, dict) and user.get("id") and "biography" in user:
         return Verdict(Status.ACTIVE, "instagram.profile", f"web_profile_info returned @{user.get('username')}",
                        platform_id=str(user["id"]), handle=str(user.get("username") or "").lower() or None,

@@ -8,6 +8,9 @@ app-only token (BANWATCH_REDDIT_TOKEN), which is how a monitor on a datacenter I
   accounts all look like this)
 - 403 "whoa there, pardner!" / "blocked by network security", 429, 5xx -> unknown
 - 401 (the monitor's own token rejected) -> unknown, `reddit.credential_rejected`
+- a `t2` whose `data.name` is not the name asked (compared case-blind; the probe always asks by name) -> unknown,
+  `reddit.other_account`: the answer is about another account, whatever it says
+- `is_suspended` with a value other than true/false -> unknown, named after it (`reddit.is_suspended:<value>`)
 
 `kind`, `is_suspended` and `error` are compared in one spelling (`base.enum_key`; `404` or `"404"`), the block
 markers whatever their case and line breaks.
@@ -22,6 +25,7 @@ from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, json_body, transient, unrecognised, weak,
 )
+from spiders.platforms.base import named_rule
 
 NAME = "reddit"
 _HANDLE = re.compile(r"^[A-Za-z0-9_-]{3,20}$")
@@ -81,6 +85,15 @@ def classify(reply: Reply, account: Account) -> Verdict:
                        "HTTP 404 Not Found: deleted, shadowbanned or never existed")
     data = doc.get("data")
     if reply.status == 200 and enum_key(doc.get("kind")) == "t2" and isinstance(data, dict):
+        name = data.get("name")
+        if isinstance(name, str) and name.strip().lower() != account.handle.lower():
+            return Verdict(Status.UNKNOWN, "reddit.other_account",
+                           f"asked for u/{account.handle}, about.json answered for u/{name[:40]}: it is about "
+                           "another account, whatever it says")
+        flag = data.get("is_suspended")
+        if flag is not None and not isinstance(flag, bool) and enum_key(flag) not in ("true", "false"):
+            return Verdict(Status.UNKNOWN, named_rule(NAME, "is_suspended", flag),
+                           f"is_suspended has a value no rule knows: {str(flag)[:40]!r}")
         if data.get("is_suspended") is True or enum_key(data.get("is_suspended")) == "true":
             return Verdict(Status.SUSPENDED, "reddit.is_suspended",
                            "about.json says is_suspended: true (also used for security locks)")

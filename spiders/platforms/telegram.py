@@ -7,7 +7,8 @@
   `<meta name="robots" content="noindex, nofollow">` plus the "If you have Telegram, you can contact
   @name right away." block in `tgme_page_description` -> not_found. A channel or user that was deleted (or
   banned and its username freed) reads exactly the same, and one public report says some owned usernames
-  without a public card show it too; the reason says so.
+  without a public card show it too; the reason says so. A contact page that names another username (in
+  `og:title` or a `tg://resolve?domain=` link) than the one asked -> unknown (`telegram.other_account`).
 - suspended / restricted: not readable here. The ToS text ("This channel can't be displayed because it
   violated Telegram's Terms of Service") comes from MTProto `restriction_reason` in the apps; it is not
   confirmed on t.me. `t.me/s/{username}` 302 -> `t.me/{username}` happens when the owner turned the preview
@@ -44,6 +45,7 @@ _DESCRIPTION = re.compile(r'<div class="tgme_page_description"[^>]*>(.*?)</div>'
 _OG_TITLE = re.compile(r'<meta property="og:title" content="([^"]*)"', re.I)
 _ROBOTS_NOINDEX = re.compile(r'<meta name="robots" content="\s*noindex\s*,\s*nofollow\s*"', re.I)
 _PREVIEW_LINK = re.compile(r'<a class="tgme_page_context_link" href="/s/', re.I)
+_RESOLVE_LINK = re.compile(r"tg://resolve\?domain=([A-Za-z0-9_]+)", re.I)  # the name a contact page is about
 
 
 def _text(fragment: str) -> str:
@@ -98,6 +100,12 @@ def classify(reply: Reply, account: Account) -> Verdict:
     description = " ".join(_text(d) for d in _DESCRIPTION.findall(page))
     contact_block = "you can contact @" in description.lower() and "right away" in description.lower()
     if og_contact and (contact_block or _ROBOTS_NOINDEX.search(page)):
+        named = {_text(og.group(1)).rsplit("@", 1)[-1].strip().lower()} if og else set()
+        named |= {n.lower() for n in _RESOLVE_LINK.findall(page)}
+        if named - {account.handle.lower()}:
+            return Verdict(Status.UNKNOWN, "telegram.other_account",
+                           f"asked for @{account.handle}, the contact page names "
+                           f"{', '.join('@' + n for n in sorted(named))}"[:200] + ": it is about another name")
         return Verdict(Status.NOT_FOUND, "telegram.no_profile_card",
                        "t.me shows the generic 'contact @name' page, no profile card: free, never used, or "
                        "deleted/banned and freed (not separable; one report: some owned names too)")

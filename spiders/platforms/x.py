@@ -9,6 +9,8 @@ Probes, in order of preference:
    - 200 `{"errors": [{"title": "Not Found Error", "detail": "Could not find user with username: [name].", ...}]}`
      -> not_found (deactivated and renamed accounts read the same)
    - any other per-user problem -> unknown (`x.v2_user_error` for a known title, else `x.v2_problem:<title>`)
+   - a problem whose `value` (or a user whose `username` / `id`) is not the name or id the probe asked for ->
+     unknown (`x.other_account`): the answer is about another account, whatever it says
    Enum-like values (`__typename`, `reason`, `resource_type`, problem titles and details, error codes given as
    numbers or strings) are compared in one spelling (`base.enum_key`, camelCase split), never byte for byte.
 2. `X_AUTH_TOKEN` + `X_CT0` + `BANWATCH_X_WEB_BEARER_TOKEN` set (a logged-in web session): GraphQL `UserByScreenName`.
@@ -19,6 +21,7 @@ Probes, in order of preference:
      NoReason / Unavailable / no reason -> unknown (`x.user_unavailable_other`); any other value -> unknown
      named after it (`x.user_unavailable:<value>`), so a new value shows in `status`
    - `{"data": {}}` / `{"data": {"user": {}}}` -> not_found (Med)
+   - a `User` whose `screen_name` is not the one asked -> unknown (`x.other_account`)
 3. Neither: `probe` raises MissingCredentials, recorded as unknown (`x.no_credentials`), never a guess.
 
 Error codes in an `errors` list (v1.1 and GraphQL): 63 -> suspended, 50 -> not_found; 64 "Your account is
@@ -123,6 +126,32 @@ def _user_errors(doc: dict) -> list[dict]:
             and enum_flat(e.get("parameter")) in {"username", "usernames", "id", "ids"}]
 
 
+def _asked(reply: Reply, account: Account) -> tuple[str, str] | None:
+    """What the probe asked for, read from the request URL: ("username", name) for API v2 by username and for
+    GraphQL UserByScreenName (the watched handle), ("id", id) for API v2 by id; None for any other URL. A renamed
+    account shows its new name when asked by id, so a name is compared only when the probe asked by name."""
+    _, path = host_path(reply.url)
+    if len(path) == 5 and path[:4] == ["2", "users", "by", "username"]:
+        return "username", path[4]
+    if len(path) == 3 and path[:2] == ["2", "users"] and path[2].isdigit():
+        return "id", path[2]
+    if path and path[-1] == "UserByScreenName":
+        return "username", account.handle
+    return None
+
+
+def _other_account(asked: tuple[str, str] | None, named: object, where: str) -> Verdict | None:
+    """`x.other_account` when the answer names a user (`named`, found in `where`) other than the one asked."""
+    if asked is None or named is None or isinstance(named, bool) or not isinstance(named, (str, int)):
+        return None
+    kind, value = asked
+    if str(named).strip().lstrip("@").lower() == value.lower():  # screen names are case-blind
+        return None
+    return Verdict(Status.UNKNOWN, "x.other_account",
+                   f"asked for the user with {kind} {value}, the answer's {where} is {str(named)[:40]!r}: it is "
+                   "about another account, whatever it says")
+
+
 def _withheld(countries: object) -> list[str]:
     return [str(c) for c in countries] if isinstance(countries, list) else []
 
@@ -212,7 +241,11 @@ def classify(reply: Reply, account: Account) -> Verdict:
                        f"error code 50: {codes[50] or 'User not found.'} (deactivated reads the same)")
 
     # v2 per-user problems come with HTTP 200
+    asked = _asked(reply, account)
     for err in _user_errors(doc):
+        named = err.get("value") if err.get("value") is not None else err.get("resource_id")
+        if (other := _other_account(asked, named, "problem value")) is not None:
+            return other
         title, detail = str(err.get("title", "")), str(err.get("detail", ""))
         title_key, detail_key = enum_flat(title), enum_flat(detail)
         if title_key.startswith("forbidden") and detail_key.startswith("userhasbeensuspended"):
@@ -233,10 +266,13 @@ def classify(reply: Reply, account: Account) -> Verdict:
     data = doc.get("data")
     if reply.status == 200 and isinstance(data, dict):
         if isinstance(data.get("id"), str) and isinstance(data.get("username"), str):
-            return _v2_user(data)
+            named = data["id"] if asked and asked[0] == "id" else data["username"]
+            return _other_account(asked, named, asked[0] if asked else "") or _v2_user(data)
         user = data.get("user")
         result = user.get("result") if isinstance(user, dict) else None
         if isinstance(result, dict) and (verdict := _graphql_result(result)) is not None:
+            if verdict.handle and asked and asked[0] == "username":
+                return _other_account(asked, verdict.handle, "screen_name") or verdict
             return verdict
         if not doc.get("errors") and (data == {} or user == {}):
             return Verdict(Status.NOT_FOUND, "x.graphql_no_user",

@@ -9,8 +9,13 @@ below are English and are localised otherwise.
 - `alerts[].alertRenderer` of type ERROR saying "This account has been terminated …" or "This channel was
   removed because it violated our Community Guidelines." -> suspended
 - ERROR alert "This channel does not exist." -> not_found (a channel its owner deleted reads the same)
-- HTTP 404 (how an unknown or released @handle answers) -> not_found
-- any other ERROR alert (e.g. a localised text) -> unknown
+- HTTP 404 with YouTube's own 404 page (the `error-page-hh-illustration` image of its "This page isn't
+  available" page, in any language) -> not_found (how an unknown or released @handle answers). A 404 with any
+  other body (a CDN or WAF block page, a captcha, a login page) proves nothing -> unknown (`youtube.unrecognised`)
+- any other ERROR alert (e.g. a localised text) -> unknown, named after its text (`youtube.error_alert:<text>`, a
+  short hash for a text with no Latin letters or digits), so a new alert shows in `status`
+- asked by @handle (before the channel id is known), a channel page whose current @handle is another ->
+  unknown (`youtube.other_channel`, as for another channel id); asked by id, a new handle is a rename
 - the consent interstitial (final URL on consent.youtube.com, or its form), Google's "unusual traffic" /
   "confirm you're not a bot" pages, HTTP 403, a page without ytInitialData or with an incomplete one
   (yt-dlp retries those), 429, 5xx -> unknown
@@ -24,6 +29,7 @@ before any state is read from a page.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -34,6 +40,7 @@ from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, transient, unrecognised, weak,
 )
+from spiders.platforms.base import blocked, named_rule
 
 NAME = "youtube"
 _CHANNEL_ID = re.compile(r"^UC[0-9A-Za-z_-]{22}$")
@@ -52,6 +59,9 @@ _BOT_MARKERS = ("confirm you\u2019re not a bot", "confirm you're not a bot",
 # `_message` form: compared whatever their case, spacing, apostrophes and final punctuation
 _TERMINATED = ("this account has been terminated", "this channel was removed")
 _DOES_NOT_EXIST = ("this channel does not exist", "this channel doesn't exist")
+# YouTube's own 404 page ("This page isn't available. Sorry about that.", localised): the illustration's element id
+# is the same in every language (public clones and scrapers of the page key on it)
+_OWN_404 = re.compile(r"id=[\"']?error-page-hh-illustration\b")
 
 
 def _message(text: str) -> str:
@@ -130,12 +140,34 @@ def _error_alerts(doc: dict[str, Any]) -> list[str]:
     return out
 
 
+def _named_alert(text: str) -> str:
+    """`youtube.error_alert:<text>` for an ERROR alert no rule knows; a text `enum_key` leaves empty (no Latin
+    letters or digits) is named by a short stable hash of its normalised text (whitespace left out)."""
+    message = _message(text)
+    squeezed = "".join(message.split())
+    key = enum_key(message) or (f"h{hashlib.sha1(squeezed.encode()).hexdigest()[:10]}" if squeezed else "")
+    return named_rule(NAME, "error_alert", key)
+
+
 def _current_handle(doc: dict[str, Any], meta: dict[str, Any]) -> str | None:
     vanity = meta.get("vanityChannelUrl")
     if isinstance(vanity, str) and "/@" in vanity:
         return normalise(vanity.rsplit("/", 1)[-1])
     m = re.search(r'"canonicalBaseUrl":\s*"/(@[^"/]+)"', json.dumps(doc.get("header") or {}))
     return normalise(m.group(1)) if m else None
+
+
+def _wall(reply: Reply) -> Verdict | None:
+    """YouTube's and Google's own walls (consent interstitial, "unusual traffic" / "not a bot" check), read only in
+    a page that is not a channel page (no ytInitialData) or not YouTube's own 404 page; else None."""
+    text = reply.text
+    if any(m in text for m in _CONSENT_MARKERS) or _message(html_title(reply)) == "before you continue to youtube":
+        return Verdict(Status.UNKNOWN, "youtube.consent_wall",
+                       f"HTTP {reply.status}: consent interstitial instead of the channel")
+    if any(m in _message(text) for m in _BOT_MARKERS):
+        return Verdict(Status.UNKNOWN, "youtube.bot_wall",
+                       f"HTTP {reply.status}: YouTube asks to confirm the client is not a bot (unusual traffic)")
+    return None
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
@@ -147,8 +179,11 @@ def classify(reply: Reply, account: Account) -> Verdict:
     if host.endswith("google.com") and path[:1] == ["sorry"]:
         return Verdict(Status.UNKNOWN, "youtube.bot_wall", "redirected to Google's unusual-traffic page")
     if reply.status == 404:
+        if not _OWN_404.search(reply.text):  # a 404 from anything but YouTube's own 404 page proves nothing
+            return _wall(reply) or blocked(reply, NAME) or unrecognised(reply, NAME)
         return Verdict(Status.NOT_FOUND, "youtube.page_not_found",
-                       "HTTP 404: no channel at this address (a released or renamed @handle reads the same)")
+                       "HTTP 404 with YouTube's own 404 page: no channel at this address (a released or renamed "
+                       "@handle reads the same)")
     if reply.status == 403:
         return Verdict(Status.UNKNOWN, "youtube.forbidden", "HTTP 403: YouTube refused the monitor's request")
     if reply.status != 200:
@@ -156,12 +191,8 @@ def classify(reply: Reply, account: Account) -> Verdict:
     text = reply.text
     doc = initial_data(text)
     if doc is None:
-        if any(m in text for m in _CONSENT_MARKERS) or _message(html_title(reply)) == "before you continue to youtube":
-            return Verdict(Status.UNKNOWN, "youtube.consent_wall", "consent interstitial instead of the channel")
-        if any(m in _message(text) for m in _BOT_MARKERS):
-            return Verdict(Status.UNKNOWN, "youtube.bot_wall",
-                           "YouTube asks to confirm the client is not a bot (unusual traffic)")
-        return Verdict(Status.UNKNOWN, "youtube.no_initial_data", "HTTP 200 page without a readable ytInitialData")
+        return _wall(reply) or Verdict(Status.UNKNOWN, "youtube.no_initial_data",
+                                       "HTTP 200 page without a readable ytInitialData")
     for alert in _error_alerts(doc):
         if any(_message(alert).startswith(t) for t in _TERMINATED):
             return Verdict(Status.SUSPENDED, "youtube.terminated", f"ERROR alert: {alert}"[:300])
@@ -169,7 +200,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
             return Verdict(Status.NOT_FOUND, "youtube.channel_does_not_exist",
                            "ERROR alert: This channel does not exist. (deleted by its owner or never existed)")
     if errors := _error_alerts(doc):
-        return Verdict(Status.UNKNOWN, "youtube.error_alert", f"unrecognised ERROR alert: {errors[0]}"[:300])
+        return Verdict(Status.UNKNOWN, _named_alert(errors[0]), f"ERROR alert no rule knows: {errors[0]}"[:300])
     metadata = doc.get("metadata")
     meta = metadata.get("channelMetadataRenderer") if isinstance(metadata, dict) else None
     if isinstance(meta, dict) and _CHANNEL_ID.match(str(meta.get("externalId", ""))):
@@ -177,9 +208,13 @@ def classify(reply: Reply, account: Account) -> Verdict:
         if asked and channel_id != asked:
             return Verdict(Status.UNKNOWN, "youtube.other_channel",
                            f"asked for channel {asked}, the page belongs to {channel_id}")
+        current = _current_handle(doc, meta)
+        if not asked and current and normalise(account.handle) != current:  # asked by @handle
+            return Verdict(Status.UNKNOWN, "youtube.other_channel",
+                           f"asked for {account.handle}, the page belongs to {current} ({channel_id}): it is about "
+                           "another channel, whatever it says")
         return Verdict(Status.ACTIVE, "youtube.channel", f"channel page of {channel_id}",
-                       platform_id=channel_id, display_name=meta.get("title") or None,
-                       handle=_current_handle(doc, meta))
+                       platform_id=channel_id, display_name=meta.get("title") or None, handle=current)
     return Verdict(Status.UNKNOWN, "youtube.incomplete_initial_data",
                    "ytInitialData has neither an alert nor channel metadata (incomplete page)")
 
