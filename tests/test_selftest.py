@@ -111,16 +111,20 @@ def test_what_counts_as_drift(known: str, status: Status, rule: str, outcome: st
     assert judge(known, status, rule) == outcome
 
 
-def test_scrubber_drops_secret_headers_masks_token_parameters_and_replaces_secret_values() -> None:
+def test_scrubber_keeps_allowed_headers_masks_token_parameters_and_replaces_secret_values() -> None:
+    """More in tests/test_selftest_scrub.py."""
     scrub = Scrubber({"X_BEARER_TOKEN": 'AAAA"bearer/value+1'})
-    reply = scrub.reply(Reply(
+    scrubbed = scrub.scrub(Reply(
         url="https://api.example/u?name=spez&access_token=abc123&oauth_signature=zz&q=AAAA%22bearer%2Fvalue%2B1",
         status=200, body=b'{"echo":"AAAA\\"bearer/value+1","raw":"AAAA"bearer/value+1"}',
         headers={"content-type": "application/json", "set-cookie": "sid=1", "authorization": "Bearer x",
-                 "x-csrf-token": "t", "x-echo": 'AAAA"bearer/value+1'}))
+                 "x-csrf-token": "t", "x-echo": 'AAAA"bearer/value+1', "server": 'AAAA"bearer/value+1'}))
+    reply = scrubbed.reply
     assert reply.url == "https://api.example/u?name=spez&access_token=REDACTED&oauth_signature=REDACTED" \
                         "&q=[REDACTED X_BEARER_TOKEN]"
-    assert reply.headers == {"content-type": "application/json", "x-echo": "[REDACTED X_BEARER_TOKEN]"}
+    assert reply.headers == {"content-type": "application/json", "set-cookie": "sid=REDACTED",
+                             "server": "[REDACTED X_BEARER_TOKEN]"}
+    assert scrubbed.dropped_headers == ("authorization", "x-csrf-token", "x-echo")
     assert b"bearer/value" not in reply.body and reply.body.count(b"[REDACTED X_BEARER_TOKEN]") == 2
 
 
@@ -226,8 +230,8 @@ def test_a_configured_secret_echoed_by_the_platform_is_never_saved(tmp_path: Pat
     everything = "".join(scrubbed.values()) + proc.stdout + proc.stderr
     assert COOKIE_VALUE not in everything and "0123456789abcdef" not in everything
     meta = json.loads(scrubbed["bilibili/selftest_active_2.meta.json"])
-    assert meta["headers"]["x-echo"] == "[REDACTED BANWATCH_BILIBILI_COOKIE]"
-    assert "set-cookie" not in meta["headers"]
+    assert "x-echo" not in meta["headers"] and "x-echo" in meta["dropped_headers"]  # not on the allow-list
+    assert meta["headers"]["set-cookie"] == "buvid3=REDACTED"  # the cookie's name, not its value
     assert '"echo": "[REDACTED BANWATCH_BILIBILI_COOKIE]"' in scrubbed["bilibili/selftest_active_2.json"]
     assert meta["expected"] == {"status": "active", "rule": "bilibili.card"}
 
@@ -235,8 +239,9 @@ def test_a_configured_secret_echoed_by_the_platform_is_never_saved(tmp_path: Pat
     selftest("selftest", "bilibili", "--save", "verbatim")
     verbatim = _files(tmp_path / "verbatim")
     meta = json.loads(verbatim["bilibili/selftest_active_2.meta.json"])
-    assert meta["headers"]["x-echo"] == COOKIE and COOKIE_VALUE in verbatim["bilibili/selftest_active_2.json"]
-    assert "set-cookie" not in meta["headers"], "cookie headers are dropped whatever their value"
+    assert COOKIE_VALUE in verbatim["bilibili/selftest_active_2.json"]
+    assert "x-echo" not in meta["headers"] and meta["headers"]["set-cookie"] == "buvid3=REDACTED", \
+        "headers are kept or dropped by name, and cookie values masked, whatever their value"
 
 
 def _files(root: Path) -> dict[str, str]:
