@@ -199,7 +199,7 @@ def _yt_alert_page(text: str) -> bytes:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("This channel is no longer available due to a legal complaint.",
-     "this_channel_is_no_longer_available_due_"),  # named_rule keeps 40 characters
+     "this_channel_is_no_longer_available_due"),  # 40 characters, no trailing _
     ("Dieser Kanal existiert nicht.", "dieser_kanal_existiert_nicht"),
 ])
 def test_youtube_error_alert_with_an_unknown_text_is_named(text: str, expected: str) -> None:

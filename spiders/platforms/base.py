@@ -358,4 +358,4 @@ def named_rule(platform: str, rule: str, value: object) -> str:
     itself shows in `status` and `platform_health` (drift is visible). The value is `enum_key`-ed and cut
     to 40 characters; empty -> `none`.
     """
-    return f"{platform}.{rule}:{enum_key(value)[:40] or 'none'}"
+    return f"{platform}.{rule}:{enum_key(value)[:40].rstrip('_') or 'none'}"

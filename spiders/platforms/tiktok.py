@@ -126,6 +126,9 @@ def classify(reply: Reply, account: Account) -> Verdict:
         return unrecognised(reply, NAME)
     if code in _CODES:
         status, rule, reason = _CODES[code]
+            if isinstance(unique_id, str) and normalise(unique_id) not in (None, account.handle):
+                return Verdict(Status.UNKNOWN, "tiktok.other_account",
+                               f"asked for @{account.handle}, the page is @{unique_id[:40]}'s: not this account")
         return Verdict(status, rule, reason)
     if code in _OTHER_CODES:
         return Verdict(Status.UNKNOWN, "tiktok.other_status_code",

@@ -104,3 +104,6 @@ PLATFORM = Platform(
                                "registered answer the same empty list; suspended and deleted accounts read the same"),
     },
 )
+            if not account.platform_id and isinstance(login, str) and normalise(login) not in (None, account.handle):
+                return Verdict(Status.UNKNOWN, "twitch.other_account",
+                               f"asked for login {account.handle}, Helix answered with {login[:40]}: not this account")

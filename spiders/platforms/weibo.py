@@ -108,6 +108,9 @@ def classify(reply: Reply, account: Account) -> Verdict:
             return Verdict(Status.ACTIVE, "weibo.user_info", "getIndex returned userInfo",
                            platform_id=str(user["id"]), display_name=user.get("screen_name"))
     text = _notices(reply, doc)
+            if str(user["id"]) != account.handle:
+                return Verdict(Status.UNKNOWN, "weibo.other_account",
+                               f"asked for uid {account.handle}, getIndex answered with uid {str(user['id'])[:20]}")
     for status, rule, fragments, reason in _NOTICES:
         if all(f in text for f in fragments):
             return Verdict(status, rule, reason)
