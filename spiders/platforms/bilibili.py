@@ -30,12 +30,14 @@ import re
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, html_title, json_body, named_rule, transient,
-    unrecognised,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, html_title, json_body, named_rule, owns,
+    transient, unrecognised,
 )
 from spiders.platforms.base import weak
 
 NAME = "bilibili"
+# b23.tv is Bilibili's short-link domain: its codes need a redirect to resolve, so it names no account here
+HOSTS = ("bilibili.com", "b23.tv")
 COOKIE = "BANWATCH_BILIBILI_COOKIE"  # optional: a browser cookie (buvid3=…; SESSDATA=…) for risk-controlled IPs
 _MID = re.compile(r"^[1-9][0-9]{0,15}$")
 
@@ -68,11 +70,16 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`space.bilibili.com/MID` (also a tab or a video list under it: the owner) and `/space/MID` on the other
+    Bilibili sites (the mobile `m.bilibili.com/space/MID`); the keyword in any case. Video (`/video/BV…`), live
+    room (`live.bilibili.com/ROOM`: a room number, not a mid) and b23.tv short links -> None."""
     host, path = host_path(url)
-    if host == "space.bilibili.com" and path:
+    if not owns(HOSTS, host) or not path:
+        return None
+    if host == "space.bilibili.com":
         return normalise(path[0])
-    if host in {"m.bilibili.com", "bilibili.com", "www.bilibili.com"} and len(path) >= 2 and path[0] == "space":
-        return normalise(path[1])  # the mobile site: m.bilibili.com/space/{mid}
+    if len(path) >= 2 and path[0].lower() == "space" and owns(("bilibili.com",), host):
+        return normalise(path[1])
     return None
 
 
@@ -140,7 +147,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Bilibili", base_url="https://api.bilibili.com",
-    hosts=("bilibili.com", "b23.tv"), url_forms=("https://space.bilibili.com/{mid}",),
+    hosts=HOSTS, url_forms=("https://space.bilibili.com/{mid}",),
     handle_help="a numeric Bilibili mid (UID), e.g. 2 or space.bilibili.com/2",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # /x/ user endpoints rate-limit around 150 requests / 5 min per IP (research §12)

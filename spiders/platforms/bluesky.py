@@ -28,11 +28,12 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, enum_flat, enum_key, host_path, json_body, named_rule, transient,
-    unrecognised, weak,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_flat, enum_key, host_path, json_body, named_rule, owns,
+    transient, unrecognised, weak,
 )
 
 NAME = "bluesky"
+HOSTS = ("bsky.app",)
 _HANDLE = re.compile(r"^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DID = re.compile(r"^did:(plc:[a-z2-7]{24}|web:[a-z0-9.:%-]+)$")
 _RESTRICTING_LABELS = {"!hide", "!warn"}
@@ -47,10 +48,15 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`bsky.app/profile/HANDLE-OR-DID` (the keyword in any case; a percent-encoded DID too), also a post, feed or
+    list under it (`/profile/NAME/post/…`: the author)."""
     host, path = host_path(url)
-    if host not in {"bsky.app", "www.bsky.app"} or len(path) < 2 or path[0] != "profile":
+    if not owns(HOSTS, host) or len(path) < 2 or path[0].lower() != "profile":
         return None
-    return normalise(path[1])
+    name = path[1]
+    if name.lower().startswith("did%3a"):  # a DID copied percent-encoded: decode the two method separators only
+        name = ":".join(re.split("%3a", name, maxsplit=2, flags=re.I))
+    return normalise(name)
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
@@ -176,7 +182,7 @@ def classify_second(reply: Reply, account: Account, first: Verdict) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Bluesky", base_url="https://public.api.bsky.app",
-    hosts=("bsky.app",), url_forms=("https://bsky.app/profile/{handle}",),
+    hosts=HOSTS, url_forms=("https://bsky.app/profile/{handle}",),
     handle_help="a Bluesky handle (name.bsky.social or a domain) or a did:plc:/did:web: identifier",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # public AppView: high limits

@@ -20,9 +20,10 @@ from __future__ import annotations
 import re
 
 from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, html_title, transient
+from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, html_title, owns, transient
 
 NAME = "douyin"
+HOSTS = ("douyin.com", "iesdouyin.com")
 # sec_uid: base64url of a protobuf, always starting "MS4wLjABAAAA" (e.g. MS4wLjABAAAAw-ZZkQBLr4Zc…)
 _SEC_UID = re.compile(r"^MS4wLjABAAAA[A-Za-z0-9_-]{20,100}$")
 _CHALLENGE = ("byted_acrawler", "__ac_signature", "__ac_nonce")
@@ -36,12 +37,16 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`douyin.com/user/SEC_UID` (any subdomain; also with a video open on it, `?modal_id=…`: the author) and the
+    share page `iesdouyin.com/share/user/SEC_UID`; keywords in any case. Video links (`/video/ID`), v.douyin.com
+    short links (they need a redirect to resolve) and numeric uids -> None."""
     host, path = host_path(url)
-    if host in {"douyin.com", "www.douyin.com"} and len(path) >= 2 and path[0] == "user":
-        return normalise(path[1])
-    if host in {"iesdouyin.com", "www.iesdouyin.com"} and len(path) >= 3 and path[:2] == ["share", "user"]:
-        return normalise(path[2])
-    return None  # v.douyin.com short links need a redirect to resolve; numeric uids are not accepted
+    if not owns(HOSTS, host):
+        return None
+    keys = [p.lower() for p in path[:2]]
+    if owns(("iesdouyin.com",), host):
+        return normalise(path[2]) if len(path) >= 3 and keys == ["share", "user"] else None
+    return normalise(path[1]) if len(path) >= 2 and keys[0] == "user" else None
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
@@ -74,7 +79,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 PLATFORM = Platform(
     findings=False,
     name=NAME, title="Douyin", base_url="https://www.douyin.com",
-    hosts=("douyin.com", "iesdouyin.com"), url_forms=("https://www.douyin.com/user/{sec_uid}",),
+    hosts=HOSTS, url_forms=("https://www.douyin.com/user/{sec_uid}",),
     handle_help="a Douyin sec_uid (MS4wLjABAAAA…), e.g. from www.douyin.com/user/MS4wLjABAAAA…",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # every answer is unknown today: ask rarely

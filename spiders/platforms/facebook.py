@@ -22,19 +22,34 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, host_path, html_title, transient, unrecognised, weak,
+    PROOF, Platform, Politeness, Probe, Secrets, host_path, html_title, owns, transient, unrecognised, weak,
 )
 
 NAME = "facebook"
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9.]{1,49}$")  # letters, digits and dots (short legacy names like zuck)
 _NUMERIC = re.compile(r"^[0-9]{5,20}$")
-_HOSTS = {"facebook.com", "www.facebook.com", "m.facebook.com", "mbasic.facebook.com", "web.facebook.com",
-          "touch.facebook.com", "fb.com", "www.fb.com"}
+# facebook.com with every subdomain (www., m., mbasic., web., touch., locale sites like de-de.), fb.com, the
+# short-link domains fb.me and fb.watch (their codes need a redirect to resolve: no profile is read there), and
+# the country domains Meta keeps for Facebook that people paste.
+HOSTS = ("facebook.com", "fb.com", "fb.me", "fb.watch",
+         "facebook.co.uk", "facebook.de", "facebook.fr", "facebook.it", "facebook.es", "facebook.nl")
+# Subdomains that are not profile sites: developer and business tools, the link shims, the Graph API and the
+# company's sites, whose first path segment is a page, an API version or a year (developers.facebook.com/docs,
+# business.facebook.com/latest, graph.facebook.com/v19.0, about.fb.com/news, engineering.fb.com/2024...).
+_NOT_PROFILE_SITES = ("fb.me", "fb.watch", *(f"{sub}.{domain}" for domain in ("facebook.com", "fb.com") for sub in (
+    "developers", "business", "graph", "l", "lm", "apps", "upload", "adsmanager", "accountscenter", "about",
+    "engineering", "research", "transparency", "investor", "tech", "newsroom", "code")))
+# first path segments that are pages, not profiles (posts, photos and videos without their author among them)
 _RESERVED = {"groups", "pages", "events", "watch", "marketplace", "login", "login.php", "help", "photo",
              "photo.php", "story.php", "share", "sharer", "sharer.php", "permalink.php", "people", "hashtag",
              "gaming", "reel", "reels", "videos", "policies", "privacy", "settings", "messages", "notifications",
              "friends", "home.php", "recover", "r.php", "dialog", "plugins", "l.php", "checkpoint", "search",
-             "business", "ads", "legal", "about", "stories", "live", "fundraisers", "media", "public"}
+             "business", "ads", "legal", "about", "stories", "live", "fundraisers", "media", "public",
+             "video.php", "video", "notes", "watchparty", "share.php", "tr", "flx", "bookmarks", "saved", "memories",
+             "onthisday", "jobs", "reg", "logout.php", "index.php", "policy.php", "terms.php", "terms", "adsmanager",
+             "p", "pg", "profile.php"}
+# a page or profile without a username shows its numeric id last: /p/Some-Name-100064123456789/
+_ID_SUFFIX = re.compile(r"-([0-9]{5,20})$")
 _IS_PROFILE = re.compile(r'"__isProfile"\s*:\s*"(User|Page)"', re.I)
 _APP_LINK = re.compile(r'<meta property="al:(?:android|ios):url" content="fb://(?:profile|page)/(?:\?id=)?([0-9]+)')
 _OG_TITLE = re.compile(r'<meta property="og:title" content="([^"]*)"')
@@ -55,17 +70,35 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`facebook.com/NAME` (any profile subdomain, fb.com, the country domains), also a post or video under it
+    (`/NAME/posts/…`: the author); `/pg/NAME/…`; and the numeric-id forms, which accept exactly a numeric id:
+    `profile.php?id=ID`, `/people/Display-Name/ID`, `/pages/Name/ID`, `/pages/category/KIND/Name-ID`,
+    `/p/Name-ID`. Posts, photos and videos without their author and site pages (`_RESERVED`, in any case) -> None."""
     host, path = host_path(url)
-    if host not in _HOSTS or not path:
+    if not owns(HOSTS, host) or owns(_NOT_PROFILE_SITES, host) or not path:
         return None
-    if path[0] == "profile.php":
-        ids = parse_qs(urlsplit(url if "//" in url else "https://" + url).query).get("id")
-        return normalise(ids[0]) if ids else None
-    if path[0] in {"people", "pages"} and len(path) >= 3:  # /people/Display-Name/100012345678901/
-        return normalise(path[2])
-    if path[0].lower() in _RESERVED:
+    keys = [p.lower() for p in path]
+    if keys[0] == "profile.php":
+        ids = parse_qs(urlsplit(url.strip() if "//" in url else "https://" + url.strip()).query).get("id")
+        return _numeric(ids[0]) if ids else None
+    if keys[:2] == ["pages", "category"]:  # /pages/category/Restaurant/Some-Name-123456789/
+        found = _ID_SUFFIX.search(path[3]) if len(path) >= 4 else None
+        return found.group(1) if found else None
+    if keys[0] in {"people", "pages"}:  # /people/Display-Name/100012345678901/
+        return _numeric(path[2]) if len(path) >= 3 else None
+    if keys[0] == "p":  # /p/Some-Name-100064123456789/
+        found = _ID_SUFFIX.search(path[1]) if len(path) >= 2 else None
+        return found.group(1) if found else None
+    if keys[0] == "pg" and len(path) >= 2:  # the legacy page address /pg/NAME/posts/
+        return normalise(path[1])
+    if keys[0] in _RESERVED:
         return None
     return normalise(path[0])
+
+
+def _numeric(text: str) -> str | None:
+    """Where a path names the numeric-id form, only a numeric id is read (never a username)."""
+    return text if _NUMERIC.match(text.strip()) else None
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
@@ -117,7 +150,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Facebook", base_url="https://www.facebook.com",
-    hosts=("facebook.com", "fb.com", "fb.me"),
+    hosts=HOSTS,
     url_forms=("https://www.facebook.com/{name}", "https://www.facebook.com/profile.php?id={id}"),
     handle_help="a Facebook username (2-50 letters, digits or dots) or a numeric profile id",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,

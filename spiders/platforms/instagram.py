@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, json_body, transient,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, json_body, owns, transient,
     unrecognised, weak,
 )
 from spiders.platforms.base import blocked, named_rule
@@ -35,9 +35,19 @@ from spiders.platforms.base import blocked, named_rule
 NAME = "instagram"
 _APP_ID = "936619743392459"
 _HANDLE = re.compile(r"^(?!.*\.\.)(?!\.)(?!.*\.$)[a-z0-9._]{1,30}$")
-_HOSTS = {"instagram.com", "www.instagram.com", "m.instagram.com", "instagr.am", "www.instagr.am"}
+HOSTS = ("instagram.com", "instagr.am")
+# Subdomains that are not profile sites: their first path segment is a page, an article id or an API name
+# (help.instagram.com/581066165581870, about.instagram.com/blog, business.instagram.com/advertising,
+# graph.instagram.com/me, i.instagram.com/api/…, accountscenter.instagram.com/personal_info...), which would
+# otherwise read as a username.
+_NOT_PROFILE_SITES = tuple(f"{sub}.instagram.com" for sub in (
+    "help", "about", "blog", "business", "developers", "graph", "api", "i", "creators", "privacycenter",
+    "accountscenter", "familycenter"))
+# first path segments that are pages, not profiles: posts and reels without their author, share and highlight
+# links (/share/…, /s/…), AR effects, app deep links (/_n/…), the site's own pages
 _RESERVED = {"p", "reel", "reels", "tv", "stories", "explore", "accounts", "direct", "about", "legal",
-             "developer", "web", "api", "challenge", "emails", "session", "privacy", "terms", "press", "graphql"}
+             "developer", "web", "api", "challenge", "emails", "session", "privacy", "terms", "press", "graphql",
+             "s", "share", "ar", "_n", "_u", "directory", "invites", "nametag", "oauth", "static", "your_activity"}
 _SESSION = "BANWATCH_INSTAGRAM_SESSIONID"
 
 
@@ -47,8 +57,16 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`instagram.com/NAME/` (www., m., instagr.am), also a post or reel under it (`/NAME/p/ID`: the author); the
+    app link `/_u/NAME` and a story `/stories/NAME/ID` (the account). Posts and reels without their author
+    (`/p/ID`, `/reel/ID`), highlights (`/stories/highlights/ID`, `/s/…`), share links and site pages
+    (`_RESERVED`, in any case) -> None."""
     host, path = host_path(url)
-    if host not in _HOSTS or not path or path[0].lower() in _RESERVED:
+    if not owns(HOSTS, host) or owns(_NOT_PROFILE_SITES, host) or not path:
+        return None
+    if path[0].lower() in {"_u", "stories"} and len(path) >= 2 and path[1].lower() != "highlights":
+        path = path[1:]
+    elif path[0].lower() in _RESERVED:
         return None
     return normalise(path[0])
 
@@ -126,7 +144,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Instagram", base_url="https://i.instagram.com",
-    hosts=("instagram.com", "instagr.am"), url_forms=("https://www.instagram.com/{name}/",),
+    hosts=HOSTS, url_forms=("https://www.instagram.com/{name}/",),
     handle_help="an Instagram username (1-30 letters, digits, . or _)",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # 401 "Please wait a few minutes" comes quickly when polled

@@ -23,11 +23,15 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, json_body, transient, unrecognised, weak,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, json_body, owns, transient, unrecognised, weak,
 )
 from spiders.platforms.base import named_rule
 
 NAME = "reddit"
+# every subdomain of reddit.com serves /user/NAME (www., old., new., np., m., sh., i., amp.); redd.it is Reddit's
+# short-link domain for posts, so it is claimed but names no account
+HOSTS = ("reddit.com", "redd.it")
+_NOT_PROFILE_SITES = ("redd.it",)
 _HANDLE = re.compile(r"^[A-Za-z0-9_-]{3,20}$")
 _BLOCK_MARKERS = ("whoa there, pardner", "blocked by network security", "blocked due to a network policy",
                   "<title>Blocked</title>")
@@ -42,11 +46,16 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`/user/NAME` or `/u/NAME` (also a post or comment under it: the author), or the profile's own subreddit
+    `/r/u_NAME`; keywords in any case. Subreddits and post links without the author (`/r/SUB/comments/…`) -> None."""
     host, path = host_path(url)
-    if host not in {"reddit.com", "www.reddit.com", "old.reddit.com", "new.reddit.com", "np.reddit.com"}:
+    if not owns(HOSTS, host) or owns(_NOT_PROFILE_SITES, host) or len(path) < 2:
         return None
-    if len(path) >= 2 and path[0] in {"user", "u"}:
+    keyword = path[0].lower()
+    if keyword in {"user", "u"}:
         return normalise(path[1])
+    if keyword == "r" and path[1].lower().startswith("u_"):
+        return normalise(path[1][2:])
     return None
 
 
@@ -106,7 +115,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Reddit", base_url="https://www.reddit.com",
-    hosts=("reddit.com",), url_forms=("https://www.reddit.com/user/{name}",),
+    hosts=HOSTS, url_forms=("https://www.reddit.com/user/{name}",),
     handle_help="a Reddit username (3-20 letters, digits, _ or -)",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     politeness=Politeness(concurrency=1, delay=2.0, batch=50),

@@ -29,15 +29,20 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, host_path, transient, unrecognised, weak,
+    PROOF, Platform, Politeness, Probe, Secrets, host_path, owns, transient, unrecognised, weak,
 )
 
 NAME = "telegram"
 _HANDLE = re.compile(r"^[A-Za-z0-9_]{5,32}$")
-_HOSTS = {"t.me", "www.t.me", "telegram.me", "www.telegram.me", "telegram.dog", "www.telegram.dog"}
-# t.me paths that are not usernames (invite links, sticker sets, sharing, proxies, private-post links)
-_RESERVED = {"joinchat", "addstickers", "addemoji", "addtheme", "addlist", "share", "proxy", "socks",
-             "setlanguage", "login", "confirmphone", "invoice", "boost", "iv", "bg", "c", "s"}
+HOSTS = ("t.me", "telegram.me", "telegram.dog")
+# t.me paths that are not usernames: invite, folder, sticker, emoji, theme, style, wallpaper, language, proxy, login,
+# phone-confirmation, invoice, gift-code, collectible-gift (nft), auction, call, contact-token, business-chat (m),
+# share, instant-view and bot-creation links, private-post links (/c/ID/POST) and the web clients (/a, /k, /z) —
+# tdlib's LinkManager.cpp, which also refuses these as username.t.me subdomains. /boost/NAME and /s/NAME are
+# read below (the NAME after them).
+_RESERVED = {"joinchat", "addstickers", "addemoji", "addtheme", "addstyle", "addlist", "share", "msg", "msg_url",
+             "proxy", "socks", "setlanguage", "login", "auth", "confirmphone", "invoice", "giftcode", "nft", "auction",
+             "call", "contact", "contacts", "m", "boost", "iv", "bg", "c", "s", "i", "newbot", "web", "a", "k", "z"}
 
 _TITLE = re.compile(r'<div class="tgme_page_title"[^>]*>(.*?)</div>', re.S)
 _EXTRA = re.compile(r'<div class="tgme_page_extra"[^>]*>(.*?)</div>', re.S)
@@ -60,12 +65,20 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`t.me/NAME` (also telegram.me, telegram.dog, www.), a post or story under it (`t.me/NAME/123`: the
+    channel), the preview `t.me/s/NAME`, the boost link `t.me/boost/NAME`, and a collectible username's own
+    subdomain `NAME.t.me`. Invite (`+…`), invoice (`$…`) and the other `_RESERVED` links, compared in any case,
+    -> None."""
     host, path = host_path(url)
-    if host not in _HOSTS or not path:
+    if not owns(HOSTS, host):
         return None
-    if path[0] == "s" and len(path) >= 2:  # t.me/s/NAME: the channel's post preview
+    if host.endswith(".t.me") and host != "www.t.me":  # NAME.t.me/…, read exactly as t.me/NAME/…
+        path = [host[:-len(".t.me")], *path]
+    elif host not in HOSTS and host.removeprefix("www.") not in HOSTS:
+        return None  # no other subdomain of telegram.me / telegram.dog serves profiles
+    elif len(path) >= 2 and path[0].lower() in {"s", "boost"}:  # t.me/s/NAME: the post preview; boost/NAME
         path = path[1:]
-    if path[0].lower() in _RESERVED or path[0].startswith("+"):
+    if not path or path[0].lower() in _RESERVED or path[0].startswith(("+", "$")):
         return None
     name = path[0]
     return name.lower() if _HANDLE.match(name) else None
@@ -114,7 +127,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Telegram", base_url="https://t.me",
-    hosts=("t.me", "telegram.me", "telegram.dog"), url_forms=("https://t.me/{name}",),
+    hosts=HOSTS, url_forms=("https://t.me/{name}",),
     handle_help="a public Telegram username (5-32 letters, digits or _), e.g. durov or t.me/durov",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     politeness=Politeness(concurrency=2, delay=1.0, batch=100),

@@ -24,14 +24,16 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, named_rule, transient, unrecognised, weak,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, named_rule, owns, transient, unrecognised,
+    weak,
 )
 
 NAME = "tiktok"
+HOSTS = ("tiktok.com",)
 _HANDLE = re.compile(r"^[a-z0-9_.]{2,24}$")
 _UNIVERSAL = re.compile(r'<script[^>]*\bid="__UNIVERSAL_DATA_FOR_REHYDRATION__"[^>]*>(.*?)</script>', re.S)
 _VERIFY_MARKERS = ("tiktok-verify-page", "captcha_verify", "verify-bar-close")
@@ -66,10 +68,14 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`tiktok.com/@NAME` (also `%40NAME`) on any subdomain (www., m.), also a video or live page under it
+    (`/@NAME/video/ID`: the author). Links without the author (`/video/ID`, `/embed/…`, the short links
+    vm./vt.tiktok.com/…, /t/…: they need a browser to resolve) -> None."""
     host, path = host_path(url)
-    if host not in {"tiktok.com", "www.tiktok.com", "m.tiktok.com"} or not path:
+    if not owns(HOSTS, host) or not path:
         return None
-    return normalise(path[0]) if path[0].startswith("@") else None  # vm.tiktok.com short links need a browser
+    name = unquote(path[0])  # /%40NAME is /@NAME
+    return normalise(name) if name.startswith("@") else None
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
@@ -120,15 +126,15 @@ def classify(reply: Reply, account: Account) -> Verdict:
         user = info.get("user") if isinstance(info.get("user"), dict) else {}
         if user.get("id"):
             unique_id = user.get("uniqueId")
+            if isinstance(unique_id, str) and normalise(unique_id) not in (None, account.handle):
+                return Verdict(Status.UNKNOWN, "tiktok.other_account",
+                               f"asked for @{account.handle}, the page is @{unique_id[:40]}'s: not this account")
             return Verdict(Status.ACTIVE, "tiktok.user_detail", f"statusCode 0: profile of @{unique_id}",
                            platform_id=str(user["id"]), display_name=user.get("nickname") or None,
                            handle=normalise(unique_id) if isinstance(unique_id, str) else None)
         return unrecognised(reply, NAME)
     if code in _CODES:
         status, rule, reason = _CODES[code]
-            if isinstance(unique_id, str) and normalise(unique_id) not in (None, account.handle):
-                return Verdict(Status.UNKNOWN, "tiktok.other_account",
-                               f"asked for @{account.handle}, the page is @{unique_id[:40]}'s: not this account")
         return Verdict(status, rule, reason)
     if code in _OTHER_CODES:
         return Verdict(Status.UNKNOWN, "tiktok.other_status_code",
@@ -139,7 +145,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="TikTok", base_url="https://www.tiktok.com",
-    hosts=("tiktok.com",), url_forms=("https://www.tiktok.com/@{name}",),
+    hosts=HOSTS, url_forms=("https://www.tiktok.com/@{name}",),
     handle_help="a TikTok username (2-24 letters, digits, _ or .), with or without the @",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # SlardarWAF triggers on bursts from one IP

@@ -19,20 +19,33 @@ that looks the same for every state, and the GQL endpoint research names (`user(
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, MissingCredentials, Platform, Politeness, Probe, Secrets, host_path, json_body, transient, unrecognised,
-    weak,
+    PROOF, MissingCredentials, Platform, Politeness, Probe, Secrets, host_path, json_body, owns, transient,
+    unrecognised, weak,
 )
 
 NAME = "twitch"
 CLIENT_ID, APP_TOKEN = "TWITCH_CLIENT_ID", "TWITCH_APP_TOKEN"
 _LOGIN = re.compile(r"^[a-z0-9_]{1,25}$")
 _USER_ID = re.compile(r"^[0-9]{1,20}$")
+HOSTS = ("twitch.tv",)
+# Subdomains that are not channel pages: clip slugs (clips.), the signed-in creator's own dashboard, and sites whose
+# first path segment is a page, an API name or a locale (dev.twitch.tv/docs, help.twitch.tv/s/…,
+# blog.twitch.tv/en/…, api.twitch.tv/helix/…, id.twitch.tv/oauth2/…) that would read as a login. The player
+# (player.twitch.tv/?channel=NAME) is read below.
+_NOT_PROFILE_SITES = tuple(f"{sub}.twitch.tv" for sub in (
+    "clips", "dashboard", "dev", "help", "blog", "safety", "brand", "link", "api", "id", "gql", "passport",
+    "inspector", "merch", "embed", "static", "status"))
+# first path segments that are site pages, not channels
 _NOT_CHANNELS = {"directory", "videos", "settings", "search", "downloads", "jobs", "p", "subscriptions", "inventory",
-                 "wallet", "drops", "friends", "messages", "moderator", "popout", "turbo", "prime", "login", "signup"}
+                 "wallet", "drops", "friends", "messages", "turbo", "prime", "login", "logout", "signup", "team",
+                 "collections", "activate", "redeem"}
+# first path segments followed by the channel they are about: /subs/NAME, /embed/NAME/chat, /popout/NAME/chat,
+# /moderator/NAME
+_CHANNEL_PAGES = {"subs", "embed", "popout", "moderator"}
 
 
 def normalise(handle: str) -> str | None:
@@ -41,8 +54,19 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`twitch.tv/NAME` (www., m., go.), also a page or clip under it (`/NAME/clip/…`, `/NAME/videos`); the
+    channel named by `/subs/NAME`, `/embed/NAME/chat`, `/popout/NAME/chat`, `/moderator/NAME` and the player's
+    `?channel=NAME`. Site pages (`/directory`, `/videos/ID`, `/team/…`, `/collections/…`: `_NOT_CHANNELS`, in any
+    case) and clips.twitch.tv -> None."""
     host, path = host_path(url)
-    if host not in {"twitch.tv", "www.twitch.tv", "m.twitch.tv"} or not path or path[0].lower() in _NOT_CHANNELS:
+    if not owns(HOSTS, host) or owns(_NOT_PROFILE_SITES, host):
+        return None
+    if owns(("player.twitch.tv",), host):
+        channels = parse_qs(urlsplit(url.strip() if "//" in url else "https://" + url.strip()).query).get("channel")
+        return normalise(channels[0]) if channels else None  # ?video=ID names no channel
+    if path and path[0].lower() in _CHANNEL_PAGES:
+        path = path[1:]
+    if not path or path[0].lower() in _NOT_CHANNELS:
         return None
     return normalise(path[0])
 
@@ -84,6 +108,9 @@ def classify(reply: Reply, account: Account) -> Verdict:
         user = data[0]
         if isinstance(user, dict) and user.get("id"):
             login = user.get("login")
+            if not account.platform_id and isinstance(login, str) and normalise(login) not in (None, account.handle):
+                return Verdict(Status.UNKNOWN, "twitch.other_account",
+                               f"asked for login {account.handle}, Helix answered with {login[:40]}: not this account")
             return Verdict(Status.ACTIVE, "twitch.user", f"Helix returned user {user['id']} ({login})",
                            platform_id=str(user["id"]), display_name=user.get("display_name") or None,
                            handle=normalise(login) if isinstance(login, str) else None)
@@ -92,7 +119,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Twitch", base_url="https://api.twitch.tv",
-    hosts=("twitch.tv",), url_forms=("https://www.twitch.tv/{name}",),
+    hosts=HOSTS, url_forms=("https://www.twitch.tv/{name}",),
     handle_help="a Twitch login (letters, digits and _, up to 25 characters)",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # Helix app tokens get 800 points a minute; one request costs one point
@@ -104,6 +131,3 @@ PLATFORM = Platform(
                                "registered answer the same empty list; suspended and deleted accounts read the same"),
     },
 )
-            if not account.platform_id and isinstance(login, str) and normalise(login) not in (None, account.handle):
-                return Verdict(Status.UNKNOWN, "twitch.other_account",
-                               f"asked for login {account.handle}, Helix answered with {login[:40]}: not this account")

@@ -23,11 +23,14 @@ import unicodedata
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, html_title, json_body, transient, unrecognised,
-    weak,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, html_title, json_body, owns, transient,
+    unrecognised, weak,
 )
 
 NAME = "weibo"
+HOSTS = ("weibo.com", "weibo.cn")
+# d.weibo.com (Discover) names its pages by numeric category ids (d.weibo.com/102803) that look like uids
+_NOT_PROFILE_SITES = ("d.weibo.com",)
 _UID = re.compile(r"^[1-9][0-9]{4,11}$")
 _H5_NOTICE = re.compile(r'<p class="h5-4con">(.*?)</p>', re.S)
 _BLOCK_STATUSES = {403: "forbidden", 414: "too many requests", 418: "rate limited", 432: "cookie-less client"}
@@ -54,14 +57,14 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`/u/UID` or `/profile/UID` (keywords in any case), or a path that starts with the uid: `weibo.com/UID` and
+    a post under it, `weibo.com/UID/POSTID` (the author). Screen-name (`/n/NAME`) and custom-domain links -> None."""
     host, path = host_path(url)
-    if host not in {"weibo.com", "www.weibo.com", "m.weibo.cn", "weibo.cn"}:
+    if not owns(HOSTS, host) or owns(_NOT_PROFILE_SITES, host) or not path:
         return None
-    if len(path) >= 2 and path[0] in {"u", "profile"}:
-        return normalise(path[1])
-    if len(path) == 1:
-        return normalise(path[0])  # weibo.com/1234567890
-    return None
+    if path[0].lower() in {"u", "profile"}:
+        return normalise(path[1]) if len(path) >= 2 else None
+    return normalise(path[0])  # weibo.com/1234567890, weibo.com/1234567890/N4xlMvjhI
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
@@ -105,12 +108,12 @@ def classify(reply: Reply, account: Account) -> Verdict:
         data = doc.get("data")
         user = data.get("userInfo") if isinstance(data, dict) else None
         if enum_int(doc.get("ok")) == 1 and isinstance(user, dict) and user.get("id"):
-            return Verdict(Status.ACTIVE, "weibo.user_info", "getIndex returned userInfo",
-                           platform_id=str(user["id"]), display_name=user.get("screen_name"))
-    text = _notices(reply, doc)
             if str(user["id"]) != account.handle:
                 return Verdict(Status.UNKNOWN, "weibo.other_account",
                                f"asked for uid {account.handle}, getIndex answered with uid {str(user['id'])[:20]}")
+            return Verdict(Status.ACTIVE, "weibo.user_info", "getIndex returned userInfo",
+                           platform_id=str(user["id"]), display_name=user.get("screen_name"))
+    text = _notices(reply, doc)
     for status, rule, fragments, reason in _NOTICES:
         if all(f in text for f in fragments):
             return Verdict(status, rule, reason)
@@ -119,7 +122,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="Weibo", base_url="https://m.weibo.cn",
-    hosts=("weibo.com", "weibo.cn"), url_forms=("https://weibo.com/u/{uid}", "https://m.weibo.cn/u/{uid}"),
+    hosts=HOSTS, url_forms=("https://weibo.com/u/{uid}", "https://m.weibo.cn/u/{uid}"),
     handle_help="a numeric Weibo uid such as 1234567890 (screen names change; uids do not)",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # 418/414 when polled faster

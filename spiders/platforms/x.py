@@ -34,23 +34,32 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
     PROOF, MissingCredentials, Platform, Politeness, Probe, Secrets, enum_flat, enum_int, enum_key, host_path,
-    html_title, json_body, named_rule, transient, unrecognised, weak,
+    html_title, json_body, named_rule, owns, transient, unrecognised, weak,
 )
 
 NAME = "x"
 _HANDLE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
-_HOSTS = {"x.com", "www.x.com", "mobile.x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com",
-          "m.twitter.com"}
-# first path segments on x.com / twitter.com that are pages, not profiles
+HOSTS = ("x.com", "twitter.com")
+# Subdomains that are not profile sites: their first path segment is an API version, a locale or a page name
+# (api.x.com/2/…, help.x.com/en/…, blog.x.com/en_us/…, analytics.x.com/user/…, platform.twitter.com/embed/…,
+# syndication.twitter.com/srv/…), which would otherwise read as a screen name.
+_NOT_PROFILE_SITES = tuple(f"{sub}.{domain}" for domain in HOSTS for sub in (
+    "api", "ads", "ads-api", "analytics", "business", "developer", "dev", "help", "about", "blog", "careers",
+    "transparency", "privacy", "legal", "status", "platform", "publish", "syndication", "cdn", "upload",
+    "tweetdeck", "pro", "media", "marketing", "investor", "gnip", "partners", "support"))
+# first path segments on x.com / twitter.com that are pages, not profiles (a post link without its author,
+# /statuses/ID and /i/web/status/ID, too)
 _RESERVED = {"home", "i", "search", "settings", "intent", "explore", "notifications", "messages", "compose",
              "login", "logout", "signup", "share", "hashtag", "tos", "privacy", "about", "jobs", "account",
              "download", "places", "lists", "bookmarks", "communities", "premium", "verified", "who_to_follow",
-             "follower_requests", "oauth", "help", "rules", "en", "static"}
+             "follower_requests", "oauth", "help", "rules", "en", "static", "statuses", "grok"}
+# the follow buttons sites embed: /intent/follow?screen_name=NAME, /intent/user?screen_name=NAME
+_INTENTS = {"follow", "user"}
 _USER_FIELDS = "id,name,username,protected,withheld"
 # GraphQL operation id of UserByScreenName as the web client used it (kiroraynes/nba_socmed_data:scraper.js,
 # Feb 2024). X rotates these ids; a stale one answers with an error -> unknown, never a state.
@@ -77,8 +86,18 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`x.com/NAME` or `twitter.com/NAME` on any of their profile subdomains, also a post under it
+    (`/NAME/status/ID`: the author), and the follow-button links `/intent/follow?screen_name=NAME` and
+    `/intent/user?screen_name=NAME`. Site pages (`/home`, `/i/…`, `/statuses/ID`...: `_RESERVED`, in any case)
+    -> None."""
     host, path = host_path(url)
-    if host not in _HOSTS or not path or path[0].lower() in _RESERVED:
+    if not owns(HOSTS, host) or owns(_NOT_PROFILE_SITES, host) or not path:
+        return None
+    first = path[0].lower()
+    if first == "intent" and len(path) >= 2 and path[1].lower() in _INTENTS:
+        names = parse_qs(urlsplit(url.strip() if "//" in url else "https://" + url.strip()).query).get("screen_name")
+        return normalise(names[0]) if names else None  # ?user_id= is a number, not a screen name
+    if first in _RESERVED:
         return None
     return normalise(path[0])
 
@@ -282,7 +301,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="X", base_url="https://api.x.com",
-    hosts=("x.com", "twitter.com"), url_forms=("https://x.com/{name}",),
+    hosts=HOSTS, url_forms=("https://x.com/{name}",),
     handle_help="an X/Twitter screen name (1-15 letters, digits or _), with or without @",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # API v2 user lookups are metered per app (tier-dependent); keep it slow

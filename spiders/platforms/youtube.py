@@ -38,7 +38,8 @@ from urllib.parse import quote, unquote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, transient, unrecognised, weak,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, owns, transient, unrecognised,
+    weak,
 )
 from spiders.platforms.base import blocked, named_rule
 
@@ -47,7 +48,16 @@ _CHANNEL_ID = re.compile(r"^UC[0-9A-Za-z_-]{22}$")
 # handles: 3-30 characters, letters (any script), digits, '_', '-', '.'
 _HANDLE = re.compile(r"^@[\w.-]{3,30}$")
 _INITIAL_DATA = re.compile(r"""(?:var\s+ytInitialData|window\[["']ytInitialData["']\])\s*=\s*""")
-_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com"}
+# youtube.com and every subdomain (www., m., music.); YouTube Kids; the short-link and embed domains; and the
+# country domains Google redirects to youtube.com that people paste (Chromium's google_util treats every
+# youtube.<Google country domain> as YouTube; these are the common ones).
+HOSTS = ("youtube.com", "youtu.be", "youtube-nocookie.com", "youtubekids.com",
+         "youtube.co.uk", "youtube.de", "youtube.fr", "youtube.es", "youtube.it", "youtube.nl", "youtube.pl",
+         "youtube.be", "youtube.at", "youtube.ch", "youtube.ie", "youtube.ca", "youtube.com.au", "youtube.com.br",
+         "youtube.com.mx", "youtube.co.in", "youtube.jp")
+# Owned, but no channel page is ever on them: youtu.be/ID and youtube-nocookie.com/embed/ID are videos, and
+# studio.youtube.com shows only the signed-in creator's own channel, so a link from it names whoever copied it.
+_NOT_PROFILE_SITES = ("youtu.be", "youtube-nocookie.com", "studio.youtube.com")
 _HEADERS = {"Cookie": "CONSENT=YES+cb; SOCS=CAI", "Accept-Language": "en-US,en;q=0.9"}
 
 # Walls, read only when the page carries no ytInitialData (a description cannot fake their absence).
@@ -80,14 +90,17 @@ def normalise(handle: str) -> str | None:
 
 
 def from_url(url: str) -> str | None:
+    """`/channel/UC…` (exactly a channel id: any other text there is an error, never a handle) and `/@handle`
+    (also `%40handle`), each also with a tab or a post under it; the `channel` keyword in any case. Video links
+    (`/watch?v=`, `/shorts/ID`, youtu.be), and legacy `/c/NAME` and `/user/NAME` names (not handles: open the page
+    and copy the channel id) -> None."""
     host, path = host_path(url)
-    if host not in _HOSTS or not path:
+    if not owns(HOSTS, host) or owns(_NOT_PROFILE_SITES, host) or not path:
         return None
-    if path[0] == "channel" and len(path) >= 2:
-        return normalise(path[1])
-    if path[0].startswith("@") or path[0].startswith("%40"):
-        return normalise(unquote(path[0]))
-    return None  # /c/ and /user/ legacy names are not handles: open the page and copy the channel id
+    if path[0].lower() == "channel":
+        return path[1] if len(path) >= 2 and _CHANNEL_ID.match(path[1]) else None
+    name = unquote(path[0])
+    return normalise(name) if name.startswith("@") else None  # "@…" is always read as a handle, never an id
 
 
 def _asked_id(account: Account) -> str | None:
@@ -221,7 +234,7 @@ def classify(reply: Reply, account: Account) -> Verdict:
 
 PLATFORM = Platform(
     name=NAME, title="YouTube", base_url="https://www.youtube.com",
-    hosts=("youtube.com", "youtu.be"),
+    hosts=HOSTS,
     url_forms=("https://www.youtube.com/@{handle}", "https://www.youtube.com/channel/{UC…}"),
     handle_help="a YouTube channel id (UC + 22 characters, preferred) or an @handle",
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
