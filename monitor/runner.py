@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -143,15 +144,49 @@ class Checker:
             self.flush()
 
     def flush(self) -> None:
-        """Record buffered observations in one transaction (each still its own savepoint: all or nothing).
+        """Record buffered observations in one transaction, each in its own savepoint (all or nothing).
 
-        A crash loses at most the batch in flight; those accounts are simply observed again.
+        An observation whose recording fails is rolled back alone and recorded as unknown
+        (`<platform>.record_error`, see `record_isolated`); the rest of the batch commits. A crash loses at
+        most the batch in flight; those accounts are simply observed again.
         """
         batch, self._batch = self._batch, []
         if batch:
             with self.store.db.atomic():
                 for obs in batch:
-                    self.record(obs)
+                    self.record_isolated(obs)
+
+    def record_isolated(self, obs: Observation) -> None:
+        """`record` inside a savepoint (`db.atomic()` nested in the batch's transaction; Store.record's own
+        `atomic()` nests one more). When it raises, only this observation is rolled back and it is recorded
+        again as unknown `<platform>.record_error`, naming the error's class (never the value that caused it),
+        logged once. Errors of the database itself (locked, full, corrupt) are no observation's fault: they
+        propagate, as does anything that ends the batch's transaction."""
+        try:
+            with self.store.db.atomic():
+                self.record(obs)
+            return
+        except Exception as exc:
+            if _whole_store(exc) or not self.store.db.conn.in_transaction:
+                raise
+            error = type(exc).__name__
+            log.debug("recording %s failed", obs.account_key, exc_info=True)
+        # The savepoint undid what the watchdog wrote; its memory of the service table may not match: re-read.
+        self.watchdog = Watchdog(self.store, self.channel, self.alerts.kinds, self.alerts.give_up)
+        platform = obs.account_key.partition(":")[0]
+        log.error("%s: recording its %s observation (%r) failed with %s; recorded as unknown (%s.record_error)",
+                  obs.account_key, obs.status.value, obs.rule, error, platform)
+        fallback = Observation(obs.account_key, Status.UNKNOWN, f"{platform}.record_error",
+                               f"recording the observation failed: {error}", obs.checked_at,
+                               http_status=obs.http_status, probes=obs.probes)
+        try:
+            with self.store.db.atomic():
+                self.record(fallback)
+        except Exception as exc:
+            if _whole_store(exc) or not self.store.db.conn.in_transaction:
+                raise
+            log.error("%s: recording it as unknown failed too (%s); it is observed again next check",
+                      obs.account_key, type(exc).__name__)
 
     async def crawl(self, runner: Any, keys: list[str]) -> None:
         """Crawl these accounts once; a `runs` row per platform records what the crawl saw."""
@@ -203,6 +238,13 @@ class Checker:
                 await sleep(delay)
             rechecks.update(due)
             await self.crawl(runner, due)
+
+
+def _whole_store(exc: BaseException) -> bool:
+    """An error of the database itself (locked, full, corrupt, I/O), not of one observation's values: a bad
+    value raises UnicodeEncodeError, TypeError, ValueError, sqlite3.ProgrammingError, IntegrityError or DataError."""
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, (sqlite3.ProgrammingError, sqlite3.IntegrityError, sqlite3.DataError))
 
 
 def run_in_reactor(main: Callable[[Any], Awaitable[T]], settings: dict[str, Any] | None = None,

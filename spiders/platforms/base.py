@@ -110,7 +110,8 @@ class Platform:
 
         Returns the platform's own verdict when it is unknown (its specific walls keep their names); a
         conclusive verdict only when `blocked` finds no generic block answer in the reply (else that unknown
-        verdict), with `weak` set from `strength`. Raises whatever the module's classifier raises.
+        verdict), with `weak` set from `strength`. Every verdict passes `clean_verdict`: its platform-controlled
+        text is bounded, valid UTF-8. Raises whatever the module's classifier raises.
         """
         if first is None:
             verdict = self.classify(reply, account)
@@ -118,10 +119,12 @@ class Platform:
             if self.classify_second is None:
                 raise ValueError(f"{self.name} has no second probe")
             verdict = self.classify_second(reply, account, first)
+        verdict = clean_verdict(verdict)  # platform-controlled values bounded and valid before anything reads them
         if not verdict.status.conclusive:
             return verdict
         if (guard := blocked(reply, self.name)) is not None:
-            return replace(guard, reason=f"{guard.reason} (the page would otherwise have read as {verdict.rule})")
+            return clean_verdict(replace(
+                guard, reason=f"{guard.reason} (the page would otherwise have read as {verdict.rule})"))
         if account.platform_id and verdict.platform_id and verdict.platform_id != account.platform_id:
             return Verdict(Status.UNKNOWN, f"{self.name}.other_account",
                            f"the answer is about account id {verdict.platform_id}, not {account.platform_id} (a "
@@ -137,7 +140,7 @@ class Platform:
             return self.read(reply, account, first)
         except Exception:
             log.exception("classifier for %s failed on %s", self.name, reply.url)
-            return Verdict(Status.UNKNOWN, f"{self.name}.classifier_error", "classifier raised")
+            return clean_verdict(Verdict(Status.UNKNOWN, f"{self.name}.classifier_error", "classifier raised"))
 
 
 def rebase(url: str, base_url: str | None) -> tuple[str, dict[str, str]]:
@@ -359,3 +362,62 @@ def named_rule(platform: str, rule: str, value: object) -> str:
     to 40 characters; empty -> `none`.
     """
     return f"{platform}.{rule}:{enum_key(value)[:40].rstrip('_') or 'none'}"
+
+
+# The longest text a verdict carries, in characters, for each platform-controlled field. Real values are far
+# shorter (display names: X 50, Mastodon 30, YouTube 100, Bluesky 64 graphemes; handles: at most 30 on any
+# platform but Mastodon's user@instance; ids: a Bluesky DID is 32); reasons are built by the modules, most cut at
+# 200-300, plus a guard's note. Caps keep one hostile answer from bloating a row, an alert or a log line.
+CAPS = {"rule": 120, "reason": 600, "display_name": 256, "handle": 253, "platform_id": 128}
+_ELLIPSIS = "…"
+
+
+def clean_text(value: object, cap: int) -> str | None:
+    """A platform-controlled value as text any store, log or alert accepts: valid UTF-8 (a lone surrogate, the
+    JSON `"\\ud800"`, and NUL become U+FFFD; an escaped surrogate pair becomes its character), at most `cap`
+    characters (cut with `…`). A number is written in digits; None stays None; any other value (a list or
+    object where a string is expected) becomes its JSON text, so what the platform sent stays visible."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=lambda v: type(v).__name__)[:cap * 2]
+        except (TypeError, ValueError):  # circular: never from JSON, but never raise either
+            text = type(value).__name__
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", "\ufffd")
+    return text if len(text) <= cap else text[:cap - 1] + _ELLIPSIS
+
+
+def _clean_identity(value: object, cap: int) -> str | None:
+    """A handle or stable id: a string or a number as written, else None. A value that had to be altered (too
+    long, a surrogate, NUL) is not the platform's own either: it is dropped, never compared or stored."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value)
+    cleaned = clean_text(text, cap)
+    return text if cleaned == text and text.strip() else None
+
+
+def clean_verdict(verdict: Verdict) -> Verdict:
+    """The one boundary every verdict passes (`Platform.read`, `read_safely`): each platform-controlled field a
+    module copied from the answer made safe for the store, alerts and logs, whatever type the platform sent.
+
+    `reason`, `rule`: `clean_text` (a non-string reason becomes its text). `display_name`: `clean_text`, empty
+    -> None; a list or object is dropped (it is not a name). `handle`, `platform_id`: `_clean_identity`. Caps:
+    `CAPS`. A verdict that needs nothing is returned as is."""
+    name = verdict.display_name
+    display = clean_text(name, CAPS["display_name"]) if isinstance(name, (str, int, float)) \
+        and not isinstance(name, bool) else None
+    fields = {
+        "rule": clean_text(verdict.rule, CAPS["rule"]) or "unknown",
+        "reason": clean_text(verdict.reason, CAPS["reason"]) or "",
+        "display_name": display or None,
+        "handle": _clean_identity(verdict.handle, CAPS["handle"]),
+        "platform_id": _clean_identity(verdict.platform_id, CAPS["platform_id"]),
+    }
+    changed = {k: v for k, v in fields.items() if v != getattr(verdict, k) or type(v) is not type(getattr(verdict, k))}
+    return replace(verdict, **changed) if changed else verdict
