@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -31,19 +32,44 @@ def base_urls_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return out
 
 
-def scrapy_overrides(env: Mapping[str, str] | None = None) -> dict[str, object]:
-    """Scrapy settings a user may tune from the environment: BANWATCH_DOWNLOAD_TIMEOUT (seconds, default 20)."""
+_SIZE = re.compile(r"^(\d+)\s*(|b|k|kb|kib|m|mb|mib)$", re.I)
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2}
+
+
+def answer_limits_from_env(env: Mapping[str, str] | None = None) -> dict[str, int]:
+    """BANWATCH_<PLATFORM>_MAX_ANSWER overrides of a platform's largest answer: bytes, or with a KiB/MiB
+    suffix (`12MiB`, `512k`; K and M are 1024-based). Validated: at least 1 KiB."""
     env = os.environ if env is None else env
+    out: dict[str, int] = {}
+    for name in PLATFORMS:
+        var = f"BANWATCH_{name.upper()}_MAX_ANSWER"
+        raw = env.get(var, "").strip()
+        if not raw:
+            continue
+        m = _SIZE.match(raw)
+        size = int(m.group(1)) * _UNITS[m.group(2).lower()] if m else 0
+        if size < 1024:
+            raise ConfigError(f"{var}={raw!r}: expected a size of at least 1KiB, e.g. 16MiB")
+        out[name] = size
+    return out
+
+
+def scrapy_overrides(env: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Scrapy settings a user may tune from the environment: BANWATCH_DOWNLOAD_TIMEOUT (seconds, default 20),
+    and BANWATCH_<PLATFORM>_MAX_ANSWER (the spider's ANSWER_MAXSIZE setting, see answer_limits_from_env)."""
+    env = os.environ if env is None else env
+    limits = answer_limits_from_env(env)
+    out: dict[str, object] = {"ANSWER_MAXSIZE": limits} if limits else {}
     raw = env.get("BANWATCH_DOWNLOAD_TIMEOUT", "").strip()
     if not raw:
-        return {}
+        return out
     try:
         seconds = float(raw)
     except ValueError:
         raise ConfigError(f"BANWATCH_DOWNLOAD_TIMEOUT={raw!r}: expected seconds, e.g. 20") from None
     if seconds <= 0:
         raise ConfigError(f"BANWATCH_DOWNLOAD_TIMEOUT={raw!r}: must be more than 0")
-    return {"DOWNLOAD_TIMEOUT": seconds}
+    return {**out, "DOWNLOAD_TIMEOUT": seconds}
 
 
 def secrets_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -25,6 +25,11 @@ DOWNLOAD_DELAY = 0.5
 DOWNLOAD_TIMEOUT = 20
 AUTOTHROTTLE_ENABLED = False
 COOKIES_ENABLED = True
+# Every request carries its platform's own limit (Platform.max_answer, as download_maxsize/download_warnsize
+# request meta), which bounds the body on the wire and after decompression. These are only the backstop for
+# a request without one: Scrapy's 1 GiB default let one 1.5 KB brotli answer take the process to 2 GiB.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 CLOSESPIDER_TIMEOUT = 900
 
 TELNETCONSOLE_ENABLED = False

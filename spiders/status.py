@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from monitor.model import Account, Observation, Reply, Status, Verdict
 from monitor.timeutil import iso
 from spiders.platforms import PLATFORMS
-from spiders.platforms.base import MissingCredentials, Politeness, Probe, rebase
+from spiders.platforms.base import MissingCredentials, Politeness, Probe, answer_limits, rebase
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,22 @@ _FAILURE_RULES = (
 )
 
 
+def too_large(failure: Failure) -> bool:
+    """The answer was larger than the request's download_maxsize, how Scrapy 2.19 reports it: a declared
+    Content-Length over it (DownloadCancelledError naming "max size"), a body that grew past it while read
+    (the HTTP/1.1 handler cancels its own download: DownloadCancelledError, empty message; nothing else
+    cancels a download there), or a body that decompressed past it (HttpCompressionMiddleware: IgnoreRequest
+    naming DOWNLOAD_MAXSIZE)."""
+    names = {cls.__name__ for cls in failure.type.__mro__}
+    message = failure.getErrorMessage()
+    if "DownloadCancelledError" in names:
+        return "max size" in message or not str(failure.value)
+    return "IgnoreRequest" in names and "DOWNLOAD_MAXSIZE" in message
+
+
 def failure_rule(failure: Failure) -> str:
+    if too_large(failure):
+        return "too_large"
     names = {cls.__name__ for cls in failure.type.__mro__}
     return next((rule for name, rule in _FAILURE_RULES if name in names), "network_error")
 
@@ -76,6 +91,12 @@ class StatusSpider(scrapy.Spider):
         self.base_urls, self.secrets = base_urls, secrets
         self.keep_evidence = keep_evidence is True
 
+    def max_answer(self, platform: str) -> int:
+        """The largest answer read from `platform`: the ANSWER_MAXSIZE setting (from
+        BANWATCH_<PLATFORM>_MAX_ANSWER, monitor.settings.scrapy_overrides), else Platform.max_answer."""
+        limits = self.settings.getdict("ANSWER_MAXSIZE") if hasattr(self, "crawler") else {}
+        return int(limits.get(platform) or PLATFORMS[platform].max_answer)
+
     async def start(self) -> AsyncIterator[scrapy.Request | Observation]:
         for account in self.accounts.values():
             try:
@@ -89,7 +110,8 @@ class StatusSpider(scrapy.Spider):
         url, extra = rebase(probe.url, self.base_urls.get(account.platform))
         return scrapy.Request(url, headers={**probe.headers, **extra}, callback=callback, errback=self.failed,
                               dont_filter=True, cb_kwargs={"key": account.key, **kwargs},
-                              meta={"download_slot": download_slot(account)})
+                              meta={"download_slot": download_slot(account),
+                                    **answer_limits(self.max_answer(account.platform))})
 
     def parse(self, response: Response, key: str) -> Any:
         account = self.accounts[key]
@@ -124,8 +146,13 @@ class StatusSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         key = request.cb_kwargs["key"]
         platform = self.accounts[key].platform
-        return self._unknown(key, f"{platform}.{failure_rule(failure)}",
-                             f"{failure.type.__name__}: {failure.getErrorMessage()}"[:300], (request.url,))
+        rule = failure_rule(failure)
+        reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        if rule == "too_large":
+            limit = request.meta.get("download_maxsize") or self.max_answer(platform)
+            reason = (f"answer larger than {platform}'s {limit} byte limit, on the wire or decompressed "
+                      f"(BANWATCH_{platform.upper()}_MAX_ANSWER raises it); {reason.rstrip(': ')}")
+        return self._unknown(key, f"{platform}.{rule}", reason[:300], (request.url,))
 
 
 def _reply(response: Response) -> Reply:

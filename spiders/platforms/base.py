@@ -55,6 +55,17 @@ class Politeness:
     batch: int = 100  # most accounts of this platform started per scheduler tick
 
 
+MiB = 1024 * 1024
+DEFAULT_MAX_ANSWER = 1 * MiB  # JSON profile APIs: real answers are a few KiB
+
+
+def answer_limits(max_answer: int) -> dict[str, int]:
+    """Scrapy request meta bounding one answer to `max_answer` bytes, on the wire and after decompression
+    (Scrapy's HTTP handler and HttpCompressionMiddleware both read these keys per request); a warning is
+    logged from a quarter of it. A larger or endless answer fails the request: `<platform>.too_large`."""
+    return {"download_maxsize": max_answer, "download_warnsize": max(1, max_answer // 4)}
+
+
 @dataclass(frozen=True)
 class Strength:
     """How much a conclusive rule proves.
@@ -87,6 +98,9 @@ class Platform:
     classify: Callable[[Reply, Account], Verdict]
     profile_url: Callable[[str], str]  # canonical handle -> link people can open
     politeness: Politeness = Politeness()  # safe defaults; the watchlist's `platforms:` section overrides
+    # The largest answer (decompressed) a probe can be, sized from real answers with headroom (docs/platforms.md,
+    # "Answer size limits"); BANWATCH_<NAME>_MAX_ANSWER overrides it. Larger or endless: unknown, never held.
+    max_answer: int = DEFAULT_MAX_ANSWER
     # Registrable domains the platform owns (each with all its subdomains): a URL on one of them is read by
     # this platform's from_url and no other's. Empty for open networks (Mastodon: any instance).
     hosts: tuple[str, ...] = ()

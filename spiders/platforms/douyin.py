@@ -84,5 +84,6 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # every answer is unknown today: ask rarely
     politeness=Politeness(concurrency=1, delay=5.0, batch=20),
+    max_answer=8 * 1024 * 1024,  # user pages inline ~0.5-1 MiB of RENDER_DATA
     strength={},  # no rule is conclusive, so none needs a strength
 )

@@ -156,6 +156,7 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # logged-out profile pages are heavily rate-limited and login-walled
     politeness=Politeness(concurrency=1, delay=10.0, batch=20),
+    max_answer=8 * 1024 * 1024,  # logged-out profile pages are ~0.5-2 MiB of inline script
     strength={
         "facebook.profile": PROOF,
         "facebook.content_unavailable": weak("also shown logged out for profiles restricted by privacy, age or "

@@ -149,6 +149,7 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # 401 "Please wait a few minutes" comes quickly when polled
     politeness=Politeness(concurrency=1, delay=5.0, batch=30),
+    max_answer=4 * 1024 * 1024,  # web_profile_info carries the first posts: ~100-400 KiB
     credentials=(_SESSION,),
     strength={
         "instagram.profile": PROOF,

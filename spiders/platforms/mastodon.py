@@ -233,6 +233,7 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # per instance: 300 requests / 5 min
     politeness=Politeness(concurrency=1, delay=1.0, batch=100),
+    max_answer=2 * 1024 * 1024,  # the HTML profile (second probe) is ~20-100 KiB; the API answer a few KiB
     second_probe=second_probe, classify_second=classify_second, instance=instance,
     version=2,
     # Why each rule is proof (docs/platforms.md, "Strength"): every answer is the account's own state on its home

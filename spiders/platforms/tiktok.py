@@ -150,6 +150,7 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # SlardarWAF triggers on bursts from one IP
     politeness=Politeness(concurrency=1, delay=5.0, batch=50),
+    max_answer=8 * 1024 * 1024,  # profile pages carry ~0.3-1 MiB of inline rehydration JSON
     strength={
         "tiktok.user_detail": PROOF, "tiktok.user_private": PROOF, "tiktok.user_ftc": PROOF,
         "tiktok.user_ban": weak("username checkers read 10221 as 'name not registered': a renamed or never-registered "

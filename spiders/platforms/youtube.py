@@ -240,6 +240,7 @@ PLATFORM = Platform(
     normalise=normalise, from_url=from_url, probe=probe, classify=classify, profile_url=profile_url,
     # channel pages are large and Google rate-limits by IP ("unusual traffic")
     politeness=Politeness(concurrency=1, delay=2.0, batch=100),
+    max_answer=8 * 1024 * 1024,  # channel pages run to ~1 MiB of inline ytInitialData
     strength={
         "youtube.channel": PROOF, "youtube.terminated": PROOF,
         "youtube.channel_does_not_exist": weak("a channel never created reads the same as one deleted, and whether a "
