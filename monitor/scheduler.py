@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import health
-from monitor.errors import InvalidWatchlist
+from monitor.errors import InvalidWatchlist, WatchlistError
 from monitor.runner import Checker
 from monitor.settings import SlackSettings
 from monitor.store import Store
@@ -35,8 +35,10 @@ SHUTDOWN_GRACE_S = 8.0  # in-flight crawls get this long; the process is gone wi
 
 
 def fingerprint(path: str) -> str | None:
+    """The content's hash, read in chunks: a huge file is hashed, then refused by load() at its size cap."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        with Path(path).open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError:
         return None
 
@@ -139,7 +141,11 @@ class Service:
         self.seen = current
         try:
             fresh = load(self.watchlist.path)
-        except InvalidWatchlist as exc:
+        except (InvalidWatchlist, MemoryError, RecursionError) as failure:
+            # load() bounds memory and nesting itself; should either still escape, it is a broken edit like any
+            # other (last good watchlist kept, one health alert), never a reload job that died in the log
+            exc = failure if isinstance(failure, InvalidWatchlist) else InvalidWatchlist([WatchlistError(
+                self.watchlist.path, None, None, f"cannot be loaded ({type(failure).__name__})")])
             self.broken = str(exc)
             log.error("watchlist not reloaded, still running the last good one:\n%s", exc)
             self.health("watchlist", f"the watchlist is broken; the last good one keeps running. {exc}", now_iso())

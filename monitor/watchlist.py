@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +37,12 @@ ALERT_KINDS = ("suspended", "not_found", "deactivated", "restricted", "reinstate
 ACCOUNT_KEYS = ("platform", "handle", "id", "url", "name", "tags", "interval", "confirmations", "confirm_delay")
 ENTITY_KEYS = ("name", "tags", "interval", "confirmations", "confirm_delay", "accounts")
 BUILTIN_DEFAULTS: dict[str, Any] = {"interval": 600.0, "confirmations": 2, "confirm_delay": 120.0, "tags": ()}
+# Bounds on what a watchlist file may cost to load (docs/watchlist.md, "Size limits and aliases"). A file of
+# one-line accounts is ~37 bytes and 5 nodes an account, so 1 MiB is ~28,000 accounts and ~140,000 nodes: only
+# aliases (or a file of nothing but tiny values) reach MAX_NODES. A real watchlist nests about 6 levels deep.
+MAX_BYTES = 1 << 20
+MAX_NODES = 500_000  # nodes after aliases are expanded: every use of an alias counts its whole subtree again
+MAX_DEPTH = 50
 
 _DURATION = re.compile(
     r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
@@ -153,6 +159,77 @@ class _Loader(getattr(yaml, "CBaseLoader", yaml.BaseLoader)):  # type: ignore[mi
         return self._TAGS[kind]
 
 
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _uses(node: yaml.Node) -> list[tuple[yaml.Node, int]]:
+    """A collection's children, each with the line it is used on. A child is the very node its alias names, marked
+    where that node was anchored; a sequence item that starts before its sequence is such an alias, and is
+    reported on the sequence's line. A mapping's key and value are reported on the key's line."""
+    if isinstance(node, yaml.SequenceNode):
+        return [(c, _line(node) if c.start_mark.index <= node.start_mark.index else _line(c)) for c in node.value]
+    if isinstance(node, yaml.MappingNode):
+        return [(child, _line(k)) for k, v in node.value for child in (k, v)]
+    return []
+
+
+def _measure(root: yaml.Node, path: str) -> WatchlistError | None:
+    """Before any value is built: a recursive alias, nesting deeper than MAX_DEPTH, or more than MAX_NODES nodes
+    once aliases are expanded is an error at the line where it happens.
+
+    Counts every visit, not every distinct node (aliases make the composed graph share nodes), but memoises each
+    node's expanded size, so a billion-laughs file is measured in as many steps as it has distinct nodes. No
+    recursion: the path from the root is an explicit stack."""
+    done: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes once expanded, levels)
+    open_ = {id(root)}
+    # the path from the root: each node with its children still to visit, [nodes, levels] so far, line of use
+    stack: list[tuple[yaml.Node, Iterator[tuple[yaml.Node, int]], list[int], int]] = [
+        (root, iter(_uses(root)), [1, 1], _line(root))]
+    while stack:
+        node, uses, acc, used_on = stack[-1]
+        use = next(uses, None)
+        if use is None:
+            stack.pop()
+            open_.discard(id(node))
+            done[id(node)] = (acc[0], acc[1])
+            if stack:
+                parent = stack[-1][2]
+                parent[0], parent[1] = parent[0] + acc[0], max(parent[1], acc[1] + 1)
+                if parent[0] > MAX_NODES:
+                    return _too_many(path, used_on)
+            continue
+        child, line = use
+        if isinstance(child, yaml.ScalarNode):
+            acc[0], acc[1] = acc[0] + 1, max(acc[1], 2)
+            if acc[0] > MAX_NODES:
+                return _too_many(path, line)
+            if len(stack) >= MAX_DEPTH:
+                return WatchlistError(path, line, "syntax", f"nested more than {MAX_DEPTH} levels deep")
+            continue
+        if id(child) in open_:
+            return WatchlistError(path, line, "aliases", f"an alias refers to the node that contains it (anchored on "
+                                  f"line {_line(child)}): a recursive structure cannot be a watchlist")
+        if id(child) in done:
+            size, levels = done[id(child)]
+            acc[0], acc[1] = acc[0] + size, max(acc[1], levels + 1)
+            if acc[0] > MAX_NODES:
+                return _too_many(path, line)
+            if len(stack) + levels > MAX_DEPTH:
+                return WatchlistError(path, line, "syntax", f"nested more than {MAX_DEPTH} levels deep")
+            continue
+        if len(stack) >= MAX_DEPTH:
+            return WatchlistError(path, line, "syntax", f"nested more than {MAX_DEPTH} levels deep")
+        open_.add(id(child))
+        stack.append((child, iter(_uses(child)), [1, 1], line))
+    return None
+
+
+def _too_many(path: str, line: int) -> WatchlistError:
+    return WatchlistError(path, line, "aliases", f"the watchlist grows past {MAX_NODES:,} values once its aliases "
+                          "(*name) are expanded; write the entries out, or use fewer aliases")
+
+
 def _value(node: yaml.Node) -> Any:
     """Nodes -> str / _LineList / _LineDict, remembering lines; duplicate keys are errors."""
     if isinstance(node, yaml.ScalarNode):
@@ -187,6 +264,8 @@ class _Reader:
         self.canaries: list[tuple[int, str, str, Any, str]] = []
 
     def problem(self, line: int | None, field_: str | None, message: str) -> None:
+        if len(message) > 500:  # a value quoted in a message may be a whole list an alias expanded
+            message = message[:500] + "…"
         self.problems.append(WatchlistError(self.path, line, field_, message))
 
     def check_keys(self, mapping: _LineDict, allowed: tuple[str, ...], where: str = "") -> None:
@@ -460,7 +539,11 @@ def parse(text: str, path: str) -> Watchlist:
     """Parse watchlist text; `path` is only used in messages."""
     try:
         root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - composing builds nodes only, never objects
-        doc = None if root is None else _value(root)
+        if root is not None and (bomb := _measure(root, path)) is not None:
+            raise InvalidWatchlist([bomb])
+        doc = None if root is None else _value(root)  # depth ≤ MAX_DEPTH, size ≤ MAX_NODES: measured above
+    except RecursionError:  # pure-Python composer only (libyaml refuses deep nesting itself): no traceback
+        raise InvalidWatchlist([WatchlistError(path, None, "syntax", "nested too deeply")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise InvalidWatchlist([WatchlistError(path, mark.line + 1 if mark else None, "syntax",
@@ -506,12 +589,27 @@ def parse(text: str, path: str) -> Watchlist:
 
 
 def load(path: str | Path) -> Watchlist:
-    p = Path(path)
+    """Read and parse the file: missing, a directory, unreadable, larger than MAX_BYTES or not UTF-8 is a `file:`
+    (or `file:line:`) error. Nothing past the cap is read."""
+    p, name = Path(path), str(path)
+
+    def fail(message: str, line: int | None = None) -> InvalidWatchlist:
+        return InvalidWatchlist([WatchlistError(name, line, None, message)])
+
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise InvalidWatchlist([WatchlistError(str(path), None, None,
-                                               "file not found (give --watchlist PATH or set BANWATCH_WATCHLIST)")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidWatchlist([WatchlistError(str(path), None, None, f"cannot read: {exc}")]) from None
-    return parse(text, str(path))
+        raise fail("file not found (give --watchlist PATH or set BANWATCH_WATCHLIST)") from None
+    except IsADirectoryError:
+        raise fail("is a directory, not a watchlist file") from None
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise fail(f"larger than {MAX_BYTES // 1024} KiB, the most a watchlist may be (docs/watchlist.md)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail(f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+                   data.count(b"\n", 0, exc.start) + 1) from None
+    return parse(text, name)
