@@ -25,6 +25,12 @@ DOWNLOAD_DELAY = 0.5
 DOWNLOAD_TIMEOUT = 20
 AUTOTHROTTLE_ENABLED = False
 COOKIES_ENABLED = True
+# Redirects: Scrapy's RedirectMiddleware (600) drops only Authorization and Cookie when a redirect leaves the
+# host. The guard sees every redirected request after CookiesMiddleware (700) set its headers, before it is
+# sent: a redirect to another origin loses every credential header and every header holding a secret's
+# value, and a redirect to a private, loopback or link-local address or a local name is refused
+# (`<platform>.redirect_refused`) unless the chain started at such a host (an overridden base URL).
+DOWNLOADER_MIDDLEWARES = {"spiders.middlewares.RedirectGuardMiddleware": 720}
 # Every request carries its platform's own limit (Platform.max_answer, as download_maxsize/download_warnsize
 # request meta), which bounds the body on the wire and after decompression. These are only the backstop for
 # a request without one: Scrapy's 1 GiB default let one 1.5 KB brotli answer take the process to 2 GiB.

@@ -51,6 +51,8 @@ def failure_rule(failure: Failure) -> str:
     if too_large(failure):
         return "too_large"
     names = {cls.__name__ for cls in failure.type.__mro__}
+    if "RedirectRefused" in names:  # spiders.middlewares: a redirect to a non-public host, never followed
+        return "redirect_refused"
     return next((rule for name, rule in _FAILURE_RULES if name in names), "network_error")
 
 
