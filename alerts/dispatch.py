@@ -5,6 +5,9 @@
 - A failure records the error and backs off exponentially (never sooner than Retry-After); the rest
   of that channel waits so its alerts keep their order, other channels go on. After `give_up` the row
   is dead (`banwatch alerts retry`).
+- A message Slack rejects as malformed (MALFORMED: blocks or text it will never accept) is sent once more
+  simplified (plain text only, truncated); if that is rejected too the row is dead with both reasons. It
+  does not hold the channel: the channel's later alerts go on in the same pass.
 - Suspensions on one platform within `wave_window`: from `wave_size` on, one wave message; later ones
   are replies in its thread and the wave message is updated with the new count.
 """
@@ -12,12 +15,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from alerts.notifier import Delivery, Mark, Notifier, NotifierError
-from alerts.render import render, render_wave
+from alerts.render import render, render_wave, simplify
 from monitor.outbox import Outbox
 from monitor.store import Store
 from monitor.timeutil import iso, later, parse_iso
@@ -25,6 +29,16 @@ from monitor.watchlist import AlertSettings
 
 log = logging.getLogger(__name__)
 BACKOFF_MAX_S = 3600.0
+# chat.postMessage / chat.update / incoming-webhook errors that say the message itself is malformed: the
+# same message will be rejected every time, so retrying it with backoff only holds the channel.
+MALFORMED = ("invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long",
+             "invalid_attachments", "too_many_attachments", "no_text", "invalid_payload")
+_CODE = re.compile(r"[a-z_]+")
+
+
+def malformed(error: str | None) -> str | None:
+    """The malformed-message error code in a delivery error ('Slack said invalid_blocks'), if any."""
+    return next((w for w in _CODE.findall(error or "") if w in MALFORMED), None)
 
 
 @dataclass
@@ -49,6 +63,8 @@ def _epoch(stamp: str) -> float:
 class Dispatcher:
     def __init__(self, store: Store, notifier: Notifier, settings: AlertSettings) -> None:
         self.store, self.outbox, self.notifier, self.settings = store, Outbox(store), notifier, settings
+        self._malformed: set[int] = set()  # rows made dead in this pass because Slack rejected them as malformed
+        self._malformed_waves: set[int] = set()  # waves whose message Slack rejected: members went one by one
 
     def deliver(self, now: str) -> DeliveryReport:
         report = DeliveryReport()
@@ -69,6 +85,9 @@ class Dispatcher:
                 if row["next_attempt_at"] > now:
                     break  # keep this channel's order: nothing after a waiting alert goes first
                 sent = self._deliver_row(row, rows, done, now, report)
+                if not sent and row["id"] in self._malformed:
+                    report.dead += 1  # dead, not waiting: it holds nothing behind it
+                    continue
                 if not sent:
                     report.failed += 1
                     break
@@ -127,23 +146,39 @@ class Dispatcher:
                      and not (r["attempts"] and r["give_up_at"] and r["give_up_at"] <= now)]
             earlier = self.outbox.recent_singles(row["platform"], row["channel"], since)
             if len(group) + len(earlier) >= self.settings.wave_size:
-                sent = self._start_wave(row["platform"], row["channel"], group, earlier, now)
+                sent, wave_id = self._start_wave(row["platform"], row["channel"], group, earlier, now)
                 if sent:
                     done.update(r["id"] for r in group)
-                    report.waves += 1
+                    report.waves += int(wave_id not in self._malformed_waves)
                 return sent
         return self._single(row, now)
 
     def _single(self, row: dict[str, Any], now: str, thread_ts: str | None = None) -> int:
         self.outbox.sending([row["id"]], thread_ts=thread_ts)
         message = render(self.store.alert_context(row["id"]))
-        result = self.notifier.send(row["channel"], message, mark=Mark("banwatch_alert", "alert_id", row["id"]),
-                                    thread_ts=thread_ts)
+        mark = Mark("banwatch_alert", "alert_id", row["id"])
+        result = self.notifier.send(row["channel"], message, mark=mark, thread_ts=thread_ts)
+        if not result.ok and malformed(result.error):
+            first = result
+            result = self.notifier.send(row["channel"], simplify(message), mark=mark, thread_ts=thread_ts)
+            if not result.ok and malformed(result.error):
+                self._dead_malformed(row, f"{first.error}; simplified message: {result.error}", now)
+                return 0
+            if result.ok:
+                log.warning("alert %s sent simplified (plain text): Slack rejected the full message: %s",
+                            row["id"], first.error)
         if result.ok:
             self.outbox.sent([row["id"]], result.ts, result.channel_id, now)
             return 1
         self._failed(row, result, now)
         return 0
+
+    def _dead_malformed(self, row: dict[str, Any], error: str, now: str) -> None:
+        """Slack will never accept this message, full or simplified: dead with the reason, now."""
+        self.outbox.failed(row["id"], f"malformed message: {error}", now)  # records it, leaves any wave
+        self.outbox.dead(row["id"], now)
+        self._malformed.add(row["id"])
+        log.error("alert %s is dead: Slack rejected it as malformed, simplified too: %s", row["id"], error)
 
     def _failed(self, row: dict[str, Any], result: Delivery, now: str) -> None:
         delay = backoff(row["attempts"], result.retry_after, self.settings.retry_base)
@@ -164,20 +199,28 @@ class Dispatcher:
         return 1
 
     def _start_wave(self, platform: str, channel: str, group: list[dict[str, Any]],
-                    earlier: list[dict[str, Any]], now: str) -> int:
+                    earlier: list[dict[str, Any]], now: str) -> tuple[int, int]:
         members = [r["id"] for r in group]
         started = min(r["created_at"] for r in [*group, *earlier])
         wave_id = self.outbox.start_wave(platform, channel, started, members, [r["id"] for r in earlier], now)
-        result = self.notifier.send(channel, render_wave(self.outbox.wave_context(wave_id)),
-                                    mark=Mark("banwatch_wave", "wave_id", wave_id))
+        message, mark = render_wave(self.outbox.wave_context(wave_id)), Mark("banwatch_wave", "wave_id", wave_id)
+        result = self.notifier.send(channel, message, mark=mark)
+        if not result.ok and malformed(result.error):
+            result = self.notifier.send(channel, simplify(message), mark=mark)
         if result.ok:
             self.outbox.wave_sent(wave_id, result.ts, result.channel_id, now)
-            return len(members)
+            return len(members), wave_id
+        if malformed(result.error):  # no wave message can be posted: its members go out one by one
+            self.outbox.wave_failed(wave_id, result.error or "failed", now)
+            log.warning("wave of %d %s suspensions rejected as malformed (%s): sent one by one", len(members),
+                        platform, result.error)
+            self._malformed_waves.add(wave_id)
+            return sum(self._single(self.store.db["alerts"].get(r["id"]), now) for r in group), wave_id
         delay = backoff(min(r["attempts"] for r in group), result.retry_after, self.settings.retry_base)
         self.outbox.wave_failed(wave_id, result.error or "failed", later(now, delay))
         log.warning("wave of %d %s suspensions not delivered: %s (retry in %gs)", len(members), platform,
                     result.error, delay)
-        return 0
+        return 0, wave_id
 
 
 def deliver(store: Store, notifier: Notifier, now: str, settings: AlertSettings | None = None) -> DeliveryReport:

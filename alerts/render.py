@@ -1,11 +1,15 @@
 """Alert context -> Slack Block Kit + plain text. Pure.
 
 Everything that comes from a platform or the watchlist is untrusted: `&`, `<` and `>` are escaped so a
-display name like `<!channel>` can neither ping anyone nor forge a link, and long values are truncated.
+display name like `<!channel>` can neither ping anyone nor forge a link. Every text is escaped first and
+truncated after (`escape` for one value, `fit` for mrkdwn already made of escaped parts), to Block Kit's
+limits, cutting only between entities and links: escaping grows a text (`&` is five characters), so a
+text truncated before escaping can still be too long, and Slack rejects the whole message.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -24,12 +28,53 @@ _STATUS_WORDS = {"active": "still active", "suspended": "also suspended", "not_f
                  "deactivated": "also deactivated", "restricted": "restricted", None: "not yet checked"}
 
 
+# Slack's documented limits (docs.slack.dev Block Kit reference; chat.postMessage): a header's text 150,
+# a section's text 3,000 (its fields 2,000), a context at most 10 elements; a message's `text` is cut by
+# Slack at 40,000 and should stay under 4,000. Context elements are kept to 2,000, like section fields.
+HEADER_LIMIT = 150
+SECTION_LIMIT = 3000
+CONTEXT_LIMIT = 2000
+TEXT_LIMIT = 4000
+SIMPLE_LIMIT = 3000  # the plain-text-only message sent once when Slack rejects the full one as malformed
+URL_LIMIT = 1000  # a longer profile URL is hostile: shown as text, never as a link
+ELLIPSIS = "…"
+# What a cut must not split: an entity, or a link or mention `<…>`.
+_ATOMS = re.compile(r"&(?:amp|lt|gt);|<[^<>]*>")
+
+
+def fit(mrkdwn: str, limit: int) -> str:
+    """Truncate already-escaped mrkdwn to `limit` characters (ellipsis included), never inside an
+    `&amp;`/`&lt;`/`&gt;` entity or a `<url|label>` link: a cut that would fall inside one goes before it."""
+    if len(mrkdwn) <= limit:
+        return mrkdwn
+    cut = max(0, limit - len(ELLIPSIS))
+    for atom in _ATOMS.finditer(mrkdwn):
+        if atom.start() >= cut:
+            break
+        if atom.end() > cut:
+            cut = atom.start()
+            break
+    return mrkdwn[:cut] + ELLIPSIS
+
+
 def escape(text: object, limit: int = 300) -> str:
-    """Slack needs only these three escaped; truncation keeps every field within Block Kit's limits."""
-    raw = str(text)
-    if len(raw) > limit:
-        raw = raw[: limit - 1] + "…"
-    return raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape (Slack needs only `&`, `<`, `>`), then truncate to `limit` without splitting an entity."""
+    return fit(str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"), limit)
+
+
+def link(url: object, label: object, label_limit: int) -> str:
+    """`<url|label>`, the URL escaped and the label escaped and truncated; a URL longer than URL_LIMIT is no
+    link (the label alone: the message's plain text still carries the URL, truncated)."""
+    target = str(url).replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    if len(target) > URL_LIMIT:
+        return escape(label, label_limit)
+    return f"<{target}|{escape(label, label_limit)}>"
+
+
+def simplify(message: Message) -> Message:
+    """The message without blocks: its escaped plain text only, truncated — what is sent, once, when Slack
+    rejects the full message as malformed."""
+    return Message(text=fit(message.text, SIMPLE_LIMIT) or "banwatch alert", blocks=[])
 
 
 def platform_title(name: str) -> str:
@@ -69,32 +114,33 @@ def render(ctx: dict[str, Any]) -> Message:
     if left:
         text_lines.append(left[0].upper() + left[1:] + ".")
     text_lines += [window, proof]
-    text = " | ".join(escape(line, 600) for line in text_lines)
+    text = fit(" | ".join(escape(line, 600) for line in text_lines), TEXT_LIMIT)
 
-    detail = f"*<{ctx['url']}|{escape(account, 200)}>*"
+    detail = f"*{link(ctx['url'], account, 200)}*"
     if ctx["tags"]:
         detail += "  " + " ".join(f"`{escape(t, 40)}`" for t in ctx["tags"][:10])
     if left:
         detail += "\n" + escape(left[0].upper() + left[1:] + ".", 1000)
     blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": _plain(title, 150)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": detail[:3000]}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(window, 1000)},
-                                         {"type": "mrkdwn", "text": escape(proof, 500)}]},
+        {"type": "header", "text": {"type": "plain_text", "text": _plain(title, HEADER_LIMIT)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": fit(detail, SECTION_LIMIT)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(window, min(1000, CONTEXT_LIMIT))},
+                                         {"type": "mrkdwn", "text": escape(proof, min(500, CONTEXT_LIMIT))}]},
     ]
     return Message(text=text, blocks=blocks)
 
 
 def _plain(text: str, limit: int) -> str:
     """plain_text fields are not parsed for mentions, so they only need truncating."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - len(ELLIPSIS)] + ELLIPSIS
 
 
 def _render_health(ctx: dict[str, Any]) -> Message:
     """banwatch's own health: a platform it cannot see, a watchlist it cannot read."""
     text = f"banwatch health ({ctx['subject']}): {ctx['detail']}"
+    prefix = ":warning: *banwatch health* · "
     return Message(text=escape(text, 1000), blocks=[
-        {"type": "section", "text": {"type": "mrkdwn", "text": f":warning: *banwatch health* · {escape(text, 2800)}"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": prefix + escape(text, SECTION_LIMIT - len(prefix))}},
     ])
 
 
@@ -109,13 +155,13 @@ def render_wave(wave: dict[str, Any], earlier: list[dict[str, Any]] | None = Non
     platform = platform_title(wave["platform"])
     title = f"{len(members)} {platform} accounts suspended since {_when(wave['started_at'])}"
     lines = [f"• {escape(m['entity'] or m['name'] or m['handle'], 100)} — "
-             f"<{m['url']}|{escape(platform + ' ' + m['handle'], 100)}>" for m in members[:40]]
+             f"{link(m['url'], platform + ' ' + m['handle'], 100)}" for m in members[:40]]
     if len(members) > 40:
         lines.append(f"… and {len(members) - 40} more in the thread")
     text = escape(title + ": " + ", ".join(m["entity"] or m["name"] or m["handle"] for m in members), 3000)
     blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": _plain(title, 150)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000]}},
+        {"type": "header", "text": {"type": "plain_text", "text": _plain(title, HEADER_LIMIT)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": fit("\n".join(lines), SECTION_LIMIT)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(
             "Each account's details and evidence follow in the thread; accounts that join later too.", 300)}]},
     ]
@@ -130,6 +176,6 @@ def _render_rename(ctx: dict[str, Any]) -> Message:
     line = f"{ctx['from_handle']} → {ctx['to_handle']} (same id {ctx['platform_id']}), seen {ctx['confirmed_at']}"
     text = escape(f"{title} | {line} | rule {ctx['rule']}", 1000)
     return Message(text=text, blocks=[
-        {"type": "header", "text": {"type": "plain_text", "text": _plain(title, 150)}},
+        {"type": "header", "text": {"type": "plain_text", "text": _plain(title, HEADER_LIMIT)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": escape(line, 2000)}},
     ])

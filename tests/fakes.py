@@ -136,12 +136,40 @@ class SlackCall:
     accepted: bool
 
 
+def malformed(params: dict[str, Any]) -> str | None:
+    """What Slack answers a message it will never accept, by its documented limits: a header's text over
+    150 characters, a section's over 3,000 (a field's over 2,000), a context text over 3,000 or more than
+    10 elements, more than 50 blocks (invalid_blocks); `text` over 40,000 (msg_too_long); neither (no_text)."""
+    blocks = params.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    text = str(params.get("text") or "")
+    if not text and not blocks:
+        return "no_text"
+    if len(text) > 40_000:
+        return "msg_too_long"
+    limits = {"header": 150, "section": 3000}
+    if len(blocks) > 50:
+        return "invalid_blocks"
+    for block in blocks:
+        kind = block.get("type")
+        if kind in limits and len((block.get("text") or {}).get("text", "")) > limits[kind]:
+            return "invalid_blocks"
+        if any(len(f.get("text", "")) > 2000 for f in block.get("fields") or []):
+            return "invalid_blocks"
+        if kind == "context" and (len(block.get("elements") or []) > 10 or
+                                  any(len(e.get("text", "")) > 3000 for e in block.get("elements") or [])):
+            return "invalid_blocks"
+    return None
+
+
 class FakeSlack(_Server):
     """A Slack Web API that keeps channels: chat.postMessage (with metadata and threads), chat.update,
     conversations.history / .replies / .list, auth.test. Every call is recorded.
 
     Scripting: `fail_with` answers every post with that (status, headers, body); `script` is a queue of
-    such answers used first; `hold` makes a post wait (after it is stored) before answering — the window
+    such answers used first; a message beyond Block Kit's limits is rejected as Slack does (`malformed`);
+    `hold` makes a post wait (after it is stored) before answering — the window
     in which a crash leaves an alert `sending`.
     """
 
@@ -189,6 +217,8 @@ class FakeSlack(_Server):
                 return self.fail_with
         if method == "auth.test":
             return 200, {}, {"ok": True, "team": "banwatch-test", "user": "banwatch", "bot_id": "B1"}
+        if method in ("chat.postMessage", "chat.update") and (problem := malformed(params)):
+            return 200, {}, {"ok": False, "error": problem}
         if method == "chat.postMessage" and str(params["channel"]) in self.fail_channels:
             return 200, {}, {"ok": False, "error": "channel_not_found"}
         if method == "chat.postMessage":
