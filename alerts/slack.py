@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from alerts.notifier import Delivery, Mark, Message, NotifierError
+from monitor.redact import current as redactor
 from monitor.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,21 @@ def _retry_handlers() -> list[Any]:
 
 
 def _failure(exc: Exception) -> Delivery:
+    """The failure as an error text without any secret: urllib and slack-sdk quote the URL (a webhook's is
+    its secret) in what they raise."""
+    r = redactor()
     if isinstance(exc, SlackApiError):
         data = exc.response.data if isinstance(exc.response.data, dict) else {}
         retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
-        return Delivery.failed(f"Slack said {data.get('error') or exc.response.status_code}",
+        return Delivery.failed(r.text(f"Slack said {data.get('error') or exc.response.status_code}"),
                                float(retry) if retry and str(retry).isdigit() else None)
-    return Delivery.failed(f"{type(exc).__name__}: {exc}"[:300])
+    return Delivery.failed(r.text(f"{type(exc).__name__}: {exc}")[:300])
+
+
+def _clean(message: Message) -> tuple[str, Any]:
+    """A message's text and blocks with any secret masked: what is posted never carries one."""
+    r = redactor()
+    return r.text(message.text), r.value(message.blocks)
 
 
 class SlackNotifier:
@@ -55,9 +65,10 @@ class SlackNotifier:
         target = channel or self.default_channel
         if not target:
             return Delivery.failed("no Slack channel configured (alerts.slack_channel or SLACK_CHANNEL)")
+        text, blocks = _clean(message)
         try:
             resp = self.client.chat_postMessage(
-                channel=target, text=message.text, blocks=message.blocks, thread_ts=thread_ts,
+                channel=target, text=text, blocks=blocks, thread_ts=thread_ts,
                 metadata=mark.metadata() if mark else None, unfurl_links=False, unfurl_media=False)
         except Exception as exc:  # noqa: BLE001 - any failure is retried later, never fatal
             return _failure(exc)
@@ -65,9 +76,10 @@ class SlackNotifier:
         return Delivery.sent(resp.get("ts"), resp.get("channel"))
 
     def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
+        text, blocks = _clean(message)
         try:
             resp = self.client.chat_update(channel=channel_id or self.channel_id(channel), ts=ts,
-                                           text=message.text, blocks=message.blocks)
+                                           text=text, blocks=blocks)
         except Exception as exc:  # noqa: BLE001
             return _failure(exc)
         return Delivery.sent(resp.get("ts"), resp.get("channel"))
@@ -124,13 +136,15 @@ class WebhookNotifier:
 
     def send(self, channel: str, message: Message, *, mark: Mark | None = None,
              thread_ts: str | None = None) -> Delivery:
+        text, blocks = _clean(message)
         try:
-            resp = self.client.send(text=message.text, blocks=message.blocks, unfurl_links=False)
+            resp = self.client.send(text=text, blocks=blocks, unfurl_links=False)
         except Exception as exc:  # noqa: BLE001
             return _failure(exc)
         if resp.status_code == 200:
             return Delivery.sent()
-        return Delivery.failed(f"webhook answered HTTP {resp.status_code}: {str(resp.body)[:100]}")
+        body = redactor().text(resp.body)  # redacted before it is cut: half a secret is still a secret
+        return Delivery.failed(f"webhook answered HTTP {resp.status_code}: {body[:100]}")
 
     def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
         return Delivery.failed("webhooks cannot update messages")

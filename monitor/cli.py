@@ -29,7 +29,10 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except BanwatchError as exc:
-            click.echo(f"Error: {exc}" if "\n" not in str(exc) else f"Error:\n{exc}", err=True)
+            from monitor.redact import redact
+
+            text = redact(exc)
+            click.echo(f"Error: {text}" if "\n" not in text else f"Error:\n{text}", err=True)
             sys.exit(1)
     return wrapper  # type: ignore[return-value]
 
@@ -46,6 +49,9 @@ def user_errors(fn: F) -> F:
 def cli(ctx: click.Context, watchlist_path: str, db_path: str, log_level: str) -> None:
     """Watch social accounts for suspensions; record changes with evidence; alert on Slack."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from monitor import redact
+
+    redact.install()  # every record from every logger (slack-sdk's too) is redacted before it is written
     if log_level.upper() != "DEBUG":
         for noisy in ("scrapy", "twisted", "py.warnings", "apscheduler"):
             logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(log_level.upper())))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from monitor.redact import redact
 from monitor.store import Store
 
 _ALERT_ROW = """
@@ -91,10 +92,11 @@ class Outbox:
                             ids)
 
     def failed(self, alert_id: int, error: str, retry_at: str) -> None:
+        """Back to pending with the error, redacted: an error text may quote a URL or a header."""
         with self.db.atomic():
             self.db.execute("UPDATE alerts SET state = 'pending', attempts = attempts + 1, last_error = ?, "
                             "next_attempt_at = ?, thread_ts = NULL, wave_id = NULL WHERE id = ?",
-                            [error[:500], retry_at, alert_id])
+                            [redact(error)[:500], retry_at, alert_id])
 
     def back_to_pending(self, ids: Iterable[int], at: str) -> None:
         """The channel has no trace of these: they are sent again, now."""
@@ -143,6 +145,7 @@ class Outbox:
 
     def wave_failed(self, wave_id: int, error: str, retry_at: str) -> None:
         """Nothing was posted: the members go back to pending and form the wave again next time."""
+        error = redact(error)  # an error text may quote a URL or header: no secret is stored
         with self.db.atomic():
             self.db["waves"].update(wave_id, {"state": "failed", "last_error": error[:500]})
             self.db.execute("UPDATE changes SET wave_id = NULL WHERE wave_id = ?", [wave_id])

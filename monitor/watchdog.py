@@ -37,7 +37,10 @@ class Watchdog:
         self.store.set_service({key: value}, at)
 
     def _alert(self, subject: str, detail: str, at: str) -> None:
-        self.store.health_alert(subject, detail, self.channels, at, self.give_up)
+        from monitor.redact import redact
+
+        # a reason can quote a platform's answer to a request that carried a credential
+        self.store.health_alert(subject, redact(detail), self.channels, at, self.give_up)
 
     def drifting(self, platform: str) -> bool:
         return bool(self._get(f"drift:{platform}"))
