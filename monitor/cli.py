@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 import click
 from tabulate import tabulate
 
-from monitor.errors import BanwatchError
+from monitor.errors import BanwatchError, database_error
 from monitor.settings import (
     DEFAULT_DB, DEFAULT_WATCHLIST, base_urls_from_env, scrapy_overrides, secrets_from_env, slack_from_env,
 )
@@ -23,11 +24,20 @@ log = logging.getLogger("banwatch")
 
 
 def user_errors(fn: F) -> F:
-    """BanwatchError -> its message on stderr, exit 1, no traceback."""
+    """BanwatchError -> its message on stderr, exit 1, no traceback. So is a failure of the database file
+    itself (locked past the busy timeout, full, I/O error, no space) met outside a write transaction."""
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except (sqlite3.OperationalError, OSError) as exc:
+                ctx = click.get_current_context(silent=True)
+                db_path = (ctx.find_root().obj or {}).get("db", DEFAULT_DB) if ctx else DEFAULT_DB
+                mapped = database_error(exc, db_path)
+                if mapped is None:
+                    raise
+                raise mapped from None
         except BanwatchError as exc:
             from monitor.redact import redact
 

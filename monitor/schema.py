@@ -223,7 +223,10 @@ SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the 
 
 
 def migrate(db: Database) -> None:
-    """Bring an older database to this version in ONE transaction: all of it, or nothing."""
+    """Bring an older database to this version in ONE transaction: all of it, or nothing.
+
+    On the store's WriteDatabase `db.atomic()` begins IMMEDIATE: the migration waits for another writer's
+    lock (the busy timeout), and a second banwatch migrating at once finds nothing left pending."""
     if not migrations.pending(db) and db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
         return
     with db.atomic():

@@ -14,6 +14,23 @@ from spiders.platforms import PLATFORMS
 DEFAULT_DB = "banwatch.db"
 DEFAULT_WATCHLIST = "watchlist.yaml"
 DEFAULT_SLACK_API = "https://slack.com/api/"
+DEFAULT_BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's write lock
+
+
+def busy_timeout_from_env(env: Mapping[str, str] | None = None) -> float:
+    """BANWATCH_BUSY_TIMEOUT: how many seconds a write transaction waits for another connection's write lock
+    (SQLite's busy_timeout) before it fails with "database is locked" (default 30). Validated: 0 or more."""
+    env = os.environ if env is None else env
+    raw = env.get("BANWATCH_BUSY_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_BUSY_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"BANWATCH_BUSY_TIMEOUT={raw!r}: expected seconds, e.g. 30") from None
+    if not 0 <= seconds <= 86400:
+        raise ConfigError(f"BANWATCH_BUSY_TIMEOUT={raw!r}: expected seconds from 0 to 86400")
+    return seconds
 
 
 def base_urls_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:

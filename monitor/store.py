@@ -2,22 +2,26 @@
 
 Writes that belong together happen in one `db.atomic()` transaction: an observation, the account's new
 state, and — when a change is confirmed — the change row, its evidence and its outbox row.
+
+Every write transaction begins IMMEDIATE (`WriteDatabase.atomic`), so it waits out the busy timeout for
+another process's write lock; a lock that outlasts it, a full disk or an I/O error is a one-line StoreError.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
-from monitor.errors import StoreError
+from monitor.errors import StoreError, database_error
 from monitor.model import Account, Observation, Reply, Status
 from monitor.schema import SCHEMA_VERSION, migrate
 from monitor.state import AccountState, Step, Transition
@@ -27,13 +31,55 @@ from monitor.watchlist import Watchlist
 from spiders.platforms.base import drift_rule  # noqa: F401 - also part of this module's interface
 
 BODY_CAP = 2 * 1024 * 1024  # evidence bodies beyond this are truncated (and flagged)
-BUSY_TIMEOUT_S = 30
 
-def _connect(path: str) -> sqlite3.Connection:
+
+def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
     try:
-        return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(path, timeout=busy_timeout)  # sets SQLite's busy_timeout
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: cannot open the database: {exc}") from None
+    conn.isolation_level = "IMMEDIATE"  # a write statement outside atomic() also takes the write lock first
+    return conn
+
+
+class WriteDatabase(Database):
+    """sqlite-utils' Database whose outermost `atomic()` begins IMMEDIATE: the one way banwatch opens a write
+    transaction (store, outbox, migrations, the runner's batches all use `db.atomic()`).
+
+    sqlite-utils begins a plain (DEFERRED) transaction. One that reads and then writes holds a read lock when
+    it asks for the write lock, and if another connection is writing SQLite answers SQLITE_BUSY at once: the
+    busy handler is not invoked for that upgrade (waiting could deadlock). BEGIN IMMEDIATE takes the write
+    lock before anything is read, so the busy handler waits up to the busy timeout. Nested `atomic()` blocks
+    are savepoints, as in sqlite-utils. At the outermost level a locked, full or failing database is rolled
+    back and raised as a one-line StoreError naming the file.
+    """
+
+    path = ""
+    busy_timeout = 0.0
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:
+            with super().atomic():  # a savepoint
+                yield self
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                self.rollback()  # a no-op when the error already ended the transaction
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+        except (sqlite3.OperationalError, OSError) as exc:
+            mapped = database_error(exc, self.path, self.busy_timeout)
+            if mapped is None:
+                raise
+            raise mapped from None
 
 
 @dataclass(frozen=True)
@@ -51,18 +97,26 @@ class Store:
         self.db, self.path = db, path
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
-        """Open (creating if needed) for writing: WAL, busy timeout, foreign keys, migrations applied."""
+    def open(cls, path: str | Path, busy_timeout: float | None = None) -> Store:
+        """Open (creating if needed) for writing: WAL, busy timeout, foreign keys, migrations applied.
+
+        `busy_timeout`: seconds a write waits for another process's write lock (default: BANWATCH_BUSY_TIMEOUT,
+        else 30, see monitor.settings)."""
         path = str(path)
+        if busy_timeout is None:
+            from monitor.settings import busy_timeout_from_env
+
+            busy_timeout = busy_timeout_from_env()
         if Path(path).parent and not Path(path).parent.exists():
             raise StoreError(f"{path}: the directory does not exist")
-        db = Database(_connect(path))
+        db = WriteDatabase(_connect(path, busy_timeout))
+        db.path, db.busy_timeout = path, busy_timeout
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{path}: database schema v{version} is newer than this banwatch "
                                  f"understands (v{SCHEMA_VERSION}); upgrade banwatch")
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             if db.journal_mode != "wal":
                 db.enable_wal()
             # In WAL mode NORMAL never corrupts the file and survives any crash of banwatch; only a power cut
@@ -70,9 +124,15 @@ class Store:
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
             migrate(db)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             db.close()
-            raise StoreError(f"{path}: not a usable banwatch database: {exc}") from None
+            mapped = database_error(exc, path, busy_timeout)
+            if mapped is None and isinstance(exc, OSError):
+                raise
+            raise mapped or StoreError(f"{path}: not a usable banwatch database: {exc}") from None
+        except BaseException:
+            db.close()
+            raise
         return cls(db, path)
 
     def close(self) -> None:
