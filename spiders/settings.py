@@ -24,7 +24,10 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.5
 DOWNLOAD_TIMEOUT = 20
 AUTOTHROTTLE_ENABLED = False
-COOKIES_ENABLED = True
+# Off: every probe is stateless and carries its own Cookie header (a platform's session credential, YouTube's
+# consent). Scrapy's cookie middleware would replace that header with cookies stored from earlier answers,
+# so no session cookie would ever reach the platform, and one account's answer could set another's cookies.
+COOKIES_ENABLED = False
 # Redirects: Scrapy's RedirectMiddleware (600) drops only Authorization and Cookie when a redirect leaves the
 # host. The guard sees every redirected request after CookiesMiddleware (700) set its headers, before it is
 # sent: a redirect to another origin loses every credential header and every header holding a secret's
