@@ -5,6 +5,9 @@
   once; 10,000 accounts added together do not all fire in the same second.
 - Afterwards an account is checked every `interval` ± 10 % jitter, or after `confirm_delay` while a change
   is pending. The jitter is a hash of the key and the check time, so it is reproducible and still spreads.
+- Stored times are wall-clock. When the wall clock steps back, every scheduled check would wait out the
+  step as well, so `rebase` moves them back by it. A step forward is left alone: it looks like a machine
+  that slept (the monotonic clock stops in suspend), and the due query catches every account up once.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from monitor.model import Account
 from spiders.platforms.base import Politeness
 
 JITTER = 0.1
+STEP_S = 5.0  # a wall-clock jump this much larger or smaller than the monotonic time elapsed is a step
 
 
 def fraction(*parts: str) -> float:
@@ -43,3 +48,24 @@ def next_check(account: Account, checked_at: datetime, pending: bool) -> datetim
         return checked_at + timedelta(seconds=account.confirm_delay)
     spread = 1 + JITTER * (2 * fraction(account.key, checked_at.isoformat()) - 1)
     return checked_at + timedelta(seconds=account.interval * spread)
+
+
+def clock_step(before: tuple[datetime, float], after: tuple[datetime, float]) -> float:
+    """Seconds the wall clock jumped between two (wall, monotonic) readings, beyond the time that passed:
+    negative when it stepped back. Within ±STEP_S it is jitter, slewing or a late tick, and reads as 0."""
+    step = (after[0] - before[0]).total_seconds() - (after[1] - before[1])
+    return step if abs(step) > STEP_S else 0.0
+
+
+def rebase(store: Any, back_s: float, now: str) -> int:
+    """After the wall clock stepped back by `back_s` seconds: move every check scheduled after `now` (the new
+    wall time) back by the step, so it comes when it was meant to, not `back_s` later. Their spread is kept.
+
+    One UPDATE over the stored ISO text (SQLite's strftime reads and writes the same `...SS.fffZ` form).
+    A check recorded between the step and its detection (at most one tick) is moved too: one early check.
+    """
+    with store.db.atomic():
+        cursor = store.db.execute(
+            "UPDATE accounts SET next_check_at = strftime('%Y-%m-%dT%H:%M:%fZ', next_check_at, ?) "
+            "WHERE next_check_at > ?", [f"-{back_s:.3f} seconds", now])
+    return cursor.rowcount

@@ -1,11 +1,14 @@
-"""`banwatch run`: the long-lived service. APScheduler 3 drives jobs on the asyncio reactor's loop.
+"""`banwatch run`: the long-lived service. Its jobs run on the asyncio reactor's loop, each from its own task
+that waits on the loop's monotonic clock (`every`), so a wall-clock step never delays or repeats them.
 
-Jobs (all `async def`, on the loop thread, `max_instances=1`, `coalesce=True`):
+Jobs (all `async def`, on the loop thread, one run at a time each, a late run never repeated to catch up):
 - tick: per platform, the due accounts (indexed query), capped at the platform's batch, crawled unless
   that platform's previous crawl is still running. Pending changes are due after `confirm_delay`.
 - deliver: drains the outbox in a worker thread (slack-sdk's retries sleep), on its own schedule.
 - reload: re-reads the watchlist when its content changes; a broken edit keeps the last good one.
 After each crawl the platform's health is assessed (blind / recovered).
+Each tick compares the wall clock's progress with the monotonic clock's: a step is logged once, and a step
+back re-bases the stored next checks (`due.rebase`) so due accounts are not held back by it.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor import health
+from monitor import due, health
 from monitor.errors import InvalidWatchlist, WatchlistError
 from monitor.runner import Checker
 from monitor.settings import SlackSettings
 from monitor.store import Store
-from monitor.timeutil import iso, now_iso, parse_iso
+from monitor.timeutil import Clock, iso, now_iso, parse_iso
 from monitor.watchlist import AlertSettings, Watchlist, load
 from spiders.platforms import PLATFORMS
 
@@ -45,7 +48,7 @@ def fingerprint(path: str) -> str | None:
 
 class Service:
     def __init__(self, watchlist: Watchlist, db_path: str, base_urls: dict[str, str],
-                 slack: Callable[[Watchlist], SlackSettings]) -> None:
+                 slack: Callable[[Watchlist], SlackSettings], clock: Clock | None = None) -> None:
         self.watchlist, self.db_path, self.base_urls, self.slack_for = watchlist, db_path, base_urls, slack
         self.store = Store.open(db_path)
         self.seen = fingerprint(watchlist.path)
@@ -58,6 +61,8 @@ class Service:
         self.notifier: Any = None  # built once in the delivery thread: it caches Slack channel ids
         self.started_at = now_iso()
         self.ticks, self.tick_seconds = 0, 0.0
+        self.clock = clock or Clock()
+        self.last_reading: tuple[datetime, float] | None = None  # (wall, monotonic) at the previous tick
 
     @property
     def channel(self) -> str:
@@ -79,7 +84,7 @@ class Service:
         if self.stopping:
             return
         began = time.perf_counter()
-        now = now_iso()
+        now = self.check_clock()
         accounts = self.watchlist.by_key
         for platform in PLATFORMS:
             if platform in self.running:
@@ -95,8 +100,21 @@ class Service:
                                 "ticks": str(self.ticks),
                                 "tick_ms_mean": f"{1000 * self.tick_seconds / self.ticks:.3f}"}, now)
 
+    def check_clock(self) -> str:
+        """The wall time of this tick, after noticing a wall-clock step since the previous one."""
+        reading = (self.clock.wall(), self.clock.monotonic())
+        step = due.clock_step(self.last_reading, reading) if self.last_reading else 0.0
+        self.last_reading = reading
+        now = iso(reading[0])
+        if step:
+            moved = due.rebase(self.store, -step, now) if step < 0 else 0
+            log.warning("the wall clock stepped %s by %.1f s; %s", "back" if step < 0 else "forward", abs(step),
+                        f"{moved} scheduled checks moved back by it" if step < 0
+                        else "overdue accounts are checked once")
+        return now
+
     async def crawl(self, platform: str, accounts: list[Any]) -> None:
-        started = datetime.now(UTC)
+        started = time.monotonic()
         try:
             checker = Checker(self.store, accounts, self.base_urls, self.channel, self.watchlist.politeness,
                               self.watchlist.alerts, command="run")
@@ -105,7 +123,7 @@ class Service:
             counts = ", ".join(f"{n} {st}" for st, n in sorted(s.counts.items()))
             why = ", ".join(f"{rule} ×{n}" for rule, n in s.unknown_rules.most_common(3))
             log.info("%s: %d accounts in %.1fs: %s%s%s", platform, len(accounts),
-                     (datetime.now(UTC) - started).total_seconds(), counts, f" ({why})" if why else "",
+                     time.monotonic() - started, counts, f" ({why})" if why else "",
                      "".join(f"; change {c.key} {c.from_status} → {c.to_status}" for c in s.changes))
             self.assess(platform, s.unknown_rules.most_common(3))
         except Exception:
@@ -194,9 +212,25 @@ class Service:
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    async def serve(self, runner: Any) -> None:
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    async def every(self, period: float, job: Callable[[], Any], delay: float = 0.0) -> None:
+        """Run `job` after `delay`, then every `period` seconds of the loop's monotonic clock until stopping.
 
+        A run that overran its period is followed at once by one more, never by one per missed period.
+        """
+        loop = asyncio.get_running_loop()
+        assert self.stopped is not None
+        at = loop.time() + delay
+        while not self.stopping:
+            await asyncio.wait([self.stopped], timeout=max(0.0, at - loop.time()))
+            if self.stopping or self.stopped.done():
+                return
+            try:
+                await job()
+            except Exception:
+                log.exception("%s failed", getattr(job, "__name__", "job"))
+            at = max(at + period, loop.time())
+
+    async def serve(self, runner: Any) -> None:
         self.runner = runner
         loop = asyncio.get_running_loop()
         self.stopped = loop.create_future()
@@ -204,19 +238,16 @@ class Service:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         svc = self.watchlist.service
-        scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC,
-                                     job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None})
-        first = datetime.now(UTC)
-        scheduler.add_job(self.tick, "interval", seconds=svc.tick, id="tick", next_run_time=first)
-        scheduler.add_job(self.deliver, "interval", seconds=svc.deliver_every, id="deliver", next_run_time=first)
-        scheduler.add_job(self.reload, "interval", seconds=svc.reload_every, id="reload")
-        scheduler.add_job(self.prune, "interval", days=1, id="prune", next_run_time=first + timedelta(minutes=1))
-        scheduler.start()
+        jobs = [asyncio.ensure_future(self.every(svc.tick, self.tick)),
+                asyncio.ensure_future(self.every(svc.deliver_every, self.deliver)),
+                asyncio.ensure_future(self.every(svc.reload_every, self.reload, svc.reload_every)),
+                asyncio.ensure_future(self.every(86400.0, self.prune, 60.0))]
         log.info("banwatch run: %d accounts, tick every %gs; %s", len(self.watchlist.accounts), svc.tick,
                  self.slack_for(self.watchlist).describe())
         await self.stopped
-        scheduler.shutdown(wait=False)
         await self._drain()
+        for job in jobs:
+            job.cancel()  # only a delivery that outlived the grace period is still running
         self.store.set_service({"stopped_at": now_iso()}, now_iso())
         self.store.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 
@@ -19,3 +20,14 @@ def parse_iso(text: str) -> datetime:
 
 def later(text: str, seconds: float) -> str:
     return iso(parse_iso(text) + timedelta(seconds=seconds))
+
+
+class Clock:
+    """The service's two clocks. `wall()` is what is stored and compared with stored times; `monotonic()`
+    measures intervals and never steps. Tests substitute a fake to step the wall clock."""
+
+    def wall(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
