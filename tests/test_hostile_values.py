@@ -237,7 +237,9 @@ def test_an_error_of_the_database_itself_still_fails_the_batch(store: Store) -> 
     acc = BATCH_WL.accounts[0]
     check.store.record = lambda *a, **k: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked"))
     check._on_item(Observation(acc.key, Status.ACTIVE, "reddit.x", "", "2026-01-01T00:01:00.000Z"))
-    with pytest.raises(sqlite3.OperationalError):
+    from monitor.errors import StoreError
+
+    with pytest.raises(StoreError, match="database is locked"):  # the batch fails, as one clear error
         check.flush()
 
 

@@ -192,7 +192,8 @@ def test_the_filter_redacts_arguments_exceptions_and_every_logger(monkeypatch: p
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.addHandler(handler)
+    others = root.handlers[:]  # handlers (and their filters) an earlier CLI run in this process installed
+    root.handlers = [handler]
     old = root.level
     root.setLevel(logging.DEBUG)
     try:
@@ -214,5 +215,5 @@ def test_the_filter_redacts_arguments_exceptions_and_every_logger(monkeypatch: p
         assert secret in stream.getvalue()
         assert redact.redact(secret) == "<secret>"
     finally:
-        root.removeHandler(handler)
+        root.handlers = others
         root.setLevel(old)
