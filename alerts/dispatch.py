@@ -2,9 +2,11 @@
 
 - A row is marked `sending` before its post and `sent` (with Slack's ts) after; a row found `sending`
   is reconciled first: the channel is asked for the message carrying its metadata.
-- A failure records the error and backs off exponentially (never sooner than Retry-After); the rest
-  of that channel waits so its alerts keep their order, other channels go on. After `give_up` the row
-  is dead (`banwatch alerts retry`).
+- A failure records the error and backs off exponentially from `retry_base` up to `retry_max` (5 minutes
+  by default), never sooner than Retry-After; the rest of that channel waits so its alerts keep their
+  order, other channels go on. A Retry-After (a 429) is measured from when Slack said it and holds every
+  pending alert of the channel until then, however long: slack-sdk never sleeps it out inside the call
+  (alerts/slack.py). After `give_up` the row is dead (`banwatch alerts retry`).
 - A message Slack rejects as malformed (MALFORMED: blocks or text it will never accept) is sent once more
   simplified (plain text only, truncated); if that is rejected too the row is dead with both reasons. It
   does not hold the channel: the channel's later alerts go on in the same pass.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,7 +31,7 @@ from monitor.timeutil import iso, later, parse_iso
 from monitor.watchlist import AlertSettings
 
 log = logging.getLogger(__name__)
-BACKOFF_MAX_S = 3600.0
+BACKOFF_MAX_S = 300.0  # the default cap (alerts.retry_max): once Slack is back, an alert waits at most this
 # chat.postMessage / chat.update / incoming-webhook errors that say the message itself is malformed: the
 # same message will be rejected every time, so retrying it with backoff only holds the channel.
 MALFORMED = ("invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long",
@@ -48,11 +51,15 @@ class DeliveryReport:
     dead: int = 0
     reconciled: int = 0
     waves: int = 0
+    kept: int = 0  # alerts left pending after the pass
+    next_attempt_at: str | None = None  # when the earliest of them is due (its channel's first alert)
+    retry_after: float | None = None  # the longest Retry-After Slack asked for in this pass
 
 
-def backoff(attempts: int, retry_after: float | None = None, base: float = 30.0) -> float:
-    """Exponential backoff after the n-th failed attempt, never sooner than the channel asked."""
-    delay = min(BACKOFF_MAX_S, base * 2 ** max(0, attempts))
+def backoff(attempts: int, retry_after: float | None = None, base: float = 30.0,
+            cap: float = BACKOFF_MAX_S) -> float:
+    """Exponential backoff after the n-th failed attempt, at most `cap`, never sooner than the channel asked."""
+    delay = min(cap, base * 2 ** min(max(0, attempts), 64))
     return max(delay, retry_after or 0.0)
 
 
@@ -67,7 +74,24 @@ class Dispatcher:
         self._malformed_waves: set[int] = set()  # waves whose message Slack rejected: members went one by one
 
     def deliver(self, now: str) -> DeliveryReport:
+        self._t0 = time.monotonic()  # `now` is when the pass began: a Retry-After counts from when it came
+        self._waits: list[float] = []  # every Retry-After Slack answered in this pass
         report = DeliveryReport()
+        try:
+            self._deliver(now, report)
+        finally:
+            self._kept(now, report)
+        return report
+
+    def _kept(self, now: str, report: DeliveryReport) -> None:
+        """What is left for later: each channel's first pending alert says when that channel goes next."""
+        pending = self.outbox.pending().values()
+        firsts = [rows[0]["next_attempt_at"] for rows in pending]
+        report.kept = sum(len(rows) for rows in pending)
+        report.next_attempt_at = max(now, min(firsts)) if firsts else None
+        report.retry_after = max(self._waits, default=None)
+
+    def _deliver(self, now: str, report: DeliveryReport) -> None:
         blocked = self.reconcile(now, report)
         for channel, rows in self.outbox.pending().items():
             if channel in blocked:
@@ -92,7 +116,6 @@ class Dispatcher:
                     report.failed += 1
                     break
                 report.sent += sent
-        return report
 
     # -- crash recovery ------------------------------------------------------------------------------
 
@@ -180,11 +203,24 @@ class Dispatcher:
         self._malformed.add(row["id"])
         log.error("alert %s is dead: Slack rejected it as malformed, simplified too: %s", row["id"], error)
 
+    def _retry_at(self, channel: str, attempts: int, result: Delivery, now: str) -> tuple[str, float]:
+        """When to try again after `result`, and the delay from the pass's `now`. A Retry-After counts from
+        when Slack said it (the pass may have run a while) and holds the whole channel until then."""
+        delay = backoff(attempts, result.retry_after, self.settings.retry_base, self.settings.retry_max)
+        if result.retry_after is not None:
+            delay = max(delay, time.monotonic() - self._t0 + result.retry_after)
+        retry_at = later(now, delay)
+        if result.retry_after is not None:
+            self._waits.append(result.retry_after)
+            self.outbox.hold_channel(channel, retry_at)
+        return retry_at, delay
+
     def _failed(self, row: dict[str, Any], result: Delivery, now: str) -> None:
-        delay = backoff(row["attempts"], result.retry_after, self.settings.retry_base)
-        self.outbox.failed(row["id"], result.error or "failed", later(now, delay))
-        log.warning("alert %s not delivered via %s: %s (retry in %gs)", row["id"], self.notifier.name,
-                    result.error, delay)
+        retry_at, delay = self._retry_at(row["channel"], row["attempts"], result, now)
+        self.outbox.failed(row["id"], result.error or "failed", retry_at)
+        log.warning("alert %s not delivered via %s: %s (retry in %gs%s)", row["id"], self.notifier.name,
+                    result.error, delay, f", Slack asked to wait {result.retry_after:g}s"
+                    if result.retry_after is not None else "")
 
     def _reply(self, row: dict[str, Any], wave: dict[str, Any], now: str) -> int:
         self.outbox.join_wave(row["id"], wave, now)
@@ -216,8 +252,8 @@ class Dispatcher:
                         platform, result.error)
             self._malformed_waves.add(wave_id)
             return sum(self._single(self.store.db["alerts"].get(r["id"]), now) for r in group), wave_id
-        delay = backoff(min(r["attempts"] for r in group), result.retry_after, self.settings.retry_base)
-        self.outbox.wave_failed(wave_id, result.error or "failed", later(now, delay))
+        retry_at, delay = self._retry_at(channel, min(r["attempts"] for r in group), result, now)
+        self.outbox.wave_failed(wave_id, result.error or "failed", retry_at)
         log.warning("wave of %d %s suspensions not delivered: %s (retry in %gs)", len(members), platform,
                     result.error, delay)
         return 0, wave_id

@@ -1,6 +1,9 @@
 """Slack: the Web API through slack-sdk's WebClient (exactly once), or an incoming webhook (at least once).
 
-Retries for connection errors, 429 (honouring Retry-After) and 5xx are slack-sdk's retry handlers. Every
+Retries for connection errors and 5xx are slack-sdk's retry handlers. A 429 is retried inside the call only
+when Slack asks for a short wait (Retry-After <= IN_CALL_WAIT_MAX_S, once); a longer one is returned to the
+dispatcher at once, which records it on the row and holds the channel until then: slack-sdk's own
+RateLimitErrorRetryHandler sleeps the whole Retry-After (an hour, if Slack says so) inside the call. Every
 message posted with the bot token carries message metadata naming its alert or wave, which is how a
 message interrupted by a crash is found again instead of posted twice.
 """
@@ -8,15 +11,17 @@ message interrupted by a crash is found again instead of posted twice.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from alerts.notifier import Delivery, Mark, Message, NotifierError
@@ -24,10 +29,50 @@ from monitor.redact import current as redactor
 from monitor.settings import SlackSettings
 
 log = logging.getLogger(__name__)
+IN_CALL_WAIT_MAX_S = 5.0  # the longest Retry-After waited out inside a call; longer ones go back to the outbox
+
+
+def retry_after(headers: Any) -> float | None:
+    """Retry-After in seconds from a header mapping (values may be lists, as in slack-sdk's retry response)."""
+    for name, value in (headers or {}).items():
+        if str(name).lower() == "retry-after":
+            value = value[0] if isinstance(value, list | tuple) and value else value
+            try:
+                seconds = float(str(value).strip())
+            except ValueError:
+                return None  # an HTTP date: Slack sends seconds; the dispatcher's backoff applies
+            return seconds if seconds >= 0 else None
+    return None
+
+
+class ShortRateLimitRetryHandler(RetryHandler):
+    """Retries a 429 inside the call once, only when Slack asks to wait at most `max_wait` seconds.
+
+    A longer Retry-After is not retried here: slack-sdk returns (or raises) the 429 and the dispatcher keeps
+    the alert pending until then, so neither `banwatch check` nor a delivery thread sleeps for an hour.
+    """
+
+    def __init__(self, max_wait: float = IN_CALL_WAIT_MAX_S) -> None:
+        super().__init__(max_retry_count=1)
+        self.max_wait = max_wait
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = retry_after(response.headers)
+        return wait is None or wait <= self.max_wait  # no Retry-After: slack-sdk's 1 s, once
+
+    def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
+                                 response: HttpResponse | None = None, error: Exception | None = None) -> None:
+        wait = retry_after(response.headers if response is not None else {})
+        state.next_attempt_requested = True
+        time.sleep(min(self.max_wait, 1.0 if wait is None else wait) + random.random() * 0.2)  # never less
+        state.increment_current_attempt()
 
 
 def _retry_handlers() -> list[Any]:
-    return [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=2),
+    return [ConnectionErrorRetryHandler(max_retry_count=2), ShortRateLimitRetryHandler(),
             ServerErrorRetryHandler(max_retry_count=1)]
 
 
@@ -37,9 +82,8 @@ def _failure(exc: Exception) -> Delivery:
     r = redactor()
     if isinstance(exc, SlackApiError):
         data = exc.response.data if isinstance(exc.response.data, dict) else {}
-        retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
         return Delivery.failed(r.text(f"Slack said {data.get('error') or exc.response.status_code}"),
-                               float(retry) if retry and str(retry).isdigit() else None)
+                               retry_after(exc.response.headers))
     return Delivery.failed(r.text(f"{type(exc).__name__}: {exc}")[:300])
 
 
@@ -144,7 +188,8 @@ class WebhookNotifier:
         if resp.status_code == 200:
             return Delivery.sent()
         body = redactor().text(resp.body)  # redacted before it is cut: half a secret is still a secret
-        return Delivery.failed(f"webhook answered HTTP {resp.status_code}: {body[:100]}")
+        return Delivery.failed(f"webhook answered HTTP {resp.status_code}: {body[:100]}",
+                               retry_after(resp.headers))
 
     def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
         return Delivery.failed("webhooks cannot update messages")

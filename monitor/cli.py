@@ -244,8 +244,12 @@ def _print_summary(summary: Any, delivery: tuple[Any, str]) -> None:
         click.echo(f"pending: {key} (not yet confirmed; checked again on its next run)")
     line = f"alerts: {report.sent} sent via {via}"
     if report.failed:
-        line += f", {report.failed} not delivered (kept in the outbox, retried next run)"
+        line += f", {report.failed} not delivered (kept in the outbox)"
     click.echo(line)
+    if report.kept and report.next_attempt_at:  # due on the first check or run from then on
+        wait = f" (Slack asked to wait {report.retry_after:g}s)" if report.retry_after is not None else ""
+        click.echo(f"{report.kept} alert{'s' if report.kept != 1 else ''} kept for retry; next attempt at "
+                   f"{report.next_attempt_at}{wait}")
 
 
 def _emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:

@@ -98,6 +98,12 @@ class Outbox:
                             "next_attempt_at = ?, thread_ts = NULL, wave_id = NULL WHERE id = ?",
                             [redact(error)[:500], retry_at, alert_id])
 
+    def hold_channel(self, channel: str, until: str) -> None:
+        """Slack asked to wait (Retry-After): no pending alert of this channel is due before `until`."""
+        with self.db.atomic():
+            self.db.execute("UPDATE alerts SET next_attempt_at = ? WHERE state = 'pending' AND channel IS ? "
+                            "AND next_attempt_at < ?", [until, channel, until])
+
     def back_to_pending(self, ids: Iterable[int], at: str) -> None:
         """The channel has no trace of these: they are sent again, now."""
         self._set(ids, state="pending", next_attempt_at=at, thread_ts=None, wave_id=None)

@@ -29,8 +29,8 @@ PLATFORM_KEYS = ("concurrency", "delay", "batch", "canaries")
 CANARY_STATES = ("active", "suspended", "not_found", "deactivated", "restricted")
 SERVICE_KEYS = ("tick", "deliver_every", "reload_every", "health_window")
 DEFAULT_KEYS = ("interval", "confirmations", "confirm_delay", "tags")
-ALERT_KEYS = ("slack_channel", "routes", "kinds", "wave_window", "wave_size", "retry_base", "give_up",
-              "weak_findings")
+ALERT_KEYS = ("slack_channel", "routes", "kinds", "wave_window", "wave_size", "retry_base", "retry_max",
+              "give_up", "weak_findings")
 WEAK_FINDINGS = ("record", "alert")
 ROUTE_KEYS = ("tags", "channel")
 ALERT_KINDS = ("suspended", "not_found", "deactivated", "restricted", "reinstated", "renamed", "health")
@@ -90,7 +90,8 @@ class AlertSettings:
     kinds: frozenset[str] = frozenset(k for k in ALERT_KINDS if k != "restricted")
     wave_window: float = 600.0  # suspensions on one platform this close together form a wave...
     wave_size: int = 3  # ...once there are this many
-    retry_base: float = 30.0  # first retry after this, doubling up to an hour
+    retry_base: float = 30.0  # first retry after this, doubling...
+    retry_max: float = 300.0  # ...up to this (never sooner than Slack's Retry-After, however long)
     give_up: float = 86400.0  # an alert not delivered after this long becomes dead
     # A loss (suspended, not_found, deactivated) read by a weak rule: "record" keeps it as an unconfirmed
     # change with no alert until a proof rule reads the same status; "alert" alerts it like any other.
@@ -478,11 +479,17 @@ def _read_alerts(reader: _Reader, section: Any, line: int) -> AlertSettings:
                            f"unknown kind(s) {bad} (known: {', '.join(ALERT_KINDS)})")
         else:
             kinds = frozenset(raw)
+    retry_base = reader.convert(section, "retry_base", _positive_duration, base.retry_base)
+    retry_max = reader.convert(section, "retry_max", _positive_duration, max(base.retry_max, retry_base))
+    if retry_max < retry_base:  # both given: a long retry_base alone raises the default cap to it
+        reader.problem(section.key_lines.get("retry_max"), "alerts.retry_max",
+                       f"retry_max ({retry_max:g}s) is shorter than retry_base ({retry_base:g}s): the first retry "
+                       "would already wait longer than the cap")
     return AlertSettings(
         slack_channel=_opt_str(section.get("slack_channel")), routes=tuple(routes), kinds=kinds,
         wave_window=reader.convert(section, "wave_window", _positive_duration, base.wave_window),
         wave_size=reader.convert(section, "wave_size", _count, base.wave_size),
-        retry_base=reader.convert(section, "retry_base", _positive_duration, base.retry_base),
+        retry_base=retry_base, retry_max=retry_max,
         give_up=reader.convert(section, "give_up", _positive_duration, base.give_up),
         weak_findings=reader.convert(section, "weak_findings", _weak_findings, base.weak_findings))
 
