@@ -1,7 +1,10 @@
 """Drain the outbox: exactly once per alert with the bot token, in order per channel, waves grouped.
 
-- A row is marked `sending` before its post and `sent` (with Slack's ts) after; a row found `sending`
-  is reconciled first: the channel is asked for the message carrying its metadata.
+- A row is claimed (marked `sending`) before its post only if it is still `pending` (compare-and-set: a
+  row another dispatcher claimed is not posted, and that channel is left to it), and marked `sent` (with
+  Slack's ts) after; a row found `sending` is reconciled first: the channel is asked for the message
+  carrying its metadata. Reconciling assumes no other dispatcher is live: callers hold the delivery lease
+  (monitor.outbox.Lease).
 - A failure records the error and backs off exponentially from `retry_base` up to `retry_max` (5 minutes
   by default), never sooner than Retry-After; the rest of that channel waits so its alerts keep their
   order, other channels go on. A Retry-After (a 429) is measured from when Slack said it and holds every
@@ -72,6 +75,7 @@ class Dispatcher:
         self.store, self.outbox, self.notifier, self.settings = store, Outbox(store), notifier, settings
         self._malformed: set[int] = set()  # rows made dead in this pass because Slack rejected them as malformed
         self._malformed_waves: set[int] = set()  # waves whose message Slack rejected: members went one by one
+        self._taken: set[int] = set()  # rows another dispatcher claimed first (compare-and-set): not posted here
 
     def deliver(self, now: str) -> DeliveryReport:
         self._t0 = time.monotonic()  # `now` is when the pass began: a Retry-After counts from when it came
@@ -109,6 +113,8 @@ class Dispatcher:
                 if row["next_attempt_at"] > now:
                     break  # keep this channel's order: nothing after a waiting alert goes first
                 sent = self._deliver_row(row, rows, done, now, report)
+                if not sent and row["id"] in self._taken:
+                    break  # another dispatcher is delivering this channel: it keeps the order, we post nothing
                 if not sent and row["id"] in self._malformed:
                     report.dead += 1  # dead, not waiting: it holds nothing behind it
                     continue
@@ -176,8 +182,10 @@ class Dispatcher:
                 return sent
         return self._single(row, now)
 
-    def _single(self, row: dict[str, Any], now: str, thread_ts: str | None = None) -> int:
-        self.outbox.sending([row["id"]], thread_ts=thread_ts)
+    def _single(self, row: dict[str, Any], now: str, thread_ts: str | None = None, claimed: bool = False) -> int:
+        if not claimed and not self.outbox.claim(row["id"], thread_ts=thread_ts):
+            self._taken.add(row["id"])
+            return 0
         message = render(self.store.alert_context(row["id"]))
         mark = Mark("banwatch_alert", "alert_id", row["id"])
         result = self.notifier.send(row["channel"], message, mark=mark, thread_ts=thread_ts)
@@ -223,8 +231,10 @@ class Dispatcher:
                     if result.retry_after is not None else "")
 
     def _reply(self, row: dict[str, Any], wave: dict[str, Any], now: str) -> int:
-        self.outbox.join_wave(row["id"], wave, now)
-        sent = self._single(row, now, thread_ts=wave["slack_ts"])
+        if not self.outbox.join_wave(row["id"], wave, now):
+            self._taken.add(row["id"])
+            return 0
+        sent = self._single(row, now, thread_ts=wave["slack_ts"], claimed=True)
         if not sent:
             self.outbox.leave_wave(row["id"], wave["id"])
             return 0
@@ -239,6 +249,9 @@ class Dispatcher:
         members = [r["id"] for r in group]
         started = min(r["created_at"] for r in [*group, *earlier])
         wave_id = self.outbox.start_wave(platform, channel, started, members, [r["id"] for r in earlier], now)
+        if wave_id is None:  # another dispatcher claimed a member first
+            self._taken.update(members)
+            return 0, -1
         message, mark = render_wave(self.outbox.wave_context(wave_id)), Mark("banwatch_wave", "wave_id", wave_id)
         result = self.notifier.send(channel, message, mark=mark)
         if not result.ok and malformed(result.error):

@@ -219,13 +219,27 @@ def prune(obj: dict[str, Any], dry_run: bool, include_changes: bool) -> None:
                + (f"; rolled runs older than a day into {hours} hourly rows" if hours else ""))
 
 
-def _deliver(store: Any, slack: Any, settings: Any) -> Any:
+def _deliver(store: Any, slack: Any, settings: Any, command: str = "check") -> Any:
+    """(report, notifier name) of one delivery pass under the delivery lease; (None, why) when another
+    dispatcher has the outbox: a running service (at once), or one pass that did not end within
+    DELIVERY_WAIT_S. Then nothing is posted here and those alerts go from there."""
     from alerts.dispatch import deliver
     from alerts.slack import make_notifier
+    from monitor.outbox import DELIVERY_LEASE, DELIVERY_WAIT_S, SERVICE_LEASE, Lease
     from monitor.timeutil import now_iso
 
-    notifier = make_notifier(slack)
-    return deliver(store, notifier, now_iso(), settings), notifier.name
+    if Lease(store, SERVICE_LEASE, command).holder() is not None:
+        return None, SERVICE_DELIVERING
+    with Lease(store, DELIVERY_LEASE, command).held(wait=DELIVERY_WAIT_S) as other:
+        if other is not None:
+            return None, (SERVICE_DELIVERING if other.command == "run" else
+                          f"another banwatch {other.command} (pid {other.pid} on {other.host}) is delivering; "
+                          "alerts will go from there")
+        notifier = make_notifier(slack)
+        return deliver(store, notifier, now_iso(), settings), notifier.name
+
+
+SERVICE_DELIVERING = "the service is delivering; alerts will go from there"
 
 
 def _print_summary(summary: Any, delivery: tuple[Any, str]) -> None:
@@ -242,6 +256,9 @@ def _print_summary(summary: Any, delivery: tuple[Any, str]) -> None:
         click.echo(f"change: {c.key} {c.from_status} → {c.to_status} ({c.rule})")
     for key in sorted(summary.pending):
         click.echo(f"pending: {key} (not yet confirmed; checked again on its next run)")
+    if report is None:  # another dispatcher has the outbox (exit 0: the alerts are not lost)
+        click.echo(f"alerts: {via}")
+        return
     line = f"alerts: {report.sent} sent via {via}"
     if report.failed:
         line += f", {report.failed} not delivered (kept in the outbox)"

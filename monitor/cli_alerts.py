@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -9,6 +10,9 @@ import click
 from monitor.cli import _deliver, _emit, _format_option, user_errors
 from monitor.errors import BanwatchError
 from monitor.settings import slack_from_env
+
+
+EXIT_ELSEWHERE = 75  # `alerts send`: another dispatcher (the service) has the outbox; nothing posted here
 
 
 @click.group()
@@ -49,16 +53,22 @@ def alerts_test(obj: dict[str, Any], channel: str | None) -> None:
 @click.pass_obj
 @user_errors
 def alerts_send(obj: dict[str, Any]) -> None:
-    """Deliver every alert that is due now (what `check` and `run` do on their own)."""
+    """Deliver every alert that is due now (what `check` and `run` do on their own).
+
+    While `banwatch run` holds the database, or another delivery does not end within 10 s, it posts
+    nothing and exits 75 (EX_TEMPFAIL): the alerts go from there."""
     from monitor.store import Store
     from monitor.watchlist import load
 
     wl = load(obj["watchlist"])
     store = Store.open(obj["db"])
     try:
-        report, via = _deliver(store, slack_from_env(wl.slack_channel), wl.alerts)
+        report, via = _deliver(store, slack_from_env(wl.slack_channel), wl.alerts, command="alerts send")
     finally:
         store.close()
+    if report is None:
+        click.echo(f"alerts: {via}", err=True)
+        sys.exit(EXIT_ELSEWHERE)
     click.echo(f"alerts: {report.sent} sent via {via} ({report.waves} waves), {report.reconciled} reconciled, "
                f"{report.failed} kept for retry, {report.dead} dead")
 

@@ -6,7 +6,17 @@ by a crash; the dispatcher asks the channel whether the message arrived before s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from monitor.redact import redact
@@ -15,6 +25,10 @@ from monitor.store import Store
 _ALERT_ROW = """
     SELECT al.*, a.platform, a.handle, a.entity, a.tags AS account_tags
     FROM alerts al LEFT JOIN accounts a ON a.key = al.account_key"""
+
+
+class _Claimed(Exception):
+    """Another dispatcher claimed a row first: the transaction is rolled back."""
 
 
 class Outbox:
@@ -81,8 +95,13 @@ class Outbox:
             self.db.execute(f"UPDATE alerts SET {sets} WHERE id IN ({','.join('?' * len(ids))})",
                             [*values.values(), *ids])
 
-    def sending(self, ids: Iterable[int], thread_ts: str | None = None) -> None:
-        self._set(ids, state="sending", thread_ts=thread_ts)
+    def claim(self, alert_id: int, thread_ts: str | None = None) -> bool:
+        """Mark a row `sending` before its post, only if it is still `pending` (compare-and-set): False when
+        another dispatcher claimed (or finished) it first, and then this one must not post it."""
+        with self.db.atomic():
+            cur = self.db.execute("UPDATE alerts SET state = 'sending', thread_ts = ? WHERE id = ? AND state = 'pending'",
+                                  [thread_ts, alert_id])
+        return cur.rowcount == 1
 
     def sent(self, ids: Iterable[int], ts: str | None, channel_id: str | None, at: str) -> None:
         ids = list(ids)
@@ -129,15 +148,24 @@ class Outbox:
 
     def start_wave(self, platform: str, channel: str, started_at: str, members: list[int], earlier: list[int],
                    at: str) -> int:
-        """A wave of `members` (pending, posted together now) and `earlier` (already posted on their own)."""
-        with self.db.atomic():
-            wave_id = int(self.db["waves"].insert({
-                "platform": platform, "channel": channel, "started_at": started_at, "state": "sending",
-                "members": len(members) + len(earlier), "attempts": 0, "created_at": at,
-                "updated_at": at}).last_pk)
-            self._set(members, state="sending", wave_id=wave_id)
-            self._set(earlier, wave_id=wave_id)
-            self._link_changes(members + earlier, wave_id)
+        """A wave of `members` (pending, posted together now) and `earlier` (already posted on their own).
+
+        None when another dispatcher claimed a member first (compare-and-set): nothing is written."""
+        try:
+            with self.db.atomic():
+                wave_id = int(self.db["waves"].insert({
+                    "platform": platform, "channel": channel, "started_at": started_at, "state": "sending",
+                    "members": len(members) + len(earlier), "attempts": 0, "created_at": at,
+                    "updated_at": at}).last_pk)
+                claimed = self.db.execute(
+                    f"UPDATE alerts SET state = 'sending', wave_id = ? WHERE state = 'pending' "
+                    f"AND id IN ({','.join('?' * len(members))})", [wave_id, *members]).rowcount
+                if claimed != len(members):
+                    raise _Claimed
+                self._set(earlier, wave_id=wave_id)
+                self._link_changes(members + earlier, wave_id)
+        except _Claimed:
+            return None
         return wave_id
 
     def wave_sent(self, wave_id: int, ts: str | None, channel_id: str | None, at: str) -> None:
@@ -160,13 +188,17 @@ class Outbox:
                             [error[:500], retry_at, wave_id])
             self.db.execute("UPDATE alerts SET wave_id = NULL WHERE wave_id = ?", [wave_id])
 
-    def join_wave(self, alert_id: int, wave: dict[str, Any], at: str) -> None:
-        """A later member, posted as a reply in the wave's thread."""
+    def join_wave(self, alert_id: int, wave: dict[str, Any], at: str) -> bool:
+        """A later member, posted as a reply in the wave's thread; claimed only if still `pending` (False:
+        another dispatcher has it, nothing is written)."""
         with self.db.atomic():
-            self._set([alert_id], state="sending", wave_id=wave["id"], thread_ts=wave["slack_ts"])
+            if self.db.execute("UPDATE alerts SET state = 'sending', wave_id = ?, thread_ts = ? "
+                               "WHERE id = ? AND state = 'pending'", [wave["id"], wave["slack_ts"], alert_id]).rowcount != 1:
+                return False
             self._link_changes([alert_id], wave["id"])
             self.db.execute("UPDATE waves SET members = (SELECT count(*) FROM alerts WHERE wave_id = ?), "
                             "updated_at = ? WHERE id = ?", [wave["id"], at, wave["id"]])
+        return True
 
     def leave_wave(self, alert_id: int, wave_id: int) -> None:
         """The reply could not be posted: the alert is no longer counted in the wave."""
@@ -184,3 +216,160 @@ class Outbox:
         wave = self.db["waves"].get(wave_id)
         members = [self.store.alert_context(i) for i in self.wave_members(wave_id)]
         return {**wave, "members": members}
+
+
+# -- leases: one `run` per database, one dispatcher at a time ------------------------------------------
+
+SERVICE_LEASE = "lease:service"  # held by `banwatch run` from start to clean stop
+DELIVERY_LEASE = "lease:delivery"  # held for one delivery pass (run's deliver job, `alerts send`, `check`)
+LEASE_TTL_S = 60.0  # a holder that stops renewing (crashed on another host, hung) loses its lease after this
+LEASE_RENEW_S = 15.0  # holders renew this often, well within the expiry
+DELIVERY_WAIT_S = 10.0  # `alerts send` / `check` wait this long for another dispatcher's delivery lease
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lease: owner `host:pid:random`, what command, since when, until when (epoch seconds)."""
+
+    owner: str
+    command: str
+    since: str
+    expires_at: float
+
+    @property
+    def host(self) -> str:
+        return self.owner.rsplit(":", 2)[0]
+
+    @property
+    def pid(self) -> int:
+        try:
+            return int(self.owner.rsplit(":", 2)[1])
+        except (IndexError, ValueError):
+            return -1
+
+    def alive(self, now: float) -> bool:
+        """Live: not expired, and, when the owner is on this host, its process still exists (a holder that
+        was SIGKILLed releases its lease at once instead of after the expiry)."""
+        if self.expires_at <= now:
+            return False
+        if self.host != socket.gethostname() or self.pid == os.getpid():
+            return True
+        return _process_exists(self.pid)
+
+
+def _process_exists(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: it exists
+    try:  # a zombie (killed, not yet reaped) holds nothing
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Lease:
+    """A lease row in the `service` table (key `lease:<name>`, value JSON owner/command/since/expires_at).
+
+    Taken and renewed in ONE IMMEDIATE transaction (`db.atomic()`): read the row, write ours only if it is
+    absent, expired, already ours, or its holder's process on this host is gone. Two takers at once are
+    serialised by SQLite's write lock, so exactly one of them wins."""
+
+    def __init__(self, store: Store, key: str, command: str, owner: str | None = None,
+                 ttl: float = LEASE_TTL_S) -> None:
+        self.store, self.key, self.command, self.ttl = store, key, command, ttl
+        self.owner = owner or new_owner()
+        self.since: str | None = None
+
+    def _read(self) -> Holder | None:
+        row = next(self.store.db.query("SELECT value FROM service WHERE key = ?", [self.key]), None)
+        if row is None or not row["value"]:
+            return None
+        try:
+            v = json.loads(row["value"])
+            return Holder(str(v["owner"]), str(v.get("command", "?")), str(v.get("since", "?")),
+                          float(v["expires_at"]))
+        except (ValueError, KeyError, TypeError):
+            return None  # an unreadable lease holds nothing
+
+    def holder(self) -> Holder | None:
+        """The live holder, if it is not us."""
+        held = self._read()
+        return held if held and held.owner != self.owner and held.alive(time.time()) else None
+
+    def take(self) -> Holder | None:
+        """Take or renew the lease: None when it is ours now, else the live holder (nothing written)."""
+        now = time.time()
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        with self.store.db.atomic():
+            held = self._read()
+            if held and held.owner != self.owner and held.alive(now):
+                return held
+            if held and held.owner == self.owner:
+                self.since = held.since
+            self.since = self.since or stamp
+            value = json.dumps({"owner": self.owner, "command": self.command, "since": self.since,
+                                "expires_at": now + self.ttl})
+            self.store.db.execute("INSERT INTO service (key, value, updated_at) VALUES (?, ?, ?) "
+                                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                                  "updated_at = excluded.updated_at", [self.key, value, stamp])
+        return None
+
+    def release(self) -> None:
+        """Give the lease up, if it is still ours."""
+        with self.store.db.atomic():
+            held = self._read()
+            if held and held.owner == self.owner:
+                self.store.db.execute("DELETE FROM service WHERE key = ?", [self.key])
+
+    def wait(self, seconds: float, poll: float = 0.25) -> Holder | None:
+        """Take the lease, waiting up to `seconds` for a live holder to give it up: None when ours."""
+        deadline = time.monotonic() + seconds
+        while (held := self.take()) is not None and time.monotonic() < deadline:
+            time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+        return held
+
+    @contextlib.contextmanager
+    def held(self, wait: float = 0.0, renew: float = LEASE_RENEW_S) -> Iterator[Holder | None]:
+        """Hold the lease for a block, renewed every `renew` seconds from a thread with its own connection;
+        yields None when held, else the live holder (the block must then do nothing); released after."""
+        held = self.wait(wait)
+        if held is not None:
+            yield held
+            return
+        stop = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(stop, renew), daemon=True,
+                                   name=f"banwatch-{self.key}")
+        renewer.start()
+        try:
+            yield None
+        finally:
+            stop.set()
+            renewer.join()
+            self.release()
+
+    def _renew(self, stop: threading.Event, every: float) -> None:
+        store: Store | None = None
+        try:
+            while not stop.wait(every):
+                store = store or Store.open(self.store.path)  # sqlite connections belong to one thread
+                mine = Lease(store, self.key, self.command, self.owner, self.ttl)
+                mine.since = self.since
+                if (other := mine.take()) is not None:
+                    _log.warning("%s lease lost to %s (pid %s on %s)", self.key, other.command, other.pid,
+                                 other.host)
+        except Exception:  # noqa: BLE001 - a failed renewal must not kill the holder; the lease just expires
+            _log.exception("%s lease not renewed", self.key)
+        finally:
+            if store is not None:
+                store.close()

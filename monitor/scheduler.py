@@ -6,6 +6,7 @@ Jobs (all `async def`, on the loop thread, one run at a time each, a late run ne
   that platform's previous crawl is still running. Pending changes are due after `confirm_delay`.
 - deliver: drains the outbox in a worker thread (slack-sdk's retries sleep), on its own schedule.
 - reload: re-reads the watchlist when its content changes; a broken edit keeps the last good one.
+- renew: renews the service lease (one `run` per database, monitor.outbox.Lease) well within its expiry.
 After each crawl the platform's health is assessed (blind / recovered).
 Each tick compares the wall clock's progress with the monotonic clock's: a step is logged once, and a step
 back re-bases the stored next checks (`due.rebase`) so due accounts are not held back by it.
@@ -25,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor import due, health
-from monitor.errors import InvalidWatchlist, WatchlistError
+from monitor.errors import BanwatchError, InvalidWatchlist, WatchlistError
+from monitor.outbox import DELIVERY_LEASE, LEASE_RENEW_S, SERVICE_LEASE, Lease
 from monitor.runner import Checker
 from monitor.settings import SlackSettings
 from monitor.store import Store
@@ -51,6 +53,16 @@ class Service:
                  slack: Callable[[Watchlist], SlackSettings], clock: Clock | None = None) -> None:
         self.watchlist, self.db_path, self.base_urls, self.slack_for = watchlist, db_path, base_urls, slack
         self.store = Store.open(db_path)
+        self.lease = Lease(self.store, SERVICE_LEASE, "run")
+        try:
+            holder = self.lease.take()
+        except BaseException:
+            self.store.close()
+            raise
+        if holder is not None:
+            self.store.close()
+            raise BanwatchError(f"another banwatch run (pid {holder.pid} on {holder.host}) is using {db_path} "
+                                f"since {holder.since}; stop it first")
         self.seen = fingerprint(watchlist.path)
         self.broken: str | None = None  # the error of the watchlist on disk, while it is broken
         self.running: dict[str, asyncio.Task[None]] = {}
@@ -184,6 +196,17 @@ class Service:
         log.info("pruned history: %s; runs older than a day rolled up into %d hourly rows",
                  ", ".join(f"{n} {t}" for t, n in counts.items()), hours)
 
+    async def renew(self) -> None:
+        """Keep the service lease; should another `run` have taken it (this one stalled past the expiry),
+        stop rather than run two services on one database."""
+        holder = self.lease.take()
+        if holder is not None and not self.stopping:
+            log.error("another banwatch run (pid %s on %s) took over %s since %s: stopping", holder.pid,
+                      holder.host, self.db_path, holder.since)
+            self.stopping = True
+            if self.stopped is not None and not self.stopped.done():
+                self.stopped.set_result(None)
+
     async def deliver(self) -> None:
         if self.stopping:
             return
@@ -200,9 +223,14 @@ class Service:
 
         store = Store.open(self.db_path)  # sqlite connections belong to one thread
         try:
-            if self.notifier is None:
-                self.notifier = make_notifier(slack)
-            report = deliver(store, self.notifier, now_iso(), settings)
+            with Lease(store, DELIVERY_LEASE, "run").held() as other:
+                if other is not None:
+                    log.info("alerts: %s (pid %s on %s) is delivering; this pass is skipped", other.command,
+                             other.pid, other.host)
+                    return
+                if self.notifier is None:
+                    self.notifier = make_notifier(slack)
+                report = deliver(store, self.notifier, now_iso(), settings)
             if report.sent or report.failed or report.dead or report.reconciled:
                 log.info("alerts: %d sent via %s (%d waves), %d kept for retry, %d dead, %d reconciled",
                          report.sent, self.notifier.name, report.waves, report.failed, report.dead,
@@ -241,7 +269,8 @@ class Service:
         jobs = [asyncio.ensure_future(self.every(svc.tick, self.tick)),
                 asyncio.ensure_future(self.every(svc.deliver_every, self.deliver)),
                 asyncio.ensure_future(self.every(svc.reload_every, self.reload, svc.reload_every)),
-                asyncio.ensure_future(self.every(86400.0, self.prune, 60.0))]
+                asyncio.ensure_future(self.every(86400.0, self.prune, 60.0)),
+                asyncio.ensure_future(self.every(LEASE_RENEW_S, self.renew, LEASE_RENEW_S))]
         log.info("banwatch run: %d accounts, tick every %gs; %s", len(self.watchlist.accounts), svc.tick,
                  self.slack_for(self.watchlist).describe())
         await self.stopped
@@ -249,6 +278,7 @@ class Service:
         for job in jobs:
             job.cancel()  # only a delivery that outlived the grace period is still running
         self.store.set_service({"stopped_at": now_iso()}, now_iso())
+        self.lease.release()
         self.store.close()
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
