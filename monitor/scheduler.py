@@ -64,6 +64,7 @@ class Service:
             raise BanwatchError(f"another banwatch run (pid {holder.pid} on {holder.host}) is using {db_path} "
                                 f"since {holder.since}; stop it first")
         self.seen = fingerprint(watchlist.path)
+        self.settling: str | None = None  # a new version of the file, applied once it reads the same twice
         self.broken: str | None = None  # the error of the watchlist on disk, while it is broken
         self.running: dict[str, asyncio.Task[None]] = {}
         self.delivering: asyncio.Future[Any] | None = None
@@ -165,9 +166,17 @@ class Service:
             log.warning(detail)
 
     async def reload(self) -> None:
+        """Apply an edited watchlist once its content reads the same on two passes in a row (an editor caught
+        half-way through a save is never a broken watchlist); a broken edit keeps the last good one running
+        and raises one health alert."""
         current = fingerprint(self.watchlist.path)
         if current is None or current == self.seen:
+            self.settling = None
             return
+        if current != self.settling:  # changed since the last look: let the editor finish writing it
+            self.settling = current
+            return
+        self.settling = None
         self.seen = current
         try:
             fresh = load(self.watchlist.path)

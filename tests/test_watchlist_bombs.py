@@ -156,6 +156,12 @@ def health_alerts(service: Service) -> list[str]:
     return [r["detail"] for r in service.store.db.query("SELECT detail FROM alerts WHERE kind = 'health'")]
 
 
+def settled(service: Service) -> None:
+    """Two reload passes: the service applies a changed file once it reads the same twice in a row."""
+    asyncio.run(service.reload())
+    asyncio.run(service.reload())
+
+
 def test_a_bomb_edit_under_run_keeps_the_last_good_watchlist_and_alerts_once(tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "watchlist.yaml"
@@ -166,7 +172,7 @@ def test_a_bomb_edit_under_run_keeps_the_last_good_watchlist_and_alerts_once(tmp
     try:
         path.write_text(laughs(), encoding="utf-8")
         started = time.perf_counter()
-        asyncio.run(service.reload())
+        settled(service)
         assert time.perf_counter() - started < 0.5, "the reload job does not stall the ticks"
         asyncio.run(service.reload())  # the same broken content again: no second alert
         assert service.watchlist is good
@@ -175,7 +181,7 @@ def test_a_bomb_edit_under_run_keeps_the_last_good_watchlist_and_alerts_once(tmp
         assert f"{path}:7: aliases: the watchlist grows past 500,000 values" in alerts[0]
 
         path.write_text(BOMBS["self"][0], encoding="utf-8")
-        asyncio.run(service.reload())
+        settled(service)
         assert service.watchlist is good and f"{path}:1: aliases: an alias refers" in health_alerts(service)[-1]
 
         def exhausted(_path: str) -> None:  # should memory or the stack still run out, it is a broken edit too
@@ -183,15 +189,36 @@ def test_a_bomb_edit_under_run_keeps_the_last_good_watchlist_and_alerts_once(tmp
 
         monkeypatch.setattr(scheduler, "load", exhausted)
         path.write_text(GOOD + "  - {platform: reddit, handle: later}\n", encoding="utf-8")
-        asyncio.run(service.reload())
+        settled(service)
         assert service.watchlist is good and health_alerts(service)[-1].endswith(f"{path}: cannot be loaded "
                                                                                   "(MemoryError)")
         assert len(health_alerts(service)) == 3
         monkeypatch.undo()
 
         path.write_text(GOOD + "  - {platform: reddit, handle: fixed}\n", encoding="utf-8")
-        asyncio.run(service.reload())
+        settled(service)
         assert [a.key for a in service.watchlist.accounts] == ["reddit:spez", "reddit:fixed"]
         assert health_alerts(service)[-1] == "the watchlist is fixed and reloaded."
+    finally:
+        service.store.close()
+
+
+def test_a_save_caught_half_written_is_not_a_broken_watchlist(tmp_path: Path) -> None:
+    """An editor that truncates then writes: the reload that sees the empty file raises no health alert; the
+    finished file is applied on the next passes. Control: the same empty file left in place is a broken edit."""
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    service = Service(load(path), str(tmp_path / "banwatch.db"), {},
+                      lambda wl: SlackSettings(bot_token=None, channel=wl.slack_channel, api_url=""))
+    try:
+        path.write_text("", encoding="utf-8")  # caught mid-save
+        asyncio.run(service.reload())
+        path.write_text(GOOD + "  - {platform: reddit, handle: added}\n", encoding="utf-8")
+        settled(service)
+        assert health_alerts(service) == []
+        assert [a.key for a in service.watchlist.accounts] == ["reddit:spez", "reddit:added"]
+        path.write_text("", encoding="utf-8")
+        settled(service)
+        assert len(health_alerts(service)) == 1 and "the watchlist is broken" in health_alerts(service)[0]
     finally:
         service.store.close()
