@@ -46,6 +46,36 @@ class _Server:
         self.httpd.server_close()
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """Base for the tests' own hostile servers: `send` one whole answer; no request log on stderr."""
+
+    def send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class LocalServer(_Server):
+    """Serve `handler` on `address` (loopback) in a thread from construction until `close()`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], address: str = "127.0.0.1") -> None:
+        self.httpd = ThreadingHTTPServer((address, 0), handler)
+        self.httpd.owner = self  # type: ignore[attr-defined]
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 class _PlatformHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         owner: FakePlatforms = self.server.owner  # type: ignore[attr-defined]

@@ -17,18 +17,15 @@ import functools
 import re
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import Banwatch
-from tests.fakes import FakeSlack
+from tests.fakes import FakeSlack, LocalServer, QuietHandler
 from tests.fixtures import load
 from tests.sim import own
 
@@ -66,7 +63,7 @@ def bomb(kind: str, handle: str) -> tuple[str, bytes]:
     return encoding, b"".join(parts) + end()
 
 
-class Hostile:
+class Hostile(LocalServer):
     """/user/<kind>_<n>/about.json answers with attack <kind>; /user/plain/about.json answers normally."""
 
     def __init__(self) -> None:
@@ -74,7 +71,7 @@ class Hostile:
 
         hostile = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"  # chunked bodies need it
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -116,17 +113,7 @@ class Hostile:
                     self.send_header("Content-Length", str(length))
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -8,17 +8,13 @@ become a suspension. The control serves Mastodon's own 403 page and the suspensi
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import Banwatch
-from tests.fakes import FakeSlack
+from tests.fakes import FakeSlack, LocalServer, QuietHandler
 from tests.fixtures import load
 from tests.sim import own
 
@@ -45,42 +41,25 @@ PROFILE: dict[str, tuple[int, dict[str, str], bytes, str | None]] = {
 }
 
 
-class Hostile:
+class Hostile(LocalServer):
     def __init__(self) -> None:
         self.lookup = ACTIVE
         self.profile = "own_403"
         hostile = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 if self.path.startswith("/api/v1/accounts/lookup"):
                     fx = own(hostile.lookup, "mastodon:walled@example.social")  # its name, its id
-                    self._send(fx.status, {"Content-Type": "application/json"}, fx.body)
+                    self.send(fx.status, {"Content-Type": "application/json"}, fx.body)
                     return
                 status, headers, body, redirect = PROFILE[hostile.profile]
                 if redirect and not self.path.startswith(redirect):
-                    self._send(302, {"Location": redirect}, b"")
+                    self.send(302, {"Location": redirect}, b"")
                     return
-                self._send(status, headers, body)
+                self.send(status, headers, body)
 
-            def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -10,12 +10,9 @@ link-local address (the cloud metadata service) is refused before any connection
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -31,6 +28,7 @@ from spiders.platforms.base import rebase
 from spiders.platforms.canaries import BUILTIN
 from spiders.status import StatusSpider, failure_rule
 from tests.conftest import Banwatch
+from tests.fakes import LocalServer, QuietHandler
 
 SECRETS = {
     "X_BEARER_TOKEN": "markerXbearer0001", "X_AUTH_TOKEN": "markerXauth0002", "X_CT0": "markerXct0csrf0003",
@@ -49,14 +47,14 @@ TARGETS = {
 }
 
 
-class Server:
+class Server(LocalServer):
     """One host: records every request's path and headers; the API host redirects by handle."""
 
     def __init__(self, address: str, redirect: bool, other: Server | None = None) -> None:
         self.seen: list[tuple[str, dict[str, str]]] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 handle = next((h for h in TARGETS if any(f"{a}{h}{b}" in self.path for a, b in
@@ -65,29 +63,12 @@ class Server:
                     target = TARGETS[handle]
                     location = (f"{other.url}/landed{self.path}" if target == "other" and other else
                                 f"/landed{self.path}" if target == "same" else target)
-                    self._send(302, {"Location": location}, b"")
+                    self.send(302, {"Location": location}, b"")
                     return
                 user = {"data": [{"id": "4242", "login": handle, "display_name": "Someone"}]}
-                self._send(200, {"Content-Type": "application/json"}, json.dumps(user).encode())
+                self.send(200, {"Content-Type": "application/json"}, json.dumps(user).encode())
 
-            def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer((address, 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://{address}:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler, address)
 
 
 @pytest.fixture

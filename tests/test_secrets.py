@@ -13,16 +13,14 @@ import io
 import json
 import logging
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from monitor.redact import NO_LOG_FILTER, RedactingFilter, Redactor
 from tests.conftest import Banwatch
-from tests.fakes import FakePlatforms, FakeSlack
+from tests.fakes import FakePlatforms, FakeSlack, LocalServer, QuietHandler
 from tests.test_delivery import _seed
 
 MARK = "sekrit"
@@ -37,38 +35,20 @@ CREDENTIALS = {
 BOT_TOKEN = "xoxb-sekrit-bot-0010"
 
 
-class _HookHandler(BaseHTTPRequestHandler):
+class _HookHandler(QuietHandler):
     """An incoming-webhook endpoint that fails with 500 and, like some proxies do, echoes what it was asked."""
 
     def do_POST(self) -> None:  # noqa: N802
         owner: HookServer = self.server.owner  # type: ignore[attr-defined]
         owner.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
         body = f"no such hook: {self.path} (https://hooks.slack.com{self.path})".encode()
-        self.send_response(500)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.send(500, {"Content-Type": "text/plain"}, body)
 
 
-class HookServer:
+class HookServer(LocalServer):
     def __init__(self) -> None:
         self.bodies: list[str] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _HookHandler)
-        self.httpd.owner = self  # type: ignore[attr-defined]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(_HookHandler)
 
 
 @pytest.fixture

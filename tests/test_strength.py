@@ -20,7 +20,7 @@ from monitor.model import Account, Observation, Reply, Status, Verdict
 from monitor.runner import Checker
 from monitor.state import AccountState, advance
 from monitor.store import Store
-from monitor.watchlist import AlertSettings, parse
+from monitor.watchlist import parse
 from spiders.platforms import PLATFORMS
 from spiders.platforms.base import PROOF, Platform, weak
 
