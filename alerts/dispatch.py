@@ -14,7 +14,12 @@
   simplified (plain text only, truncated); if that is rejected too the row is dead with both reasons. It
   does not hold the channel: the channel's later alerts go on in the same pass.
 - Suspensions on one platform within `wave_window`: from `wave_size` on, one wave message; later ones
-  are replies in its thread and the wave message is updated with the new count.
+  are replies in its thread and the wave message is updated with the new count. Waves are decided once
+  per pass, before anything is sent, from one snapshot of the outbox (Outbox.wave_snapshot): each pending
+  alert is planned as a single, a member of a new wave, or a reply in an open wave, and never changes
+  plan within the pass. An alert already posted on its own is never a wave member: the wave message
+  counts and lists it ("including N already posted on their own") but its row, slack_ts and the pass's
+  `sent` are untouched, so `sent` counts each alert delivered exactly once.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from alerts.notifier import Delivery, Mark, Notifier, NotifierError
+from alerts.notifier import Delivery, Mark, Message, Notifier, NotifierError
 from alerts.render import render, render_wave, simplify
 from monitor.outbox import Outbox
 from monitor.store import Store
@@ -76,6 +81,7 @@ class Dispatcher:
         self._malformed: set[int] = set()  # rows made dead in this pass because Slack rejected them as malformed
         self._malformed_waves: set[int] = set()  # waves whose message Slack rejected: members went one by one
         self._taken: set[int] = set()  # rows another dispatcher claimed first (compare-and-set): not posted here
+        self._plan: dict[int, tuple[str, Any]] = {}  # this pass's wave decisions (_plan_waves)
 
     def deliver(self, now: str) -> DeliveryReport:
         self._t0 = time.monotonic()  # `now` is when the pass began: a Retry-After counts from when it came
@@ -97,7 +103,10 @@ class Dispatcher:
 
     def _deliver(self, now: str, report: DeliveryReport) -> None:
         blocked = self.reconcile(now, report)
-        for channel, rows in self.outbox.pending().items():
+        since = iso(parse_iso(now) - timedelta(seconds=self.settings.wave_window))
+        snapshot = self.outbox.wave_snapshot(since)
+        self._plan = self._plan_waves(snapshot, now) if self.notifier.threads else {}
+        for channel, rows in snapshot["pending"].items():
             if channel in blocked:
                 continue  # could not ask this channel what it already has: sending now could duplicate
             done: set[int] = set()
@@ -162,25 +171,52 @@ class Dispatcher:
 
     # -- sending ---------------------------------------------------------------------------------------
 
+    def _plan_waves(self, snapshot: dict[str, Any], now: str) -> dict[int, tuple[str, Any]]:
+        """Each pending suspension's part in a wave, decided once for the pass from one snapshot: ("reply",
+        open wave) or ("wave", (members, earlier)); an alert not in the plan goes on its own. A new wave's
+        members are the platform's due suspensions in the channel; `earlier` (already posted on their own in
+        the window) count towards `wave_size` but are never members."""
+        plan: dict[int, tuple[str, Any]] = {}
+        for channel, rows in snapshot["pending"].items():
+            due: dict[str, list[dict[str, Any]]] = {}
+            for r in rows:
+                if r["kind"] == "suspended" and r["next_attempt_at"] <= now and not (
+                        r["attempts"] and r["give_up_at"] and r["give_up_at"] <= now):
+                    due.setdefault(r["platform"], []).append(r)
+            for platform, group in due.items():
+                wave = snapshot["open"].get((platform, channel))
+                earlier = snapshot["singles"].get((platform, channel), [])
+                if wave:
+                    plan.update((r["id"], ("reply", wave)) for r in group)
+                elif len(group) + len(earlier) >= self.settings.wave_size:
+                    plan.update((r["id"], ("wave", (group, earlier))) for r in group)
+        return plan
+
     def _deliver_row(self, row: dict[str, Any], rows: list[dict[str, Any]], done: set[int], now: str,
                      report: DeliveryReport) -> int:
-        """Send one row (or the wave it starts); the number of alerts delivered, 0 on failure."""
-        if row["kind"] == "suspended" and self.notifier.threads:
-            since = iso(parse_iso(now) - timedelta(seconds=self.settings.wave_window))
-            wave = self.outbox.open_wave(row["platform"], row["channel"], since)
-            if wave:
-                return self._reply(row, wave, now)
-            group = [r for r in rows if r["kind"] == "suspended" and r["platform"] == row["platform"]
-                     and r["id"] not in done and r["next_attempt_at"] <= now
-                     and not (r["attempts"] and r["give_up_at"] and r["give_up_at"] <= now)]
-            earlier = self.outbox.recent_singles(row["platform"], row["channel"], since)
-            if len(group) + len(earlier) >= self.settings.wave_size:
-                sent, wave_id = self._start_wave(row["platform"], row["channel"], group, earlier, now)
-                if sent:
-                    done.update(r["id"] for r in group)
-                    report.waves += int(wave_id not in self._malformed_waves)
-                return sent
+        """Send one row (or the wave it starts), as the pass's plan says; the number of alerts delivered (each
+        counted once), 0 on failure."""
+        kind, what = self._plan.get(row["id"], ("single", None))
+        if kind == "reply":
+            return self._reply(row, what, now)
+        if kind == "wave":
+            group, earlier = what
+            sent, wave_id = self._start_wave(row["platform"], row["channel"], group, earlier, now)
+            if sent:
+                done.update(r["id"] for r in group)
+                report.waves += int(wave_id not in self._malformed_waves)
+            return sent
         return self._single(row, now)
+
+    def _wave_message(self, wave_id: int) -> Message:
+        """The wave message: every account it counts; those already posted on their own are said to be."""
+        context = self.outbox.wave_context(wave_id)
+        message = render_wave(context)
+        if not context["already_posted"]:
+            return message
+        note = f"Including {context['already_posted']} already posted on their own above."
+        return Message(text=f"{message.text} ({note})",
+                       blocks=[*message.blocks, {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}])
 
     def _single(self, row: dict[str, Any], now: str, thread_ts: str | None = None, claimed: bool = False) -> int:
         if not claimed and not self.outbox.claim(row["id"], thread_ts=thread_ts):
@@ -239,7 +275,7 @@ class Dispatcher:
             self.outbox.leave_wave(row["id"], wave["id"])
             return 0
         update = self.notifier.update(wave["channel"], wave["channel_id"], wave["slack_ts"],
-                                      render_wave(self.outbox.wave_context(wave["id"])))
+                                      self._wave_message(wave["id"]))
         if not update.ok:
             log.warning("wave %s message not updated: %s", wave["id"], update.error)
         return 1
@@ -252,7 +288,7 @@ class Dispatcher:
         if wave_id is None:  # another dispatcher claimed a member first
             self._taken.update(members)
             return 0, -1
-        message, mark = render_wave(self.outbox.wave_context(wave_id)), Mark("banwatch_wave", "wave_id", wave_id)
+        message, mark = self._wave_message(wave_id), Mark("banwatch_wave", "wave_id", wave_id)
         result = self.notifier.send(channel, message, mark=mark)
         if not result.ok and malformed(result.error):
             result = self.notifier.send(channel, simplify(message), mark=mark)

@@ -75,6 +75,40 @@ class Outbox:
             "AND al.state = 'sent' AND al.wave_id IS NULL AND al.created_at >= ? ORDER BY al.id",
             [platform, channel, since]))
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """One read transaction: every query inside sees the same committed state (SQLite's snapshot)."""
+        if self.db.conn.in_transaction:
+            yield
+            return
+        self.db.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.conn.execute("COMMIT")
+
+    def wave_snapshot(self, since: str) -> dict[str, Any]:
+        """What a delivery pass decides its waves from, read in ONE transaction: the pending rows per channel
+        (as `pending`), and per (platform, channel) of a pending suspension the open wave (`open_wave`) and
+        the suspensions already posted on their own since `since` (`recent_singles`)."""
+        with self._reading():
+            pending = self.pending()
+            keys = {(r["platform"], channel) for channel, rows in pending.items() for r in rows
+                    if r["kind"] == "suspended"}
+            open_waves = {k: self.open_wave(k[0], k[1], since) for k in keys}
+            singles = {k: self.recent_singles(k[0], k[1], since) for k in keys}
+        return {"pending": pending, "open": open_waves, "singles": singles}
+
+    def already_posted(self, wave: dict[str, Any]) -> list[int]:
+        """Suspensions a wave message counts that were posted on their own before it (not its members: each
+        keeps its own message and slack_ts): this platform and channel, created since the wave's start,
+        sent alone no later than the wave was started."""
+        return [r["id"] for r in self.db.query(
+            "SELECT al.id FROM alerts al JOIN accounts a ON a.key = al.account_key WHERE al.kind = 'suspended' "
+            "AND a.platform = ? AND al.channel = ? AND al.state = 'sent' AND al.wave_id IS NULL "
+            "AND al.created_at >= ? AND al.sent_at <= ? ORDER BY al.id",
+            [wave["platform"], wave["channel"], wave["started_at"], wave["created_at"]])]
+
     def wave_members(self, wave_id: int) -> list[int]:
         return [r["id"] for r in self.db.query("SELECT id FROM alerts WHERE wave_id = ? ORDER BY id", [wave_id])]
 
@@ -104,11 +138,15 @@ class Outbox:
         return cur.rowcount == 1
 
     def sent(self, ids: Iterable[int], ts: str | None, channel_id: str | None, at: str) -> None:
+        """Only rows in flight (`sending`) become sent: a row already sent keeps its slack_ts and sent_at."""
         ids = list(ids)
+        if not ids:
+            return
         with self.db.atomic():
-            self._set(ids, state="sent", slack_ts=ts, channel_id=channel_id, sent_at=at, last_error=None)
-            self.db.execute(f"UPDATE alerts SET attempts = attempts + 1 WHERE id IN ({','.join('?' * len(ids))})",
-                            ids)
+            self.db.execute("UPDATE alerts SET state = 'sent', slack_ts = ?, channel_id = ?, sent_at = ?, "
+                            "last_error = NULL, attempts = attempts + 1 "
+                            f"WHERE state = 'sending' AND id IN ({','.join('?' * len(ids))})",
+                            [ts, channel_id, at, *ids])
 
     def failed(self, alert_id: int, error: str, retry_at: str) -> None:
         """Back to pending with the error, redacted: an error text may quote a URL or a header."""
@@ -148,21 +186,22 @@ class Outbox:
 
     def start_wave(self, platform: str, channel: str, started_at: str, members: list[int], earlier: list[int],
                    at: str) -> int:
-        """A wave of `members` (pending, posted together now) and `earlier` (already posted on their own).
+        """A wave of `members` (pending, posted together now). `earlier` were already posted on their own:
+        the wave message counts them, but they are not its members (their alerts keep their own message,
+        slack_ts and no wave_id); only their changes are linked, so the timeline shows the whole wave.
 
         None when another dispatcher claimed a member first (compare-and-set): nothing is written."""
         try:
             with self.db.atomic():
                 wave_id = int(self.db["waves"].insert({
                     "platform": platform, "channel": channel, "started_at": started_at, "state": "sending",
-                    "members": len(members) + len(earlier), "attempts": 0, "created_at": at,
+                    "members": len(members), "attempts": 0, "created_at": at,
                     "updated_at": at}).last_pk)
                 claimed = self.db.execute(
                     f"UPDATE alerts SET state = 'sending', wave_id = ? WHERE state = 'pending' "
                     f"AND id IN ({','.join('?' * len(members))})", [wave_id, *members]).rowcount
                 if claimed != len(members):
                     raise _Claimed
-                self._set(earlier, wave_id=wave_id)
                 self._link_changes(members + earlier, wave_id)
         except _Claimed:
             return None
@@ -213,9 +252,14 @@ class Outbox:
                         f"({','.join('?' * len(alert_ids))}))", [wave_id, *alert_ids])
 
     def wave_context(self, wave_id: int) -> dict[str, Any]:
+        """The wave and every account its message lists, oldest alert first: its members and the ones already
+        posted on their own (`already_posted`: how many of `members` those are)."""
         wave = self.db["waves"].get(wave_id)
-        members = [self.store.alert_context(i) for i in self.wave_members(wave_id)]
-        return {**wave, "members": members}
+        with self._reading():
+            earlier = self.already_posted(wave)
+            ids = sorted({*earlier, *self.wave_members(wave_id)})
+            members = [self.store.alert_context(i) for i in ids]
+        return {**wave, "members": members, "already_posted": len(earlier)}
 
 
 # -- leases: one `run` per database, one dispatcher at a time ------------------------------------------
