@@ -4,7 +4,13 @@
   row another dispatcher claimed is not posted, and that channel is left to it), and marked `sent` (with
   Slack's ts) after; a row found `sending` is reconciled first: the channel is asked for the message
   carrying its metadata. Reconciling assumes no other dispatcher is live: callers hold the delivery lease
-  (monitor.outbox.Lease).
+  (monitor.outbox.Lease). A channel is asked at most once per pass: when it cannot be asked now (a network
+  error, a 5xx, a rate limit) nothing in it is sent in this pass.
+- A channel whose history the bot cannot read (UNREADABLE: the token lacks channels:history /
+  groups:history, is not a bot or user token, or cannot see the channel) falls back to at least once: its
+  interrupted rows are sent again (one message may then appear twice) and the channel goes on. One WARNING
+  and one health alert (in that channel) when it starts, one when its history reads again; the state is
+  the service table's `history:<channel>`, so it holds across passes and restarts.
 - A failure records the error and backs off exponentially from `retry_base` up to `retry_max` (5 minutes
   by default), never sooner than Retry-After; the rest of that channel waits so its alerts keep their
   order, other channels go on. A Retry-After (a 429) is measured from when Slack said it and holds every
@@ -45,11 +51,20 @@ BACKOFF_MAX_S = 300.0  # the default cap (alerts.retry_max): once Slack is back,
 MALFORMED = ("invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long",
              "invalid_attachments", "too_many_attachments", "no_text", "invalid_payload")
 _CODE = re.compile(r"[a-z_]+")
+# conversations.history / .replies / .list errors that say this token will never read this channel's history:
+# asking again each pass cannot succeed, so an interrupted row there is sent again (at least once). Any other
+# failure (network, 5xx, ratelimited, invalid_auth) is transient: the channel waits for the next pass.
+UNREADABLE = ("missing_scope", "not_allowed_token_type", "channel_not_found", "not_in_channel")
 
 
 def malformed(error: str | None) -> str | None:
     """The malformed-message error code in a delivery error ('Slack said invalid_blocks'), if any."""
     return next((w for w in _CODE.findall(error or "") if w in MALFORMED), None)
+
+
+def unreadable(error: str | None) -> str | None:
+    """The cannot-read-history error code in a reconcile error ('Slack said missing_scope'), if any."""
+    return next((w for w in _CODE.findall(error or "") if w in UNREADABLE), None)
 
 
 @dataclass
@@ -135,36 +150,92 @@ class Dispatcher:
     # -- crash recovery ------------------------------------------------------------------------------
 
     def reconcile(self, now: str, report: DeliveryReport) -> set[str]:
-        """Decide every row left `sending` by a crash; return channels that could not be asked."""
+        """Decide every row left `sending` by a crash; return channels that could not be asked. Each channel is
+        asked at most once per pass after a failure: a channel that cannot be asked now is blocked for the pass,
+        one whose history cannot be read at all has its rows sent again (at least once)."""
         blocked: set[str] = set()
+        unread: dict[str, str] = {}  # channel -> why its history cannot be read (this pass)
         for wave in self.outbox.interrupted_waves():
-            mark = Mark("banwatch_wave", "wave_id", wave["id"])
-            try:
-                ts = self.notifier.find(wave["channel"], wave["channel_id"], mark, _epoch(wave["created_at"]) - 60)
-            except NotifierError as exc:
-                log.warning("cannot reconcile wave %s yet: %s", wave["id"], exc)
-                blocked.add(wave["channel"])
+            channel = wave["channel"]
+            if channel in blocked:
                 continue
-            if ts:
-                self.outbox.wave_sent(wave["id"], ts, wave["channel_id"] or self._known_id(wave["channel"]), now)
+            mark, ts = Mark("banwatch_wave", "wave_id", wave["id"]), None
+            if channel not in unread:
+                try:
+                    ts = self.notifier.find(channel, wave["channel_id"], mark, _epoch(wave["created_at"]) - 60)
+                except NotifierError as exc:
+                    if not self._unreadable(channel, str(exc), unread, now):
+                        log.warning("cannot reconcile wave %s yet: %s", wave["id"], exc)
+                        blocked.add(channel)
+                        continue
+                else:
+                    self._readable(channel, now)
+            if channel in unread:
+                self.outbox.wave_failed(wave["id"], f"interrupted; channel history unreadable ({unread[channel]}): "
+                                        "sent again, at least once", now)
+            elif ts:
+                self.outbox.wave_sent(wave["id"], ts, wave["channel_id"] or self._known_id(channel), now)
                 report.reconciled += 1
             else:
                 self.outbox.wave_failed(wave["id"], "interrupted before it reached the channel", now)
         for row in [*self.outbox.interrupted(), *self.outbox.interrupted_replies()]:
-            mark = Mark("banwatch_alert", "alert_id", row["id"])
-            try:
-                ts = self.notifier.find(row["channel"], row["channel_id"] or self._known_id(row["channel"]), mark,
-                                        _epoch(row["created_at"]) - 60, thread_ts=row["thread_ts"])
-            except NotifierError as exc:
-                log.warning("cannot reconcile alert %s yet: %s", row["id"], exc)
-                blocked.add(row["channel"])
+            channel = row["channel"]
+            if channel in blocked:
                 continue
+            mark, ts = Mark("banwatch_alert", "alert_id", row["id"]), None
+            if channel not in unread:
+                try:
+                    ts = self.notifier.find(channel, row["channel_id"] or self._known_id(channel), mark,
+                                            _epoch(row["created_at"]) - 60, thread_ts=row["thread_ts"])
+                except NotifierError as exc:
+                    if not self._unreadable(channel, str(exc), unread, now):
+                        log.warning("cannot reconcile alert %s yet: %s", row["id"], exc)
+                        blocked.add(channel)
+                        continue
+                else:
+                    self._readable(channel, now)
             if ts:
-                self.outbox.sent([row["id"]], ts, row["channel_id"] or self._known_id(row["channel"]), now)
+                self.outbox.sent([row["id"]], ts, row["channel_id"] or self._known_id(channel), now)
                 report.reconciled += 1
             else:
+                if channel in unread:
+                    log.info("alert %s: sending it again (at least once): %s history unreadable (%s)", row["id"],
+                             channel, unread[channel])
                 self.outbox.back_to_pending([row["id"]], now)
         return blocked
+
+    def _unreadable(self, channel: str, error: str, unread: dict[str, str], now: str) -> bool:
+        """True when `error` says this channel's history cannot be read at all: the channel falls back to at
+        least once. The first time (service table `history:<channel>`): one WARNING and one health alert."""
+        code = unreadable(error)
+        if not code:
+            return False
+        unread[channel] = code
+        key = f"history:{channel}"
+        if self.store.get_service(key):
+            return True  # already said
+        self.store.set_service({key: code}, now)
+        detail = (f"banwatch cannot read the history of {channel or 'the default channel'} ({error}), so an alert "
+                  "interrupted mid-post there cannot be found again: it is sent again, and may appear twice. "
+                  "The bot needs channels:history (groups:history for a private channel) and to be a member of "
+                  "the channel; `banwatch alerts test` lists the missing scopes.")
+        log.warning("%s", detail)
+        if "health" in self.settings.kinds:
+            self.store.health_alert(f"slack:{channel}", detail, [channel], now, self.settings.give_up)
+        return True
+
+    def _readable(self, channel: str, now: str) -> None:
+        """The channel's history was read: if it could not be before, one health alert says exactly once is back."""
+        key = f"history:{channel}"
+        if not self.store.get_service(key):
+            return
+        self.store.set_service({key: ""}, now)
+        log.warning("the history of %s reads again: interrupted alerts there are reconciled, exactly once", channel)
+        if "health" in self.settings.kinds:
+            where = channel or "the default channel"
+            self.store.health_alert(f"slack:{channel}", f"banwatch reads the history of {where} again: an "
+                                    "interrupted alert there is found, not sent twice.", [channel], now,
+                                    self.settings.give_up)
 
     def _known_id(self, channel: str) -> str | None:
         return self.outbox.channel_id(channel)

@@ -6,6 +6,11 @@ dispatcher at once, which records it on the row and holds the channel until then
 RateLimitErrorRetryHandler sleeps the whole Retry-After (an hour, if Slack says so) inside the call. Every
 message posted with the bot token carries message metadata naming its alert or wave, which is how a
 message interrupted by a crash is found again instead of posted twice.
+
+Scopes (Slack names the granted ones in the `x-oauth-scopes` header of every Web API answer): posting
+needs chat:write; finding an interrupted message again needs channels:history (public channels) or
+groups:history (private ones), for conversations.history and conversations.replies alike. Without the
+history scope the dispatcher sends an interrupted alert again: at least once (alerts/dispatch.py).
 """
 
 from __future__ import annotations
@@ -30,6 +35,24 @@ from monitor.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 IN_CALL_WAIT_MAX_S = 5.0  # the longest Retry-After waited out inside a call; longer ones go back to the outbox
+# The bot-token scopes exactly-once delivery needs: (scope, what it is for, what happens without it).
+SCOPES = (
+    ("chat:write", "post alerts (chat.postMessage, chat.update)", "no alert can be posted"),
+    ("channels:history", "find an interrupted post again in a public channel (conversations.history, "
+                         "conversations.replies)",
+     "an interrupted alert in a public channel is sent again: at least once, it may appear twice"),
+    ("groups:history", "the same in a private channel",
+     "an interrupted alert in a private channel is sent again: at least once, it may appear twice"),
+)
+
+
+def granted_scopes(headers: Any) -> set[str] | None:
+    """The scopes Slack says the token has (the `x-oauth-scopes` header), or None if it did not say."""
+    for name, value in (headers or {}).items():
+        if str(name).lower() == "x-oauth-scopes":
+            value = ",".join(value) if isinstance(value, list | tuple) else str(value)
+            return {s.strip() for s in value.split(",") if s.strip()}
+    return None
 
 
 def retry_after(headers: Any) -> float | None:
@@ -128,6 +151,15 @@ class SlackNotifier:
             return _failure(exc)
         return Delivery.sent(resp.get("ts"), resp.get("channel"))
 
+    def scopes(self) -> tuple[dict[str, Any], set[str] | None]:
+        """auth.test's answer (team, user, bot) and the scopes granted to the token (None: Slack did not say).
+        Raises NotifierError when Slack rejects the token."""
+        try:
+            resp = self.client.auth_test()
+        except Exception as exc:  # noqa: BLE001
+            raise NotifierError(_failure(exc).error) from None
+        return dict(resp.data) if isinstance(resp.data, dict) else {}, granted_scopes(resp.headers)
+
     def channel_id(self, channel: str) -> str:
         """conversations.history wants an id; chat.postMessage accepts a name. Resolve names once."""
         if channel in self._ids and self._ids[channel]:
@@ -144,7 +176,7 @@ class SlackNotifier:
                         return conv["id"]
         except Exception as exc:  # noqa: BLE001
             raise NotifierError(_failure(exc).error) from None
-        raise NotifierError(f"channel {channel} not found among the bot's conversations")
+        raise NotifierError(f"channel_not_found: {channel} is not among the bot's conversations")
 
     def find(self, channel: str, channel_id: str | None, mark: Mark, oldest: float,
              thread_ts: str | None = None) -> str | None:

@@ -25,7 +25,7 @@ def alerts() -> None:
 @click.pass_obj
 @user_errors
 def alerts_test(obj: dict[str, Any], channel: str | None) -> None:
-    """Send a sample message and report what Slack said."""
+    """Check the bot token's scopes, send a sample message and report what Slack said."""
     from alerts.notifier import Message
     from alerts.slack import make_notifier
     from monitor.watchlist import load
@@ -39,6 +39,8 @@ def alerts_test(obj: dict[str, Any], channel: str | None) -> None:
         raise BanwatchError("no Slack credentials: set SLACK_BOT_TOKEN (or SLACK_WEBHOOK_URL)")
     notifier = make_notifier(slack)
     target = channel or slack.channel or ""
+    if hasattr(notifier, "scopes"):
+        _report_scopes(notifier)
     result = notifier.send(target, Message(
         "banwatch test message: alerts reach this channel.",
         [{"type": "section", "text": {"type": "mrkdwn", "text": ":white_check_mark: *banwatch* test message: "
@@ -47,6 +49,31 @@ def alerts_test(obj: dict[str, Any], channel: str | None) -> None:
         raise BanwatchError(f"the test message was not accepted: {result.error}")
     click.echo(f"Slack accepted the test message in {target or 'the webhook channel'}"
                + (f" (ts {result.ts})" if result.ts else ""))
+
+
+def _report_scopes(notifier: Any) -> None:
+    """auth.test, then each scope exactly-once delivery needs: present or missing, and what happens without it."""
+    from alerts.notifier import NotifierError
+    from alerts.slack import SCOPES
+
+    try:
+        info, granted = notifier.scopes()
+    except NotifierError as exc:
+        raise BanwatchError(f"Slack rejected the bot token (auth.test): {exc}") from None
+    who = " ".join(f"{k} {info[k]}" for k in ("team", "user") if info.get(k))
+    click.echo(f"auth.test: token accepted ({who or 'no team or user named'})")
+    if granted is None:
+        click.echo("Slack did not name the token's scopes (no x-oauth-scopes header): they cannot be checked")
+        return
+    missing = [scope for scope, _, _ in SCOPES if scope not in granted]
+    for scope, purpose, without in SCOPES:
+        state = "present" if scope in granted else "MISSING"
+        click.echo(f"  {scope:<17} {state:<8} {purpose}" + ("" if scope in granted else f"; without it {without}"))
+    if not missing:
+        click.echo("exactly once: every scope it needs is granted")
+    else:
+        click.echo(f"missing scope(s): {', '.join(missing)}: add them to the Slack app (OAuth & Permissions) and "
+                   "reinstall it")
 
 
 @alerts.command("send")

@@ -200,8 +200,12 @@ class FakeSlack(_Server):
     Scripting: `fail_with` answers every post with that (status, headers, body); `script` is a queue of
     such answers used first; a message beyond Block Kit's limits is rejected as Slack does (`malformed`);
     `hold` makes a post wait (after it is stored) before answering — the window
-    in which a crash leaves an alert `sending`.
+    in which a crash leaves an alert `sending`. Every answer to the right token names `scopes` in its
+    `x-oauth-scopes` header, as Slack does; without channels:history, conversations.history / .replies answer
+    missing_scope (every fake channel is public).
     """
+
+    SCOPES = "chat:write,channels:history,groups:history,channels:read,groups:read"
 
     def __init__(self, token: str = "xoxb-e2e-secret") -> None:
         self.token = token
@@ -213,6 +217,7 @@ class FakeSlack(_Server):
         self.webhook_posts: list[dict[str, Any]] = []
         self.channels: dict[str, str] = {}  # name -> id
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
+        self.scopes = self.SCOPES  # the token's granted scopes, comma-separated
         self.lock = threading.Lock()
         super().__init__(_SlackHandler)
 
@@ -230,6 +235,8 @@ class FakeSlack(_Server):
         hold = 0.0
         with self.lock:
             answer = self._route(method, auth, params)
+            if auth == f"Bearer {self.token}":
+                answer = (answer[0], {"x-oauth-scopes": self.scopes, **answer[1]}, answer[2])
             self.calls.append(SlackCall(method, auth, params, accepted=bool(answer[2].get("ok"))))
             if method == "chat.postMessage" and answer[2].get("ok"):
                 hold = self.hold
@@ -267,6 +274,10 @@ class FakeSlack(_Server):
         if method == "conversations.list":
             return 200, {}, {"ok": True, "channels": [{"id": i, "name": n} for n, i in self.channels.items()],
                              "response_metadata": {"next_cursor": ""}}
+        if method in ("conversations.history", "conversations.replies") and \
+                "channels:history" not in self.scopes.split(","):
+            return 200, {}, {"ok": False, "error": "missing_scope", "needed": "channels:history",
+                             "provided": self.scopes}
         if method in ("conversations.history", "conversations.replies"):
             if params.get("channel") not in self.messages:
                 return 200, {}, {"ok": False, "error": "channel_not_found"}
