@@ -40,7 +40,7 @@ from monitor.errors import ConfigError
 from monitor.model import Account, Observation, Reply, Status, Verdict
 from monitor.watchlist import Watchlist
 from spiders.platforms import PLATFORMS
-from spiders.platforms.base import _BLOCK_HEADERS, MissingCredentials, Politeness, drift_rule
+from spiders.platforms.base import BLOCK_HEADERS, MissingCredentials, Politeness, drift_rule
 from spiders.platforms.canaries import BUILTIN
 
 OK, DRIFT, INCONCLUSIVE, SKIPPED, NONE = "ok", "drift", "inconclusive", "skipped", "none"
@@ -193,7 +193,7 @@ KEEP_HEADERS = frozenset({
     "content-type", "content-length", "content-language", "location", "content-location", "cache-control",
     "expires", "age", "date", "last-modified", "server", "vary", "retry-after", "www-authenticate",
     "x-robots-tag", "cf-mitigated", "cf-cache-status", "set-cookie",
-    *(name for name, *_ in _BLOCK_HEADERS),  # the bot-management markers `blocked` reads
+    *(name for name, *_ in BLOCK_HEADERS),  # the bot-management markers `blocked` reads
 })
 # Rate-limit headers: x-ratelimit-* (Reddit), x-rate-limit-* / x-app-limit-* / x-user-limit-* (X), ratelimit-*
 # (Twitch, the IETF RateLimit fields).

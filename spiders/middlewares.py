@@ -22,14 +22,14 @@ Names are judged as written: a public name that resolves to a private address is
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from scrapy.exceptions import IgnoreRequest
+
+from spiders.platforms.base import non_public
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -44,10 +44,6 @@ CREDENTIAL_HEADERS = (
     "X-Access-Token", "Api-Key",
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# Names that point into the machine's own network (RFC 6761 localhost, RFC 6762 .local, ICANN's .internal,
-# RFC 8375 .home.arpa, and the usual private zones); the same list the watchlist refuses Mastodon servers by.
-_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".onion", ".alt", ".lan", ".intranet",
-                   ".corp", ".home", ".localdomain")
 
 
 class RedirectRefused(IgnoreRequest):
@@ -62,38 +58,6 @@ def origin(url: str) -> tuple[str, str, int | None]:
     except ValueError:
         port = None
     return scheme, (parts.hostname or "").rstrip("."), port or _DEFAULT_PORTS.get(scheme)
-
-
-def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """`host` as an IP address, in any spelling a resolver accepts (IPv4 shorthand `127.1`, hex `0x7f.1`,
-    a single number `2130706433`); an IPv4-mapped IPv6 address as its IPv4 address. None for a name."""
-    try:
-        address = ipaddress.ip_address(host.strip("[]").split("%")[0])
-    except ValueError:
-        try:
-            address = ipaddress.IPv4Address(socket.inet_aton(host))
-        except (OSError, ValueError):
-            return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def non_public(host: str) -> str | None:
-    """What kind of non-public host `host` is (`loopback`, `private`, `link-local`, `unspecified`,
-    `multicast`, `reserved`, `non-global`, `local name`), or None for a public address or name."""
-    host = host.lower().rstrip(".")
-    address = _address(host)
-    if address is None:
-        if host == "localhost" or host.endswith(".localhost"):
-            return "loopback"
-        if not host or "." not in host or host.endswith(_LOCAL_SUFFIXES):
-            return "local name"
-        return None
-    for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
-        if getattr(address, f"is_{kind}"):
-            return kind.replace("_", "-")
-    return None if address.is_global else "non-global"
 
 
 def secret_forms(secrets: Iterable[str]) -> tuple[bytes, ...]:

@@ -18,7 +18,7 @@ import pytest
 from monitor.model import Account, Reply, Status, Verdict
 from monitor.selftest import Canary, Captured, Scrubber, save
 from spiders.platforms import PLATFORMS
-from spiders.platforms.base import _BLOCK_HEADERS
+from spiders.platforms.base import BLOCK_HEADERS
 from tests.fixtures import all_fixtures, load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ def test_a_value_of_a_dropped_session_header_is_also_replaced_where_the_body_rep
 def _classifier_headers() -> set[str]:
     """Every response header a classifier reads: `reply.header("…")` in spiders/platforms, and blocked()'s
     bot-management markers."""
-    names = {name for name, *_ in _BLOCK_HEADERS}
+    names = {name for name, *_ in BLOCK_HEADERS}
     for module in (ROOT / "spiders" / "platforms").glob("*.py"):
         names |= {n.lower() for n in re.findall(r"\.header\(\s*[\"']([^\"']+)[\"']", module.read_text("utf-8"))}
     return names

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 
 from spiders.platforms import (
     bilibili, bluesky, douyin, facebook, instagram, mastodon, reddit, telegram, tiktok, twitch, weibo, x, youtube,
 )
-from spiders.platforms.base import Platform, Probe, host_path, owns
+from spiders.platforms.base import Platform, Probe, host_path, ip_address_of, non_public, owns
 
 PLATFORMS: dict[str, Platform] = {
     p.name: p for p in (
@@ -37,12 +35,6 @@ NOT_FEDIVERSE: dict[str, str] = {
 }
 # The same services under their country domains (pinterest.co.uk, medium.de): the name right before them
 _NOT_FEDIVERSE_NAMES = {domain.split(".")[0]: title for domain, title in NOT_FEDIVERSE.items()}
-# Names that point into the machine's own network, never at a public server (RFC 6761 localhost, RFC 6762
-# .local, RFC 8375 .home.arpa, RFC 7686 .onion, RFC 9476 .alt, ICANN's .internal, common private zones).
-# Documentation names (.example, .test, example.com) are allowed: they resolve nowhere and read unknown.
-_SPECIAL_SUFFIXES = (".local", ".localhost", ".internal", ".home.arpa", ".onion", ".alt", ".lan", ".intranet",
-                     ".corp", ".home", ".localdomain")
-_RESERVED_NAMES = {"localhost"}
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -77,7 +69,9 @@ def server_problem(host: str) -> str | None:
     Refused: a host a platform owns (it is that platform's), a known service that is not a fediverse server
     (NOT_FEDIVERSE, also under its country domains), an IP address in any spelling (`127.1` and `0x7f.0.0.1`
     are loopback), a name without a dot, a name in a local or special-use zone (`.local`, `.internal`,
-    `.home.arpa`, `.onion`...), and a name that is not a well-formed host name.
+    `.home.arpa`, `.onion`...: base.non_public, the check redirects are refused by too), and a name that
+    is not a well-formed host name. Documentation names (`.example`, `.test`, `example.com`) are allowed: they
+    resolve nowhere and read unknown.
     """
     host = host.lower().rstrip(".")
     claimed = owner(host)
@@ -88,25 +82,11 @@ def server_problem(host: str) -> str | None:
     service = service or _country_service(labels)
     if service is not None:
         return f"{host} is {service}, which banwatch does not watch"
-    if _is_address(host) or "." not in host or host in _RESERVED_NAMES or host.endswith(_SPECIAL_SUFFIXES):
+    if ip_address_of(host) is not None or non_public(host) is not None:  # any address; a local name
         return f"{host} cannot be a fediverse server (an IP address or a local name)"
     if len(host) > 253 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
         return f"{host[:80]!r} is not a well-formed host name"
     return None
-
-
-def _is_address(host: str) -> bool:
-    """An IP address in any spelling a resolver accepts (IPv6 in brackets; IPv4 shorthand, hex, octal)."""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        pass
-    try:
-        socket.inet_aton(host)
-        return True
-    except OSError:
-        return False
 
 
 def _short(text: str) -> str:

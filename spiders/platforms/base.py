@@ -13,9 +13,11 @@ shows for an account that is merely hidden from this client, so it never raises 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -202,14 +204,14 @@ def transient(reply: Reply, platform: str) -> Verdict | None:
 # exact page titles, and script or asset addresses that only those services serve: never words a user could
 # put in a profile. Sources: each vendor's documentation of its challenge and block responses (see
 # docs/platforms.md, "Block pages").
-_BLOCK_HEADERS = (
-    ("cf-mitigated", "", "bot_challenge", "Cloudflare challenge (cf-mitigated header)"),
-    ("x-amzn-waf-action", "", "bot_challenge", "AWS WAF action header"),
-    ("x-datadome", "", "bot_challenge", "DataDome bot protection"),
-    ("x-sucuri-block", "", "waf_block", "Sucuri firewall block"),
-    ("x-px-block", "", "bot_challenge", "HUMAN/PerimeterX block"),
-    ("x-vercel-mitigated", "", "bot_challenge", "Vercel firewall challenge"),
-    ("x-kpsdk-ct", "", "bot_challenge", "Kasada bot protection"),
+BLOCK_HEADERS = (  # (header name, rule, what it is)
+    ("cf-mitigated", "bot_challenge", "Cloudflare challenge (cf-mitigated header)"),
+    ("x-amzn-waf-action", "bot_challenge", "AWS WAF action header"),
+    ("x-datadome", "bot_challenge", "DataDome bot protection"),
+    ("x-sucuri-block", "waf_block", "Sucuri firewall block"),
+    ("x-px-block", "bot_challenge", "HUMAN/PerimeterX block"),
+    ("x-vercel-mitigated", "bot_challenge", "Vercel firewall challenge"),
+    ("x-kpsdk-ct", "bot_challenge", "Kasada bot protection"),
 )
 # Words in a page title that only block pages use (Cloudflare's 1xxx error pages, Vercel, Chinese CDN WAFs).
 _BLOCK_TITLE_PARTS = (
@@ -268,7 +270,7 @@ def blocked(reply: Reply, platform: str) -> Verdict | None:
     """
     if (early := transient(reply, platform)) is not None:
         return early
-    for name, _, rule, what in _BLOCK_HEADERS:
+    for name, rule, what in BLOCK_HEADERS:
         if reply.header(name):
             return Verdict(Status.UNKNOWN, f"{platform}.{rule}", f"HTTP {reply.status}: {what}")
     looks_html = b"<" in reply.body[:2048]
@@ -286,10 +288,8 @@ def blocked(reply: Reply, platform: str) -> Verdict | None:
             if marker in reply.body:
                 return Verdict(Status.UNKNOWN, f"{platform}.{rule}", f"HTTP {reply.status}: {what}")
     if reply.redirects:
-        parts = urlsplit(reply.url)
-        host = (parts.hostname or "").lower()
-        segments = {p.lower() for p in parts.path.split("/") if p}
-        if host.startswith(_LOGIN_HOST_PREFIXES) or segments & _LOGIN_SEGMENTS:
+        host, path = host_path(reply.url)
+        if host.startswith(_LOGIN_HOST_PREFIXES) or {p.lower() for p in path} & _LOGIN_SEGMENTS:
             return Verdict(Status.UNKNOWN, f"{platform}.login_wall",
                            f"redirected from {reply.redirects[0]} to a login or consent page")
     return None
@@ -299,6 +299,44 @@ def unrecognised(reply: Reply, platform: str) -> Verdict:
     """No marker matched: never a finding, and a sign that the platform's page may have changed."""
     return Verdict(Status.UNKNOWN, f"{platform}.unrecognised",
                    f"HTTP {reply.status}, {len(reply.body)} bytes matched no known marker")
+
+
+# Names that point into the machine's own network, never at a public server (RFC 6761 localhost, RFC 6762
+# .local, RFC 8375 .home.arpa, RFC 7686 .onion, RFC 9476 .alt, ICANN's .internal, common private zones).
+LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".onion", ".alt", ".lan", ".intranet",
+                  ".corp", ".home", ".localdomain")
+
+
+def ip_address_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """`host` as an IP address, in any spelling a resolver accepts (IPv4 shorthand `127.1`, hex `0x7f.1`,
+    a single number `2130706433`); an IPv4-mapped IPv6 address as its IPv4 address. None for a name."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]").split("%")[0])
+    except ValueError:
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def non_public(host: str) -> str | None:
+    """What kind of non-public host `host` is (`loopback`, `private`, `link-local`, `unspecified`,
+    `multicast`, `reserved`, `non-global`, `local name`), or None for a public address or name."""
+    host = host.lower().rstrip(".")
+    address = ip_address_of(host)
+    if address is None:
+        if host == "localhost" or host.endswith(".localhost"):
+            return "loopback"
+        if not host or "." not in host or host.endswith(LOCAL_SUFFIXES):
+            return "local name"
+        return None
+    for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
+        if getattr(address, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return None if address.is_global else "non-global"
 
 
 def owns(domains: tuple[str, ...], host: str) -> bool:
