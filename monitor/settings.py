@@ -17,17 +17,25 @@ DEFAULT_SLACK_API = "https://slack.com/api/"
 DEFAULT_BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's write lock
 
 
+def _seconds(env: Mapping[str, str], var: str, example: int) -> tuple[float, str] | None:
+    """(seconds, as written) from the environment variable `var`, or None when it is unset or blank. Raises
+    ConfigError naming the variable when it is not a number; the caller checks the range."""
+    raw = env.get(var, "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw), raw
+    except ValueError:
+        raise ConfigError(f"{var}={raw!r}: expected seconds, e.g. {example}") from None
+
+
 def busy_timeout_from_env(env: Mapping[str, str] | None = None) -> float:
     """BANWATCH_BUSY_TIMEOUT: how many seconds a write transaction waits for another connection's write lock
     (SQLite's busy_timeout) before it fails with "database is locked" (default 30). Validated: 0 or more."""
-    env = os.environ if env is None else env
-    raw = env.get("BANWATCH_BUSY_TIMEOUT", "").strip()
-    if not raw:
+    found = _seconds(os.environ if env is None else env, "BANWATCH_BUSY_TIMEOUT", 30)
+    if found is None:
         return DEFAULT_BUSY_TIMEOUT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ConfigError(f"BANWATCH_BUSY_TIMEOUT={raw!r}: expected seconds, e.g. 30") from None
+    seconds, raw = found
     if not 0 <= seconds <= 86400:
         raise ConfigError(f"BANWATCH_BUSY_TIMEOUT={raw!r}: expected seconds from 0 to 86400")
     return seconds
@@ -77,13 +85,10 @@ def scrapy_overrides(env: Mapping[str, str] | None = None) -> dict[str, object]:
     env = os.environ if env is None else env
     limits = answer_limits_from_env(env)
     out: dict[str, object] = {"ANSWER_MAXSIZE": limits} if limits else {}
-    raw = env.get("BANWATCH_DOWNLOAD_TIMEOUT", "").strip()
-    if not raw:
+    found = _seconds(env, "BANWATCH_DOWNLOAD_TIMEOUT", 20)
+    if found is None:
         return out
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ConfigError(f"BANWATCH_DOWNLOAD_TIMEOUT={raw!r}: expected seconds, e.g. 20") from None
+    seconds, raw = found
     if seconds <= 0:
         raise ConfigError(f"BANWATCH_DOWNLOAD_TIMEOUT={raw!r}: must be more than 0")
     return {**out, "DOWNLOAD_TIMEOUT": seconds}
