@@ -159,17 +159,11 @@ class Dispatcher:
             channel = wave["channel"]
             if channel in blocked:
                 continue
-            mark, ts = Mark("banwatch_wave", "wave_id", wave["id"]), None
-            if channel not in unread:
-                try:
-                    ts = self.notifier.find(channel, wave["channel_id"], mark, _epoch(wave["created_at"]) - 60)
-                except NotifierError as exc:
-                    if not self._unreadable(channel, str(exc), unread, now):
-                        log.warning("cannot reconcile wave %s yet: %s", wave["id"], exc)
-                        blocked.add(channel)
-                        continue
-                else:
-                    self._readable(channel, now)
+            asked, ts = self._find(f"wave {wave['id']}", channel, wave["channel_id"],
+                                   Mark("banwatch_wave", "wave_id", wave["id"]), wave["created_at"], None,
+                                   unread, blocked, now)
+            if not asked:
+                continue
             if channel in unread:
                 self.outbox.wave_failed(wave["id"], f"interrupted; channel history unreadable ({unread[channel]}): "
                                         "sent again, at least once", now)
@@ -182,18 +176,11 @@ class Dispatcher:
             channel = row["channel"]
             if channel in blocked:
                 continue
-            mark, ts = Mark("banwatch_alert", "alert_id", row["id"]), None
-            if channel not in unread:
-                try:
-                    ts = self.notifier.find(channel, row["channel_id"] or self._known_id(channel), mark,
-                                            _epoch(row["created_at"]) - 60, thread_ts=row["thread_ts"])
-                except NotifierError as exc:
-                    if not self._unreadable(channel, str(exc), unread, now):
-                        log.warning("cannot reconcile alert %s yet: %s", row["id"], exc)
-                        blocked.add(channel)
-                        continue
-                else:
-                    self._readable(channel, now)
+            asked, ts = self._find(f"alert {row['id']}", channel, row["channel_id"] or self._known_id(channel),
+                                   Mark("banwatch_alert", "alert_id", row["id"]), row["created_at"],
+                                   row["thread_ts"], unread, blocked, now)
+            if not asked:
+                continue
             if ts:
                 self.outbox.sent([row["id"]], ts, row["channel_id"] or self._known_id(channel), now)
                 report.reconciled += 1
@@ -203,6 +190,24 @@ class Dispatcher:
                              channel, unread[channel])
                 self.outbox.back_to_pending([row["id"]], now)
         return blocked
+
+    def _find(self, what: str, channel: str, channel_id: str | None, mark: Mark, created_at: str,
+              thread_ts: str | None, unread: dict[str, str], blocked: set[str], now: str) -> tuple[bool, str | None]:
+        """Ask `channel`'s history for the message carrying `mark` (from a minute before `created_at`):
+        (True, its ts or None). (True, None) without asking when the channel's history is unreadable this pass;
+        (False, None) when the channel cannot be asked now: it is added to `blocked` for the pass."""
+        if channel in unread:
+            return True, None
+        try:
+            ts = self.notifier.find(channel, channel_id, mark, _epoch(created_at) - 60, thread_ts=thread_ts)
+        except NotifierError as exc:
+            if not self._unreadable(channel, str(exc), unread, now):
+                log.warning("cannot reconcile %s yet: %s", what, exc)
+                blocked.add(channel)
+                return False, None
+            return True, None
+        self._readable(channel, now)
+        return True, ts
 
     def _unreadable(self, channel: str, error: str, unread: dict[str, str], now: str) -> bool:
         """True when `error` says this channel's history cannot be read at all: the channel falls back to at
