@@ -299,6 +299,11 @@ class Store:
         row = next(self.db.query("SELECT value FROM service WHERE key = ?", [key]), None)
         return row["value"] if row else None
 
+    def service_keys(self, prefix: str) -> set[str]:
+        """The service-table keys starting with `prefix` whose value is set (not empty), prefix removed."""
+        return {row["key"][len(prefix):] for row in self.db.query(
+            "SELECT key FROM service WHERE substr(key, 1, ?) = ? AND value != ''", [len(prefix), prefix])}
+
     def _extend_span(self, obs: Observation, version: int) -> None:
         """Run-length observations: a steady account costs one UPDATE per check, not a new row."""
         last = next(self.db.query(
@@ -368,9 +373,13 @@ class Store:
             self.health_alert(f"platform:{platform}", detail, channels, at, give_up)
 
     def health_alert(self, subject: str, detail: str, channels: list[str], at: str, give_up: float = 86400.0) -> None:
-        """banwatch's own health (no channels: the kind is switched off)."""
+        """banwatch's own health (no channels: the kind is switched off). The detail is redacted here, for
+        every caller: it can quote a platform's or Slack's answer to a request that carried a credential."""
+        from monitor.redact import redact
+
         with self.db.atomic():
-            self._enqueue([("health", channel) for channel in channels], at, give_up, subject=subject, detail=detail)
+            self._enqueue([("health", channel) for channel in channels], at, give_up, subject=subject,
+                          detail=redact(detail))
 
     def set_service(self, values: dict[str, str], at: str) -> None:
         with self.db.atomic():

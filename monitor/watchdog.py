@@ -37,10 +37,7 @@ class Watchdog:
         self.store.set_service({key: value}, at)
 
     def _alert(self, subject: str, detail: str, at: str) -> None:
-        from monitor.redact import redact
-
-        # a reason can quote a platform's answer to a request that carried a credential
-        self.store.health_alert(subject, redact(detail), self.channels, at, self.give_up)
+        self.store.health_alert(subject, detail, self.channels, at, self.give_up)  # redacted by the store
 
     def drifting(self, platform: str) -> bool:
         return bool(self._get(f"drift:{platform}"))
@@ -57,8 +54,7 @@ class Watchdog:
         if not down and not obs.status.conclusive:
             return
         if self._unread is None:  # one query per process, not one per account: most accounts never appear here
-            self._unread = {row["key"][len("api:"):] for row in self.store.db.query(
-                "SELECT key FROM service WHERE key LIKE 'api:%' AND value != ''")}
+            self._unread = self.store.service_keys("api:")
         was = account.key in self._unread
         if down == was:
             return
