@@ -61,11 +61,7 @@ def rebase(store: Any, back_s: float, now: str) -> int:
     """After the wall clock stepped back by `back_s` seconds: move every check scheduled after `now` (the new
     wall time) back by the step, so it comes when it was meant to, not `back_s` later. Their spread is kept.
 
-    One UPDATE over the stored ISO text (SQLite's strftime reads and writes the same `...SS.fffZ` form).
     A check recorded between the step and its detection (at most one tick) is moved too: one early check.
+    Returns how many checks moved (Store.move_checks_back runs the UPDATE).
     """
-    with store.db.atomic():
-        cursor = store.db.execute(
-            "UPDATE accounts SET next_check_at = strftime('%Y-%m-%dT%H:%M:%fZ', next_check_at, ?) "
-            "WHERE next_check_at > ?", [f"-{back_s:.3f} seconds", now])
-    return cursor.rowcount
+    return int(store.move_checks_back(back_s, now))

@@ -299,6 +299,15 @@ class Store:
         row = next(self.db.query("SELECT value FROM service WHERE key = ?", [key]), None)
         return row["value"] if row else None
 
+    def move_checks_back(self, seconds: float, after: str) -> int:
+        """Move every next check scheduled after `after` back by `seconds`, in one UPDATE over the stored ISO
+        text (SQLite's strftime reads and writes the same `...SS.fffZ` form); how many moved."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE accounts SET next_check_at = strftime('%Y-%m-%dT%H:%M:%fZ', next_check_at, ?) "
+                "WHERE next_check_at > ?", [f"-{seconds:.3f} seconds", after])
+        return cursor.rowcount
+
     def service_keys(self, prefix: str) -> set[str]:
         """The service-table keys starting with `prefix` whose value is set (not empty), prefix removed."""
         return {row["key"][len(prefix):] for row in self.db.query(
