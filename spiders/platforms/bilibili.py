@@ -31,9 +31,8 @@ import re
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, html_title, json_body, named_rule, owns,
-    transient, unrecognised,
+    transient, unrecognised, weak,
 )
-from spiders.platforms.base import weak
 
 NAME = "bilibili"
 # b23.tv is Bilibili's short-link domain: its codes need a redirect to resolve, so it names no account here

@@ -27,10 +27,9 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, json_body, owns, transient,
-    unrecognised, weak,
+    PROOF, Platform, Politeness, Probe, Secrets, blocked, enum_key, host_path, html_title, json_body, named_rule,
+    owns, transient, unrecognised, weak,
 )
-from spiders.platforms.base import blocked, named_rule
 
 NAME = "instagram"
 _APP_ID = "936619743392459"

@@ -23,9 +23,9 @@ from urllib.parse import quote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, json_body, owns, transient, unrecognised, weak,
+    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, json_body, named_rule, owns, transient,
+    unrecognised, weak,
 )
-from spiders.platforms.base import named_rule
 
 NAME = "reddit"
 # every subdomain of reddit.com serves /user/NAME (www., old., new., np., m., sh., i., amp.); redd.it is Reddit's

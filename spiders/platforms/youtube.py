@@ -38,10 +38,9 @@ from urllib.parse import quote, unquote
 
 from monitor.model import Account, Reply, Status, Verdict
 from spiders.platforms.base import (
-    PROOF, Platform, Politeness, Probe, Secrets, enum_key, host_path, html_title, owns, transient, unrecognised,
-    weak,
+    PROOF, Platform, Politeness, Probe, Secrets, blocked, enum_key, host_path, html_title, named_rule, owns,
+    transient, unrecognised, weak,
 )
-from spiders.platforms.base import blocked, named_rule
 
 NAME = "youtube"
 _CHANNEL_ID = re.compile(r"^UC[0-9A-Za-z_-]{22}$")
