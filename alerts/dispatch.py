@@ -6,6 +6,15 @@
   carrying its metadata. Reconciling assumes no other dispatcher is live: callers hold the delivery lease
   (monitor.outbox.Lease). A channel is asked at most once per pass: when it cannot be asked now (a network
   error, a 5xx, a rate limit) nothing in it is sent in this pass.
+- A post whose answer was lost (Delivery.uncertain: a reset or timeout after sending, a 5xx, an answer that
+  is not Slack's) may have reached the channel: with a notifier that can find its messages (`exact`) the
+  row (or wave) stays `sending`, in doubt, and is reconciled like an interrupted one once its backoff is
+  over; until then its channel sends nothing, so order holds. It is never posted again blind, and slack-sdk
+  never retries a post in the call (alerts/slack.py). A webhook cannot look: it sends again (at least once).
+- Reconciliation looks for a message from its attempt's own record (`attempted_at`, a wave's `created_at`:
+  our clock when the post began) back by CLOCK_SKEW_MARGIN_S plus Slack's clock offset as last measured
+  (a posted message's ts is Slack's clock; the service table's `slack:clock_offset`), so a host clock
+  minutes ahead of Slack's does not hide a message that was posted.
 - A channel whose history the bot cannot read (UNREADABLE: the token lacks channels:history /
   groups:history, is not a bot or user token, or cannot see the channel) falls back to at least once: its
   interrupted rows are sent again (one message may then appear twice) and the channel goes on. One WARNING
@@ -45,6 +54,8 @@ from monitor.timeutil import iso, later, parse_iso
 from monitor.watchlist import AlertSettings
 
 log = logging.getLogger(__name__)
+CLOCK_SKEW_MARGIN_S = 600.0  # how far before an attempt (our clock, corrected by the measured offset) to look
+CLOCK_OFFSET_KEY = "slack:clock_offset"  # service table: the channel's clock minus ours, seconds
 BACKOFF_MAX_S = 300.0  # the default cap (alerts.retry_max): once Slack is back, an alert waits at most this
 # chat.postMessage / chat.update / incoming-webhook errors that say the message itself is malformed: the
 # same message will be rejected every time, so retrying it with backoff only holds the channel.
@@ -97,6 +108,8 @@ class Dispatcher:
         self._malformed_waves: set[int] = set()  # waves whose message Slack rejected: members went one by one
         self._taken: set[int] = set()  # rows another dispatcher claimed first (compare-and-set): not posted here
         self._plan: dict[int, tuple[str, Any]] = {}  # this pass's wave decisions (_plan_waves)
+        self._doubt: set[int] = set()  # rows whose post's answer was lost in this pass: reconciled later
+        self._offset: float | None = None  # the channel's clock minus ours, as stored (CLOCK_OFFSET_KEY)
 
     def deliver(self, now: str) -> DeliveryReport:
         self._t0 = time.monotonic()  # `now` is when the pass began: a Retry-After counts from when it came
@@ -111,8 +124,9 @@ class Dispatcher:
     def _kept(self, now: str, report: DeliveryReport) -> None:
         """What is left for later: each channel's first pending alert says when that channel goes next."""
         pending = self.outbox.pending().values()
-        firsts = [rows[0]["next_attempt_at"] for rows in pending]
-        report.kept = sum(len(rows) for rows in pending)
+        doubtful = self.outbox.in_doubt_rows()  # in doubt: looked for in the channel at next_attempt_at
+        firsts = [rows[0]["next_attempt_at"] for rows in pending] + [r["next_attempt_at"] for r in doubtful]
+        report.kept = sum(len(rows) for rows in pending) + len(doubtful)
         report.next_attempt_at = max(now, min(firsts)) if firsts else None
         report.retry_after = max(self._waits, default=None)
 
@@ -157,7 +171,7 @@ class Dispatcher:
         unread: dict[str, str] = {}  # channel -> why its history cannot be read (this pass)
         for wave in self.outbox.interrupted_waves():
             channel = wave["channel"]
-            if channel in blocked:
+            if channel in blocked or self._later(wave, channel, blocked, now):
                 continue
             asked, ts = self._find(f"wave {wave['id']}", channel, wave["channel_id"],
                                    Mark("banwatch_wave", "wave_id", wave["id"]), wave["created_at"], None,
@@ -174,11 +188,11 @@ class Dispatcher:
                 self.outbox.wave_failed(wave["id"], "interrupted before it reached the channel", now)
         for row in [*self.outbox.interrupted(), *self.outbox.interrupted_replies()]:
             channel = row["channel"]
-            if channel in blocked:
+            if channel in blocked or self._later(row, channel, blocked, now):
                 continue
             asked, ts = self._find(f"alert {row['id']}", channel, row["channel_id"] or self._known_id(channel),
-                                   Mark("banwatch_alert", "alert_id", row["id"]), row["created_at"],
-                                   row["thread_ts"], unread, blocked, now)
+                                   Mark("banwatch_alert", "alert_id", row["id"]),
+                                   row["attempted_at"] or row["created_at"], row["thread_ts"], unread, blocked, now)
             if not asked:
                 continue
             if ts:
@@ -191,15 +205,45 @@ class Dispatcher:
                 self.outbox.back_to_pending([row["id"]], now)
         return blocked
 
-    def _find(self, what: str, channel: str, channel_id: str | None, mark: Mark, created_at: str,
+    @staticmethod
+    def _later(row: dict[str, Any], channel: str, blocked: set[str], now: str) -> bool:
+        """An in-doubt post (or wave) is looked for only once its backoff is over; until then its channel sends
+        nothing (it is added to `blocked`), so nothing overtakes it."""
+        if row["next_attempt_at"] and row["next_attempt_at"] > now:
+            blocked.add(channel)
+            return True
+        return False
+
+    def oldest(self, attempted_at: str) -> float:
+        """Where in the channel's history (Slack's clock, epoch seconds) a post attempted at `attempted_at` (our
+        clock) can be: the attempt's time in Slack's clock, less CLOCK_SKEW_MARGIN_S for an offset not yet
+        measured or since changed."""
+        if self._offset is None:
+            try:
+                self._offset = float(self.store.get_service(CLOCK_OFFSET_KEY) or 0.0)
+            except ValueError:
+                self._offset = 0.0
+        return _epoch(attempted_at) + self._offset - CLOCK_SKEW_MARGIN_S
+
+    def _measured(self, result: Delivery, now: str) -> None:
+        """Keep the channel's clock offset shown by a post's answer (stored when it moved by over a second)."""
+        if result.clock_offset is None:
+            return
+        if self._offset is None:
+            self.oldest(now)  # reads the stored offset
+        if abs(result.clock_offset - (self._offset or 0.0)) > 1.0:
+            self._offset = result.clock_offset
+            self.store.set_service({CLOCK_OFFSET_KEY: f"{result.clock_offset:.3f}"}, now)
+
+    def _find(self, what: str, channel: str, channel_id: str | None, mark: Mark, attempted_at: str,
               thread_ts: str | None, unread: dict[str, str], blocked: set[str], now: str) -> tuple[bool, str | None]:
-        """Ask `channel`'s history for the message carrying `mark` (from a minute before `created_at`):
-        (True, its ts or None). (True, None) without asking when the channel's history is unreadable this pass;
+        """Ask `channel`'s history for the message carrying `mark` (from `oldest(attempted_at)` on): (True, its
+        ts or None). (True, None) without asking when the channel's history is unreadable this pass;
         (False, None) when the channel cannot be asked now: it is added to `blocked` for the pass."""
         if channel in unread:
             return True, None
         try:
-            ts = self.notifier.find(channel, channel_id, mark, _epoch(created_at) - 60, thread_ts=thread_ts)
+            ts = self.notifier.find(channel, channel_id, mark, self.oldest(attempted_at), thread_ts=thread_ts)
         except NotifierError as exc:
             if not self._unreadable(channel, str(exc), unread, now):
                 log.warning("cannot reconcile %s yet: %s", what, exc)
@@ -294,17 +338,27 @@ class Dispatcher:
         return Message(text=f"{message.text} ({note})",
                        blocks=[*message.blocks, {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}])
 
+    def _in_doubt(self, result: Delivery) -> bool:
+        """The post failed but may have reached the channel, and the channel can be asked later."""
+        return not result.ok and result.uncertain and self.notifier.exact
+
     def _single(self, row: dict[str, Any], now: str, thread_ts: str | None = None, claimed: bool = False) -> int:
-        if not claimed and not self.outbox.claim(row["id"], thread_ts=thread_ts):
+        if not claimed and not self.outbox.claim(row["id"], now, thread_ts=thread_ts):
             self._taken.add(row["id"])
             return 0
         message = render(self.store.alert_context(row["id"]))
         mark = Mark("banwatch_alert", "alert_id", row["id"])
         result = self.notifier.send(row["channel"], message, mark=mark, thread_ts=thread_ts)
-        if not result.ok and malformed(result.error):
+        if self._in_doubt(result):
+            self._doubted(row, result, now)
+            return 0
+        if not result.ok and not result.uncertain and malformed(result.error):
             first = result
             result = self.notifier.send(row["channel"], simplify(message), mark=mark, thread_ts=thread_ts)
-            if not result.ok and malformed(result.error):
+            if self._in_doubt(result):
+                self._doubted(row, result, now)
+                return 0
+            if not result.ok and not result.uncertain and malformed(result.error):
                 self._dead_malformed(row, f"{first.error}; simplified message: {result.error}", now)
                 return 0
             if result.ok:
@@ -312,9 +366,18 @@ class Dispatcher:
                             row["id"], first.error)
         if result.ok:
             self.outbox.sent([row["id"]], result.ts, result.channel_id, now)
+            self._measured(result, now)
             return 1
         self._failed(row, result, now)
         return 0
+
+    def _doubted(self, row: dict[str, Any], result: Delivery, now: str) -> None:
+        """The post's answer was lost: the row stays `sending`, looked for in the channel after its backoff."""
+        look_at, delay = self._retry_at(row["channel"], row["attempts"], result, now)
+        self.outbox.in_doubt(row["id"], result.error or "answer lost", look_at)
+        self._doubt.add(row["id"])
+        log.warning("alert %s: Slack's answer was lost (%s): it may have been posted, so it is looked for in %s "
+                    "in %gs before any new attempt", row["id"], result.error, row["channel"] or "the channel", delay)
 
     def _dead_malformed(self, row: dict[str, Any], error: str, now: str) -> None:
         """Slack will never accept this message, full or simplified: dead with the reason, now."""
@@ -348,7 +411,8 @@ class Dispatcher:
             return 0
         sent = self._single(row, now, thread_ts=wave["slack_ts"], claimed=True)
         if not sent:
-            self.outbox.leave_wave(row["id"], wave["id"])
+            if row["id"] not in self._doubt:  # a reply in doubt stays in the wave until it is looked for
+                self.outbox.leave_wave(row["id"], wave["id"])
             return 0
         update = self.notifier.update(wave["channel"], wave["channel_id"], wave["slack_ts"],
                                       self._wave_message(wave["id"]))
@@ -366,12 +430,20 @@ class Dispatcher:
             return 0, -1
         message, mark = self._wave_message(wave_id), Mark("banwatch_wave", "wave_id", wave_id)
         result = self.notifier.send(channel, message, mark=mark)
-        if not result.ok and malformed(result.error):
+        if not result.ok and not result.uncertain and malformed(result.error):
             result = self.notifier.send(channel, simplify(message), mark=mark)
         if result.ok:
             self.outbox.wave_sent(wave_id, result.ts, result.channel_id, now)
+            self._measured(result, now)
             return len(members), wave_id
-        if malformed(result.error):  # no wave message can be posted: its members go out one by one
+        if self._in_doubt(result):
+            look_at, delay = self._retry_at(channel, min(r["attempts"] for r in group), result, now)
+            self.outbox.wave_in_doubt(wave_id, result.error or "answer lost", look_at)
+            self._doubt.update(members)
+            log.warning("wave %s: Slack's answer was lost (%s): it may have been posted, so it is looked for in "
+                        "%gs before any new attempt", wave_id, result.error, delay)
+            return 0, wave_id
+        if not result.uncertain and malformed(result.error):  # no wave message can be posted: one by one
             self.outbox.wave_failed(wave_id, result.error or "failed", now)
             log.warning("wave of %d %s suspensions rejected as malformed (%s): sent one by one", len(members),
                         platform, result.error)

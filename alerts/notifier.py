@@ -22,14 +22,19 @@ class Delivery:
     channel_id: str | None = None
     error: str | None = None
     retry_after: float | None = None  # seconds the channel asked us to wait
+    # A failed post that may still have reached the channel (its answer was lost): a notifier that can find
+    # its messages again (`exact`) is asked before any new attempt; another sends it again (at least once).
+    uncertain: bool = False
+    clock_offset: float | None = None  # the channel's clock minus ours, seconds, when its answer shows it
 
     @classmethod
-    def sent(cls, ts: str | None = None, channel_id: str | None = None) -> Delivery:
-        return cls(ok=True, ts=ts, channel_id=channel_id)
+    def sent(cls, ts: str | None = None, channel_id: str | None = None,
+             clock_offset: float | None = None) -> Delivery:
+        return cls(ok=True, ts=ts, channel_id=channel_id, clock_offset=clock_offset)
 
     @classmethod
-    def failed(cls, error: str, retry_after: float | None = None) -> Delivery:
-        return cls(ok=False, error=error, retry_after=retry_after)
+    def failed(cls, error: str, retry_after: float | None = None, uncertain: bool = False) -> Delivery:
+        return cls(ok=False, error=error, retry_after=retry_after, uncertain=uncertain)
 
 
 class NotifierError(Exception):

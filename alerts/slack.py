@@ -1,6 +1,11 @@
 """Slack: the Web API through slack-sdk's WebClient (exactly once), or an incoming webhook (at least once).
 
-Retries for connection errors and 5xx are slack-sdk's retry handlers. A 429 is retried inside the call only
+Retries for connection errors and 5xx are slack-sdk's retry handlers, except for a post (chat.postMessage,
+or any webhook post): it is not idempotent, so it is retried inside the call only when the request provably
+never reached Slack (connection refused, a name that does not resolve, no route: `never_reached`). Any other
+failure of a post (a reset or timeout after sending, a 5xx, an answer that is not Slack's JSON) may come
+after Slack stored the message: the Delivery says `uncertain`, and the dispatcher looks for the message in
+the channel's history before any new attempt instead of posting it blind. A 429 is retried inside the call only
 when Slack asks for a short wait (Retry-After <= IN_CALL_WAIT_MAX_S, once); a longer one is returned to the
 dispatcher at once, which records it on the row and holds the channel until then: slack-sdk's own
 RateLimitErrorRetryHandler sleeps the whole Retry-After (an hour, if Slack says so) inside the call. Every
@@ -15,10 +20,15 @@ history scope the dispatcher sends an interrupted alert again: at least once (al
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
+import re
+import socket
 import time
+from collections.abc import Callable
 from typing import Any
+from urllib.error import HTTPError, URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -94,20 +104,88 @@ class ShortRateLimitRetryHandler(RetryHandler):
         state.increment_current_attempt()
 
 
-def _retry_handlers() -> list[Any]:
-    return [ConnectionErrorRetryHandler(max_retry_count=2), ShortRateLimitRetryHandler(),
-            ServerErrorRetryHandler(max_retry_count=1)]
+_UNREACHED_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH}
+_SLACK_ERROR = re.compile(r"[a-z][a-z0-9_]*")  # how Slack names an error ("invalid_blocks", "ratelimited")
+
+
+def never_reached(error: BaseException | None) -> bool:
+    """True when `error` proves a request never reached Slack: the connection was refused, the host name did
+    not resolve, or there was no route to it (urllib raises these as URLError while connecting). Anything
+    else — an answer (HTTPError), a reset, a timeout, a remote disconnect — may come after Slack read the
+    whole request, so for a post the outcome is unknown."""
+    if error is None or isinstance(error, HTTPError):
+        return False
+    reason: Any = error.reason if isinstance(error, URLError) else error
+    if isinstance(reason, socket.gaierror):
+        return True
+    return isinstance(reason, OSError) and reason.errno in _UNREACHED_ERRNOS
+
+
+def posts_message(url: str) -> bool:
+    """A Web API call that posts a new message: sending it twice posts it twice."""
+    return url.split("?", 1)[0].rstrip("/").endswith("/chat.postMessage")
+
+
+class _PostSafe:
+    """Mixed into a slack-sdk retry handler: a post (as `posts` says of the request's URL) is retried only
+    when it never reached Slack; every other call as the handler decides."""
+
+    posts: Callable[[str], bool] = staticmethod(posts_message)
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        if self.posts(request.url) and not never_reached(error):
+            return False
+        return super()._can_retry(state=state, request=request, response=response,  # type: ignore[misc]
+                                  error=error)
+
+
+class PostSafeConnectionErrorRetryHandler(_PostSafe, ConnectionErrorRetryHandler):
+    """slack-sdk's connection-error retries, never for a post that may have reached Slack."""
+
+
+class PostSafeServerErrorRetryHandler(_PostSafe, ServerErrorRetryHandler):
+    """slack-sdk's 5xx retries, never for a post: a 500 may come after Slack stored the message."""
+
+
+def _retry_handlers(posts: Callable[[str], bool] = posts_message) -> list[Any]:
+    """The retry handlers for one client; `posts(url)` says which requests post a message."""
+    connection, server = PostSafeConnectionErrorRetryHandler(max_retry_count=2), \
+        PostSafeServerErrorRetryHandler(max_retry_count=1)
+    connection.posts = server.posts = posts
+    return [connection, ShortRateLimitRetryHandler(), server]
+
+
+def refused(status: int, data: Any) -> bool:
+    """Slack refused the request in its own words — an HTTP status below 500 with its JSON
+    `{"ok": false, "error": "<code>"}`, or a 429 — so nothing was posted. Anything else (a 5xx, an HTML or
+    empty body, slack-sdk's "non-JSON format" stand-in) may have come after the message was stored."""
+    if status == 429:
+        return True
+    code = data.get("error") if isinstance(data, dict) else None
+    return status < 500 and isinstance(code, str) and _SLACK_ERROR.fullmatch(code) is not None
 
 
 def _failure(exc: Exception) -> Delivery:
-    """The failure as an error text without any secret: urllib and slack-sdk quote the URL (a webhook's is
-    its secret) in what they raise."""
+    """The failure as an error text without any secret (urllib and slack-sdk quote the URL, a webhook's is
+    its secret, in what they raise), and whether a post that failed so may have reached Slack."""
     r = redactor()
     if isinstance(exc, SlackApiError):
         data = exc.response.data if isinstance(exc.response.data, dict) else {}
-        return Delivery.failed(r.text(f"Slack said {data.get('error') or exc.response.status_code}"),
-                               retry_after(exc.response.headers))
-    return Delivery.failed(r.text(f"{type(exc).__name__}: {exc}")[:300])
+        status = exc.response.status_code
+        error = data.get("error") if refused(status, data) else f"HTTP {status}, {str(data.get('error') or '')[:80]}"
+        return Delivery.failed(r.text(f"Slack said {error}"), retry_after(exc.response.headers),
+                               uncertain=not refused(status, exc.response.data))
+    return Delivery.failed(r.text(f"{type(exc).__name__}: {exc}")[:300], uncertain=not never_reached(exc))
+
+
+def _offset(ts: Any, began: float) -> float | None:
+    """Slack's clock minus ours, in seconds: a message's ts is Slack's time when it stored it, which is after
+    `began` (our time when the post began) and before our answer came."""
+    try:
+        return float(ts) - (began + time.time()) / 2
+    except (TypeError, ValueError):
+        return None
 
 
 def _clean(message: Message) -> tuple[str, Any]:
@@ -122,7 +200,8 @@ class SlackNotifier:
     exact = True
 
     def __init__(self, settings: SlackSettings, timeout: float = 10) -> None:
-        self.client = WebClient(token=settings.bot_token, base_url=settings.api_url, timeout=int(timeout),
+        self.client = WebClient(token=settings.bot_token, base_url=settings.api_url,
+                                timeout=timeout,  # type: ignore[arg-type]  # urllib takes seconds as a float
                                 retry_handlers=_retry_handlers())
         self.default_channel = settings.channel
         self._ids: dict[str, str] = {}
@@ -133,6 +212,7 @@ class SlackNotifier:
         if not target:
             return Delivery.failed("no Slack channel configured (alerts.slack_channel or SLACK_CHANNEL)")
         text, blocks = _clean(message)
+        began = time.time()
         try:
             resp = self.client.chat_postMessage(
                 channel=target, text=text, blocks=blocks, thread_ts=thread_ts,
@@ -140,7 +220,7 @@ class SlackNotifier:
         except Exception as exc:  # noqa: BLE001 - any failure is retried later, never fatal
             return _failure(exc)
         self._ids[target] = resp.get("channel") or self._ids.get(target, "")
-        return Delivery.sent(resp.get("ts"), resp.get("channel"))
+        return Delivery.sent(resp.get("ts"), resp.get("channel"), clock_offset=_offset(resp.get("ts"), began))
 
     def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
         text, blocks = _clean(message)
@@ -208,7 +288,8 @@ class WebhookNotifier:
     exact = False
 
     def __init__(self, url: str, timeout: float = 10) -> None:
-        self.client = WebhookClient(url, timeout=int(timeout), retry_handlers=_retry_handlers())
+        self.client = WebhookClient(url, timeout=timeout,  # type: ignore[arg-type]
+                                    retry_handlers=_retry_handlers(posts=lambda _url: True))  # every call posts
 
     def send(self, channel: str, message: Message, *, mark: Mark | None = None,
              thread_ts: str | None = None) -> Delivery:
@@ -221,7 +302,7 @@ class WebhookNotifier:
             return Delivery.sent()
         body = redactor().text(resp.body)  # redacted before it is cut: half a secret is still a secret
         return Delivery.failed(f"webhook answered HTTP {resp.status_code}: {body[:100]}",
-                               retry_after(resp.headers))
+                               retry_after(resp.headers), uncertain=resp.status_code >= 500)
 
     def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
         return Delivery.failed("webhooks cannot update messages")

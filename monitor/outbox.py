@@ -1,7 +1,9 @@
 """The alert outbox: the SQL behind delivery. States: pending -> sending -> sent, or dead.
 
-A row is `sending` only while its message is in flight. One found `sending` at start-up was interrupted
-by a crash; the dispatcher asks the channel whether the message arrived before sending it again.
+A row is `sending` while its message is in flight, or in doubt: its post's answer was lost (a reset, a
+timeout, a 5xx, an answer that is not Slack's), so it may have reached the channel. One found `sending`
+at start-up was interrupted by a crash. Either way the dispatcher asks the channel whether the message
+arrived before sending it again; an in-doubt row is asked about from its `next_attempt_at` on.
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ class Outbox:
     def interrupted_replies(self) -> list[dict[str, Any]]:
         return list(self.db.query(f"{_ALERT_ROW} WHERE al.state = 'sending' AND al.thread_ts IS NOT NULL "
                                   "ORDER BY al.id"))
+
+    def in_doubt_rows(self) -> list[dict[str, Any]]:
+        """Alerts left `sending` after a pass: their post's answer was lost (or a crash interrupted it), and
+        they are looked for in the channel from next_attempt_at on."""
+        return list(self.db.query("SELECT id, channel, next_attempt_at FROM alerts WHERE state = 'sending' "
+                                  "ORDER BY id"))
 
     def interrupted_waves(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM waves WHERE state = 'sending' ORDER BY id"))
@@ -129,13 +137,21 @@ class Outbox:
             self.db.execute(f"UPDATE alerts SET {sets} WHERE id IN ({','.join('?' * len(ids))})",
                             [*values.values(), *ids])
 
-    def claim(self, alert_id: int, thread_ts: str | None = None) -> bool:
-        """Mark a row `sending` before its post, only if it is still `pending` (compare-and-set): False when
-        another dispatcher claimed (or finished) it first, and then this one must not post it."""
+    def claim(self, alert_id: int, at: str, thread_ts: str | None = None) -> bool:
+        """Mark a row `sending` before its post at `at` (its attempted_at: where reconciliation looks for it),
+        only if it is still `pending` (compare-and-set): False when another dispatcher claimed (or finished)
+        it first, and then this one must not post it."""
         with self.db.atomic():
-            cur = self.db.execute("UPDATE alerts SET state = 'sending', thread_ts = ? WHERE id = ? AND state = 'pending'",
-                                  [thread_ts, alert_id])
+            cur = self.db.execute("UPDATE alerts SET state = 'sending', thread_ts = ?, attempted_at = ? "
+                                  "WHERE id = ? AND state = 'pending'", [thread_ts, at, alert_id])
         return cur.rowcount == 1
+
+    def in_doubt(self, alert_id: int, error: str, look_at: str) -> None:
+        """The post may have reached the channel (its answer was lost): the row stays `sending`, with the
+        error, and is reconciled (looked for in the channel) from `look_at` on, before any new attempt."""
+        with self.db.atomic():
+            self.db.execute("UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+                            "WHERE id = ? AND state = 'sending'", [redact(error)[:500], look_at, alert_id])
 
     def sent(self, ids: Iterable[int], ts: str | None, channel_id: str | None, at: str) -> None:
         """Only rows in flight (`sending`) become sent: a row already sent keeps its slack_ts and sent_at."""
@@ -198,8 +214,8 @@ class Outbox:
                     "members": len(members), "attempts": 0, "created_at": at,
                     "updated_at": at}).last_pk)
                 claimed = self.db.execute(
-                    f"UPDATE alerts SET state = 'sending', wave_id = ? WHERE state = 'pending' "
-                    f"AND id IN ({','.join('?' * len(members))})", [wave_id, *members]).rowcount
+                    f"UPDATE alerts SET state = 'sending', wave_id = ?, attempted_at = ? WHERE state = 'pending' "
+                    f"AND id IN ({','.join('?' * len(members))})", [wave_id, at, *members]).rowcount
                 if claimed != len(members):
                     raise _Claimed
                 self._link_changes(members + earlier, wave_id)
@@ -216,6 +232,16 @@ class Outbox:
                             "attempts = attempts + 1 WHERE wave_id = ? AND state = 'sending' AND thread_ts IS NULL",
                             [ts, channel_id, at, wave_id])
 
+    def wave_in_doubt(self, wave_id: int, error: str, look_at: str) -> None:
+        """The wave message may have been posted (its answer was lost): the wave and its members stay
+        `sending` and the wave is reconciled from `look_at` on, before any new attempt."""
+        error = redact(error)[:500]
+        with self.db.atomic():
+            self.db.execute("UPDATE waves SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+                            "WHERE id = ? AND state = 'sending'", [error, look_at, wave_id])
+            self.db.execute("UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+                            "WHERE wave_id = ? AND state = 'sending'", [error, look_at, wave_id])
+
     def wave_failed(self, wave_id: int, error: str, retry_at: str) -> None:
         """Nothing was posted: the members go back to pending and form the wave again next time."""
         error = redact(error)  # an error text may quote a URL or header: no secret is stored
@@ -231,8 +257,9 @@ class Outbox:
         """A later member, posted as a reply in the wave's thread; claimed only if still `pending` (False:
         another dispatcher has it, nothing is written)."""
         with self.db.atomic():
-            if self.db.execute("UPDATE alerts SET state = 'sending', wave_id = ?, thread_ts = ? "
-                               "WHERE id = ? AND state = 'pending'", [wave["id"], wave["slack_ts"], alert_id]).rowcount != 1:
+            if self.db.execute("UPDATE alerts SET state = 'sending', wave_id = ?, thread_ts = ?, attempted_at = ? "
+                               "WHERE id = ? AND state = 'pending'",
+                               [wave["id"], wave["slack_ts"], at, alert_id]).rowcount != 1:
                 return False
             self._link_changes([alert_id], wave["id"])
             self.db.execute("UPDATE waves SET members = (SELECT count(*) FROM alerts WHERE wave_id = ?), "

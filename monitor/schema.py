@@ -219,6 +219,14 @@ def m007_strength(db: Database) -> None:
                    replace=True)
 
 
+
+@migrations()
+def m008_attempts(db: Database) -> None:
+    """A post whose outcome is unknown: when it was attempted (where to look for it in the channel's history)
+    and, for a wave message, when to look."""
+    db["alerts"].add_column("attempted_at", str)  # the last post attempt's start (our clock)
+    db["waves"].add_column("next_attempt_at", str)  # a wave message in doubt is looked for from then on
+
 SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the version
 
 

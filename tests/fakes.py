@@ -8,6 +8,8 @@ points slack-sdk at FakeSlack.
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -126,6 +128,23 @@ class _SlackHandler(BaseHTTPRequestHandler):
         owner: FakeSlack = self.server.owner  # type: ignore[attr-defined]
         method = urlsplit(self.path).path.rsplit("/", 1)[-1]
         status, headers, payload = owner.handle(method, self.headers.get("Authorization", ""), params)
+        loss = owner.lost.loss if method == "chat.postMessage" else None
+        owner.lost.loss = None
+        if loss == "reset":  # stored, then the connection is reset before any answer
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if loss == "slow":  # stored, and answered after the client has given up
+            time.sleep(owner.slow)
+        if loss in ("500", "html"):  # stored, then a proxy's or Slack's own error page instead of the answer
+            page = b"<html><body><h1>Internal Server Error</h1></body></html>"
+            self.send_response(500 if loss == "500" else 200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         data = json.dumps(payload).encode()
         self.send_response(status)
         for k, v in {"Content-Type": "application/json; charset=utf-8", **headers}.items():
@@ -203,6 +222,11 @@ class FakeSlack(_Server):
     in which a crash leaves an alert `sending`. Every answer to the right token names `scopes` in its
     `x-oauth-scopes` header, as Slack does; without channels:history, conversations.history / .replies answer
     missing_scope (every fake channel is public).
+
+    Lost answers: `lose` is a queue of what happens to the answer of the next accepted posts, AFTER the
+    message is stored: "reset" (the connection is reset), "500" (an HTML 500 page), "html" (a 200 HTML page,
+    not JSON), "slow" (the answer comes after `slow` seconds), None (answered normally). `clock_offset` is
+    Slack's clock minus the host's, in seconds: a message's ts is Slack's time.
     """
 
     SCOPES = "chat:write,channels:history,groups:history,channels:read,groups:read"
@@ -218,6 +242,10 @@ class FakeSlack(_Server):
         self.channels: dict[str, str] = {}  # name -> id
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
         self.scopes = self.SCOPES  # the token's granted scopes, comma-separated
+        self.lose: list[str | None] = []
+        self.slow = 2.0
+        self.clock_offset = 0.0
+        self.lost = threading.local()  # the loss the current handler thread applies to its answer
         self.lock = threading.Lock()
         super().__init__(_SlackHandler)
 
@@ -234,12 +262,16 @@ class FakeSlack(_Server):
     def handle(self, method: str, auth: str, params: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
         hold = 0.0
         with self.lock:
+            if method == "chat.postMessage" and params.get("channel"):
+                self.channel_id(str(params["channel"]))  # the channel exists whatever the post's fate
             answer = self._route(method, auth, params)
             if auth == f"Bearer {self.token}":
                 answer = (answer[0], {"x-oauth-scopes": self.scopes, **answer[1]}, answer[2])
             self.calls.append(SlackCall(method, auth, params, accepted=bool(answer[2].get("ok"))))
+            self.lost.loss = None
             if method == "chat.postMessage" and answer[2].get("ok"):
                 hold = self.hold
+                self.lost.loss = self.lose.pop(0) if self.lose else None
         if hold:
             time.sleep(hold)
         return answer
@@ -279,9 +311,9 @@ class FakeSlack(_Server):
             return 200, {}, {"ok": False, "error": "missing_scope", "needed": "channels:history",
                              "provided": self.scopes}
         if method in ("conversations.history", "conversations.replies"):
-            if params.get("channel") not in self.messages:
+            if params.get("channel") not in {*self.messages, *self.channels.values()}:
                 return 200, {}, {"ok": False, "error": "channel_not_found"}
-            msgs = self.messages[params["channel"]]
+            msgs = self.messages.get(params["channel"], [])
             if method == "conversations.replies":
                 msgs = [m for m in msgs if m["ts"] == params["ts"] or m["thread_ts"] == params["ts"]]
             else:
@@ -294,7 +326,7 @@ class FakeSlack(_Server):
 
     def _next_ts(self) -> str:
         """Slack's ts is the epoch time of the message, unique per channel: here, unique and increasing."""
-        self._last = max(time.time(), getattr(self, "_last", 0.0) + 0.000001)
+        self._last = max(time.time() + self.clock_offset, getattr(self, "_last", 0.0) + 0.000001)
         return f"{self._last:.6f}"
 
     def posted(self) -> list[dict[str, Any]]:

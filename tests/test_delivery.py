@@ -86,14 +86,19 @@ def test_outage_500_then_429_then_recovery_delivers_each_once_in_order(world_fac
     for i in range(4):
         world.suspend(f"reddit:user{i}", at(i))
     ratelimited = (429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"})
-    slack.script = [(500, {}, {"ok": False, "error": "internal_error"})] * 2 + [ratelimited] * 3
-    first = world.deliver(at(10))  # 500, retried once by slack-sdk, 500 again: backs off
+    slack.script = [(500, {}, {"ok": False, "error": "internal_error"})] + [ratelimited] * 3
+    first = world.deliver(at(10))  # a 500 may come after Slack stored the post: never retried blind
     assert (first.sent, first.failed) == (0, 1) and slack.in_channel("#banwatch") == []
+    assert [c.method for c in slack.calls] == ["chat.postMessage"], "slack-sdk did not retry the post"
     rows = world.alerts()
-    assert rows[0]["state"] == "pending" and rows[0]["last_error"] == "Slack said internal_error"
+    assert rows[0]["state"] == "sending" and rows[0]["last_error"] == "Slack said HTTP 500, internal_error"
     assert [r["state"] for r in rows[1:]] == ["pending"] * 3, "later alerts wait behind the first: order is kept"
     assert world.deliver(at(10.5)).sent == 0, "nothing goes before the backoff has elapsed"
-    second = world.deliver(rows[0]["next_attempt_at"])  # 429 ×3: slack-sdk sleeps Retry-After, then gives up
+    assert [c.method for c in slack.calls] == ["chat.postMessage"], "not even the look-up"
+    second = world.deliver(rows[0]["next_attempt_at"])  # looked for, not found; posted: 429 ×3, slack-sdk gives up
+    methods = [c.method for c in slack.calls]
+    assert methods[1:4] == ["conversations.list", "conversations.history", "chat.postMessage"], \
+        "looked for (the channel's id, then its history) before it is posted again"
     assert second.failed == 1 and world.alerts()[0]["next_attempt_at"] >= at(11)
     third = world.deliver(at(3600))
     assert third.sent == 4

@@ -93,7 +93,7 @@ def test_two_dispatchers_on_one_database_post_each_alert_once(tmp_path: Path, sl
 def test_without_the_compare_and_set_two_dispatchers_post_twice(tmp_path: Path, slack: FakeSlack,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The control: a claim that does not check the row is still pending lets both dispatchers post it."""
-    def blind_claim(self: Outbox, alert_id: int, thread_ts: str | None = None) -> bool:
+    def blind_claim(self: Outbox, alert_id: int, at: str, thread_ts: str | None = None) -> bool:
         with self.db.atomic():
             self.db.execute("UPDATE alerts SET state = 'sending', thread_ts = ? WHERE id = ?", [thread_ts, alert_id])
         return True
