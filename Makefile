@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test demo bench clean venv
+.PHONY: run test demo bench faults clean venv
 .DEFAULT_GOAL := test
 
 $(STAMP): pyproject.toml
@@ -28,6 +28,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/proof.py
 	$(BIN)/python benchmarks/service.py
 	$(BIN)/python benchmarks/history.py
+
+# Hostile local servers (a Slack that loses its replies, walls, bombs, a locked database...) against the real
+# `banwatch` commands: one table row per fault kind, about 3 minutes. Not part of `make test`.
+faults: $(STAMP)
+	$(BIN)/python benchmarks/faults.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
