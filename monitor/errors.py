@@ -21,7 +21,14 @@ class ConfigError(BanwatchError):
 
 
 class StoreError(BanwatchError):
-    """The database cannot be opened or used as asked."""
+    """The database cannot be opened or used as asked.
+
+    `fault`: what happened, naming the file, without the advice to run again (the service, which tries again
+    by itself, logs this part); the whole message when not given."""
+
+    def __init__(self, message: str, fault: str | None = None) -> None:
+        super().__init__(message)
+        self.fault = fault or message
 
 
 class InvalidWatchlist(BanwatchError):
@@ -42,18 +49,30 @@ def database_error(exc: BaseException, path: str, busy_timeout: float | None = N
 
     msg = str(exc)
     rolled_back = "its transaction was rolled back"
+
+    def error(fault: str, sep: str, advice: str) -> StoreError:
+        return StoreError(f"{path}: {fault}{sep}{rolled_back}. {advice}", f"{path}: {fault}{sep}{rolled_back}")
+
     if isinstance(exc, sqlite3.OperationalError):
         if "database is locked" in msg or "database table is locked" in msg:
             waited = f" for more than {busy_timeout:g}s" if busy_timeout is not None else ""
-            return StoreError(f"{path}: database is locked: another process held its write lock{waited}; "
-                              f"{rolled_back}. Run again when that process is done, or wait longer with "
-                              "BANWATCH_BUSY_TIMEOUT (seconds)")
+            return error(f"database is locked: another process held its write lock{waited}", "; ",
+                         "Run again when that process is done, or wait longer with BANWATCH_BUSY_TIMEOUT (seconds)")
         if "is full" in msg:  # SQLITE_FULL: "database or disk is full"
-            return StoreError(f"{path}: database or disk is full: {rolled_back}. Free space on its disk "
-                              "(or prune old history: banwatch prune) and run again")
+            return error("database or disk is full", ": ",
+                         "Free space on its disk (or prune old history: banwatch prune) and run again")
         if "disk I/O error" in msg:
-            return StoreError(f"{path}: disk I/O error: {rolled_back}. Check the disk and the file's "
-                              "permissions, then run again")
+            return error("disk I/O error", ": ", "Check the disk and the file's permissions, then run again")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StoreError(f"{path}: no space left on the device: {rolled_back}. Free space and run again")
+        return error("no space left on the device", ": ", "Free space and run again")
     return None
+
+
+def store_failure(exc: BaseException, path: str, busy_timeout: float | None = None) -> StoreError | None:
+    """The StoreError for a failure of the database itself — `exc` when it already is one (`db.atomic()`
+    raises them), else what `database_error` maps it to (a write outside a transaction raises sqlite3's own
+    error) — or None: any other error is a bug, whose traceback is wanted. A caller that carries on (the
+    service's jobs, see monitor.scheduler) logs `.fault` as one line."""
+    if isinstance(exc, StoreError):
+        return exc
+    return database_error(exc, path, busy_timeout)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from monitor.errors import StoreError
 from monitor.model import Account, Observation, Status
 from monitor.state import ALERT_KINDS, LOSSES, advance, alert_kind
 from monitor.watchdog import Watchdog
@@ -64,6 +65,9 @@ class Checker:
         self.on_observation = on_observation
         self.summary = CheckSummary()
         self._round_counts: Counter[tuple[str, str, str]] = Counter()  # (platform, status, rule) this crawl
+        self._failure: Exception | None = None  # the database failed during this crawl (see _on_item)
+        self._crawler: Any = None
+        self._closing: Any = None  # the task closing a crawl the database failed
 
     def record(self, obs: Observation) -> None:
         """Called for every observation a crawl yields; one transaction each."""
@@ -139,9 +143,31 @@ class Checker:
         return old, obs.handle, self._route(account, "renamed")
 
     def _on_item(self, item: Observation, **_: Any) -> None:
+        """Scrapy's item_scraped handler. Scrapy catches what a signal handler raises and logs its traceback,
+        then goes on crawling: so a failure of the database itself (locked past the busy timeout, full, I/O) is
+        kept here, the crawl is closed (nothing more it reads could be recorded) and `crawl` raises it at the
+        end. The failed batch was rolled back: those accounts stay due and are observed again."""
+        if self._failure is not None:
+            return
         self._batch.append(item)
         if len(self._batch) >= BATCH:
-            self.flush()
+            try:
+                self.flush()
+            except Exception as exc:
+                if not _whole_store(exc):
+                    raise
+                self._failure, self._batch = exc, []
+                self._close_crawl()
+
+    def _close_crawl(self) -> None:
+        engine = getattr(self._crawler, "engine", None)
+        if engine is None:
+            return
+        if hasattr(engine, "close_spider_async"):  # Scrapy 2.14+
+            self._closing = asyncio.ensure_future(engine.close_spider_async(reason="database_error"))
+            self._closing.add_done_callback(lambda t: t.cancelled() or t.exception())  # closing is best effort
+        else:
+            engine.close_spider(self._crawler.spider, "database_error").addErrback(lambda _: None)
 
     def flush(self) -> None:
         """Record buffered observations in one transaction, each in its own savepoint (all or nothing).
@@ -205,10 +231,15 @@ class Checker:
         settings.set("DOWNLOAD_SLOTS", download_slots(accounts, self.politeness), priority="cmdline")
         crawler = Crawler(StatusSpider, settings)
         crawler.signals.connect(self._on_item, signal=signals.item_scraped)  # held weakly: a bound method
+        self._crawler, self._failure = crawler, None
         try:
             await deferred_to_future(runner.crawl(crawler, accounts=accounts, base_urls=self.base_urls))
         finally:
-            self.flush()
+            self._crawler = None
+            if self._failure is None:
+                self.flush()
+        if self._failure is not None:  # the run row stays unfinished, as after a crash: the database failed
+            raise self._failure
         reason = (crawler.stats.get_value("finish_reason") if crawler.stats else None) or "finished"
         finished = now_iso()
         for platform, run_id in run_ids.items():
@@ -242,8 +273,9 @@ class Checker:
 
 def _whole_store(exc: BaseException) -> bool:
     """An error of the database itself (locked, full, corrupt, I/O), not of one observation's values: a bad
-    value raises UnicodeEncodeError, TypeError, ValueError, sqlite3.ProgrammingError, IntegrityError or DataError."""
-    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+    value raises UnicodeEncodeError, TypeError, ValueError, sqlite3.ProgrammingError, IntegrityError or DataError.
+    The outermost `db.atomic()` raises the first kinds as StoreError."""
+    return isinstance(exc, StoreError) or isinstance(exc, sqlite3.DatabaseError) and not isinstance(
         exc, (sqlite3.ProgrammingError, sqlite3.IntegrityError, sqlite3.DataError))
 
 

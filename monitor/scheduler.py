@@ -8,6 +8,10 @@ Jobs (all `async def`, on the loop thread, one run at a time each, a late run ne
 - reload: re-reads the watchlist when its content changes; a broken edit keeps the last good one.
 - renew: renews the service lease (one `run` per database, monitor.outbox.Lease) well within its expiry.
 After each crawl the platform's health is assessed (blind / recovered).
+A job that meets a failure of the database itself (another process holds the write lock past the busy timeout,
+a full disk, an I/O error) logs ONE line saying what was not done and when it is tried again (`Service.failed`,
+used by `every`, by each crawl task and by the stop), and the service goes on: what the job did not write is
+redone by its next run, and what earlier transactions stored stays. Any other error is a bug: its traceback.
 Each tick compares the wall clock's progress with the monotonic clock's: a step is logged once, and a step
 back re-bases the stored next checks (`due.rebase`) so due accounts are not held back by it.
 """
@@ -26,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor import due, health
-from monitor.errors import BanwatchError, InvalidWatchlist, WatchlistError
-from monitor.outbox import DELIVERY_LEASE, LEASE_RENEW_S, SERVICE_LEASE, Lease
+from monitor.errors import BanwatchError, InvalidWatchlist, WatchlistError, store_failure
+from monitor.outbox import DELIVERY_LEASE, LEASE_RENEW_S, SERVICE_LEASE, Lease, new_owner
 from monitor.runner import Checker
 from monitor.settings import SlackSettings
 from monitor.store import Store
@@ -37,6 +41,19 @@ from spiders.platforms import PLATFORMS
 
 log = logging.getLogger("banwatch.service")
 SHUTDOWN_GRACE_S = 8.0  # in-flight crawls get this long; the process is gone within 10 s
+
+# What a job that met a failure of the database did not do, and when it is done instead (see Service.failed).
+NOT_DONE = {
+    "tick": ("tick skipped", "trying again next tick"),
+    "deliver": ("delivery interrupted", "alerts not marked sent stay in the outbox; trying again next delivery"),
+    "reload": ("watchlist reload not applied", "the last applied watchlist keeps running; trying again next reload"),
+    "prune": ("pruning stopped", "the rest is pruned on the next daily pass"),
+    "renew": ("service lease not renewed", f"trying again in {LEASE_RENEW_S:g}s"),
+}
+
+
+def _accounts(n: int) -> str:
+    return f"{n} account{'s' if n != 1 else ''}"
 
 
 def fingerprint(path: str) -> str | None:
@@ -72,6 +89,9 @@ class Service:
         self.stopped: asyncio.Future[None] | None = None
         self.runner: Any = None
         self.notifier: Any = None  # built once in the delivery thread: it caches Slack channel ids
+        # One delivery-lease owner for the service's life: a pass whose release met a locked database leaves
+        # the lease behind, and the next pass, the same owner, takes it over instead of waiting for its expiry.
+        self.delivery_owner = new_owner()
         self.started_at = now_iso()
         self.ticks, self.tick_seconds = 0, 0.0
         self.clock = clock or Clock()
@@ -90,6 +110,16 @@ class Service:
             self.store.set_health(platform, state, since, detail, channels, at, settings.give_up)
         else:
             self.store.health_alert(subject, detail, channels, at, settings.give_up)
+
+    def failed(self, job: str, exc: BaseException, not_done: str, then: str) -> None:
+        """Log a job's failure. One of the database itself (locked past the busy timeout, full, I/O error, see
+        monitor.errors.store_failure) is one ERROR line: `<not_done>: <file>: <what happened>; <then>`; the
+        job's transaction was rolled back and the job's next run does it. Anything else is a bug: its traceback."""
+        error = store_failure(exc, self.db_path, getattr(self.store.db, "busy_timeout", None))
+        if error is None:
+            log.error("%s failed", job, exc_info=exc)
+        else:
+            log.error("%s: %s; %s", not_done, error.fault, then)
 
     # -- jobs ---------------------------------------------------------------------------------------
 
@@ -114,13 +144,14 @@ class Service:
                                 "tick_ms_mean": f"{1000 * self.tick_seconds / self.ticks:.3f}"}, now)
 
     def check_clock(self) -> str:
-        """The wall time of this tick, after noticing a wall-clock step since the previous one."""
+        """The wall time of this tick, after noticing a wall-clock step since the previous one. The reading
+        is kept once the re-basing is stored: a tick that could not store it measures the step again."""
         reading = (self.clock.wall(), self.clock.monotonic())
         step = due.clock_step(self.last_reading, reading) if self.last_reading else 0.0
-        self.last_reading = reading
         now = iso(reading[0])
+        moved = due.rebase(self.store, -step, now) if step < 0 else 0
+        self.last_reading = reading
         if step:
-            moved = due.rebase(self.store, -step, now) if step < 0 else 0
             log.warning("the wall clock stepped %s by %.1f s; %s", "back" if step < 0 else "forward", abs(step),
                         f"{moved} scheduled checks moved back by it" if step < 0
                         else "overdue accounts are checked once")
@@ -129,18 +160,26 @@ class Service:
     async def crawl(self, platform: str, accounts: list[Any]) -> None:
         started = time.monotonic()
         try:
-            checker = Checker(self.store, accounts, self.base_urls, self.channel, self.watchlist.politeness,
-                              self.watchlist.alerts, command="run")
-            await checker.crawl(self.runner, [a.key for a in accounts])
+            try:
+                checker = Checker(self.store, accounts, self.base_urls, self.channel, self.watchlist.politeness,
+                                  self.watchlist.alerts, command="run")
+                await checker.crawl(self.runner, [a.key for a in accounts])
+            except Exception as exc:
+                self.failed(f"{platform}: crawl", exc,
+                            f"{platform}: crawl of {_accounts(len(accounts))} not recorded",
+                            "what it did not record stays due; trying again next tick")
+                return
             s = checker.summary
             counts = ", ".join(f"{n} {st}" for st, n in sorted(s.counts.items()))
             why = ", ".join(f"{rule} ×{n}" for rule, n in s.unknown_rules.most_common(3))
             log.info("%s: %d accounts in %.1fs: %s%s%s", platform, len(accounts),
                      time.monotonic() - started, counts, f" ({why})" if why else "",
                      "".join(f"; change {c.key} {c.from_status} → {c.to_status}" for c in s.changes))
-            self.assess(platform, s.unknown_rules.most_common(3))
-        except Exception:
-            log.exception("%s: crawl failed", platform)
+            try:
+                self.assess(platform, s.unknown_rules.most_common(3))
+            except Exception as exc:
+                self.failed(f"{platform}: health assessment", exc, f"{platform}: health not assessed",
+                            "assessed again after its next crawl")
         finally:
             self.running.pop(platform, None)
 
@@ -176,8 +215,8 @@ class Service:
         if current != self.settling:  # changed since the last look: let the editor finish writing it
             self.settling = current
             return
-        self.settling = None
-        self.seen = current
+        # Read the same twice: apply it. What this pass knows is kept only once its writes are stored: a pass
+        # that meets a failing database raises before, and the next pass applies the same version again.
         try:
             fresh = load(self.watchlist.path)
         except (InvalidWatchlist, MemoryError, RecursionError) as failure:
@@ -185,18 +224,16 @@ class Service:
             # other (last good watchlist kept, one health alert), never a reload job that died in the log
             exc = failure if isinstance(failure, InvalidWatchlist) else InvalidWatchlist([WatchlistError(
                 self.watchlist.path, None, None, f"cannot be loaded ({type(failure).__name__})")])
-            self.broken = str(exc)
-            log.error("watchlist not reloaded, still running the last good one:\n%s", exc)
             self.health("watchlist", f"the watchlist is broken; the last good one keeps running. {exc}", now_iso())
+            self.seen, self.settling, self.broken = current, None, str(exc)
+            log.error("watchlist not reloaded, still running the last good one:\n%s", exc)
             return
-        old = set(self.watchlist.by_key)
-        self.watchlist = fresh
         self.store.sync_watchlist(fresh, now_iso())
-        new = set(fresh.by_key)
-        log.info("watchlist reloaded: %d accounts (+%d, -%d)", len(new), len(new - old), len(old - new))
         if self.broken:
-            self.broken = None
             self.health("watchlist", "the watchlist is fixed and reloaded.", now_iso())
+        old, new = set(self.watchlist.by_key), set(fresh.by_key)
+        self.watchlist, self.seen, self.settling, self.broken = fresh, current, None, None
+        log.info("watchlist reloaded: %d accounts (+%d, -%d)", len(new), len(new - old), len(old - new))
 
     async def prune(self) -> None:
         now = now_iso()
@@ -232,7 +269,7 @@ class Service:
 
         store = Store.open(self.db_path)  # sqlite connections belong to one thread
         try:
-            with Lease(store, DELIVERY_LEASE, "run").held() as other:
+            with Lease(store, DELIVERY_LEASE, "run", owner=self.delivery_owner).held() as other:
                 if other is not None:
                     log.info("alerts: %s (pid %s on %s) is delivering; this pass is skipped", other.command,
                              other.pid, other.host)
@@ -253,6 +290,8 @@ class Service:
         """Run `job` after `delay`, then every `period` seconds of the loop's monotonic clock until stopping.
 
         A run that overran its period is followed at once by one more, never by one per missed period.
+        A run that fails is logged (`failed`: one line when the database failed, NOT_DONE) and the next one
+        comes on time.
         """
         loop = asyncio.get_running_loop()
         assert self.stopped is not None
@@ -263,8 +302,9 @@ class Service:
                 return
             try:
                 await job()
-            except Exception:
-                log.exception("%s failed", getattr(job, "__name__", "job"))
+            except Exception as exc:
+                name = getattr(job, "__name__", "job")
+                self.failed(name, exc, *NOT_DONE.get(name, (f"{name} not done", "trying again next time")))
             at = max(at + period, loop.time())
 
     async def serve(self, runner: Any) -> None:
@@ -286,9 +326,17 @@ class Service:
         await self._drain()
         for job in jobs:
             job.cancel()  # only a delivery that outlived the grace period is still running
-        self.store.set_service({"stopped_at": now_iso()}, now_iso())
-        self.lease.release()
-        self.store.close()
+        try:
+            with self.store.db.atomic():  # one wait for a locked database, not one per write
+                self.store.set_service({"stopped_at": now_iso()}, now_iso())
+                self.lease.release()
+        except Exception as exc:  # the stop still ends cleanly: the lease of a process that is gone is free
+            if store_failure(exc, self.db_path) is None:
+                raise
+            self.failed("stop", exc, "stop not recorded",
+                        "stopped_at is not set; the service lease is free once this process has exited")
+        finally:
+            self.store.close()
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self.stopping:
