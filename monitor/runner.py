@@ -229,11 +229,12 @@ class Checker:
         self._round_counts = Counter()
         settings = runner.settings.copy()
         settings.set("DOWNLOAD_SLOTS", download_slots(accounts, self.politeness), priority="cmdline")
+        settings.set("BANWATCH_BASE_URLS", dict(self.base_urls), priority="cmdline")  # the spider reads it
         crawler = Crawler(StatusSpider, settings)
         crawler.signals.connect(self._on_item, signal=signals.item_scraped)  # held weakly: a bound method
         self._crawler, self._failure = crawler, None
         try:
-            await deferred_to_future(runner.crawl(crawler, accounts=accounts, base_urls=self.base_urls))
+            await deferred_to_future(runner.crawl(crawler, accounts=accounts))
         finally:
             self._crawler = None
             if self._failure is None:
@@ -287,8 +288,13 @@ def run_in_reactor(main: Callable[[Any], Awaitable[T]], settings: dict[str, Any]
     from scrapy.settings import Settings
     from scrapy.utils.reactor import install_reactor
 
+    from monitor.settings import base_urls_from_env, secrets_from_env
+
     project = Settings()
     project.setmodule("spiders.settings", priority="project")  # wherever banwatch is run from
+    # The spider's configuration as the environment holds it now (spiders.settings read it when first imported).
+    project.setdict({"BANWATCH_BASE_URLS": base_urls_from_env(), "BANWATCH_SECRETS": secrets_from_env()},
+                    priority="project")
     install_reactor(project["TWISTED_REACTOR"])
     from twisted.internet import reactor
 

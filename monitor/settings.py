@@ -81,10 +81,11 @@ def answer_limits_from_env(env: Mapping[str, str] | None = None) -> dict[str, in
 
 def scrapy_overrides(env: Mapping[str, str] | None = None) -> dict[str, object]:
     """Scrapy settings a user may tune from the environment: BANWATCH_DOWNLOAD_TIMEOUT (seconds, default 20),
-    and BANWATCH_<PLATFORM>_MAX_ANSWER (the spider's ANSWER_MAXSIZE setting, see answer_limits_from_env)."""
+    and BANWATCH_<PLATFORM>_MAX_ANSWER (the spider's BANWATCH_ANSWER_MAXSIZE setting, see
+    answer_limits_from_env)."""
     env = os.environ if env is None else env
     limits = answer_limits_from_env(env)
-    out: dict[str, object] = {"ANSWER_MAXSIZE": limits} if limits else {}
+    out: dict[str, object] = {"BANWATCH_ANSWER_MAXSIZE": limits} if limits else {}
     found = _seconds(env, "BANWATCH_DOWNLOAD_TIMEOUT", 20)
     if found is None:
         return out
@@ -94,12 +95,23 @@ def scrapy_overrides(env: Mapping[str, str] | None = None) -> dict[str, object]:
     return {**out, "DOWNLOAD_TIMEOUT": seconds}
 
 
-def secrets_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+class SecretValues(dict[str, str]):
+    """Credential name -> value, a dict whose repr and str show the names only: it is the value of the
+    BANWATCH_SECRETS Scrapy setting, and settings get printed (pprint, `scrapy settings`, a traceback's
+    locals). The values themselves go into request headers and nowhere else."""
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{name!r}: '<secret>'" for name in self) + "}"
+
+    __str__ = __repr__
+
+
+def secrets_from_env(env: Mapping[str, str] | None = None) -> SecretValues:
     """The platform credentials that are set (names from each platform's `credentials`). Values are secrets:
     they go into request headers and nowhere else."""
     env = os.environ if env is None else env
     names = {name for p in PLATFORMS.values() for name in p.credentials}
-    return {name: env[name] for name in sorted(names) if env.get(name)}
+    return SecretValues({name: env[name] for name in sorted(names) if env.get(name)})
 
 
 @dataclass(frozen=True)

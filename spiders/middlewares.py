@@ -8,7 +8,7 @@ MetaRefreshMiddleware's: both mark it with `redirect_urls` meta) before it is do
 
 - when the target's origin (scheme, host, port) is not the origin of every URL in the chain so far, removes
   every header named in CREDENTIAL_HEADERS and every header whose value contains a credential value (the
-  spider's `secrets`, from monitor.settings.secrets_from_env), plus `Host`, which names the first server;
+  crawler's BANWATCH_SECRETS setting and the spider's `secrets`), plus `Host`, which names the first server;
 - refuses a redirect to a host that is not a public server (`non_public`): an IP address in any spelling a
   resolver accepts that is loopback, private, link-local, unspecified, multicast, reserved or otherwise not
   global, or a local name (`localhost`, `.local`, `.internal`, a name without a dot...). Such a redirect is
@@ -97,14 +97,18 @@ class RedirectGuardMiddleware:
         return cls(crawler)
 
     def secrets(self) -> Mapping[str, str]:
+        """The values to look for: those given, else the BANWATCH_SECRETS setting the spider reads its own from,
+        and the spider's (`secrets=` given to it take the setting's place there). Never the environment."""
         if self._secrets is not None:
             return self._secrets
+        if self.crawler is None:
+            return {}
+        from spiders.status import settings_secrets
+
+        found = settings_secrets(self.crawler.settings)  # shown by name only, like the setting
         spider = getattr(self.crawler, "spider", None)
-        secrets = getattr(spider, "secrets", None)
-        if secrets is None:
-            from monitor.settings import secrets_from_env
-            secrets = secrets_from_env()
-        return secrets
+        found.update({f"spider:{name}": value for name, value in (getattr(spider, "secrets", None) or {}).items()})
+        return found
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         chain = request.meta.get("redirect_urls")

@@ -1,6 +1,23 @@
-"""Scrapy settings for banwatch's StatusSpider (also what `scrapy crawl status` uses via scrapy.cfg)."""
+"""Scrapy settings for banwatch's StatusSpider (also what `scrapy crawl status` uses via scrapy.cfg).
+
+Every name here is a setting Scrapy 2.19 knows (scrapy.settings.default_settings), except banwatch's own,
+all named BANWATCH_* and read by the spider (spiders/status.py) and the redirect guard (spiders/middlewares.py):
+
+- BANWATCH_BASE_URLS: platform name -> base URL that replaces the platform's own (scheme and host), from the
+  BANWATCH_<PLATFORM>_BASE_URL environment variables (monitor.settings.base_urls_from_env).
+- BANWATCH_SECRETS: credential name -> value (monitor.settings.secrets_from_env), a SecretValues whose repr
+  shows the names only. The values go into request headers and nowhere else; Scrapy's "Overridden settings"
+  log line lists only the settings Scrapy itself defines, so never this one.
+- BANWATCH_ANSWER_MAXSIZE: platform name -> largest answer read, in bytes, from BANWATCH_<PLATFORM>_MAX_ANSWER
+  (monitor.settings.scrapy_overrides); a platform not in it is held to its Platform.max_answer.
+
+The spider reads them from the crawler's settings, never from the environment: `banwatch` sets them on each
+crawl (monitor/runner.py: the base URLs it was given, at cmdline priority); here they are read from the
+environment once, when this module is loaded, which is what a `scrapy crawl status` dry run uses.
+"""
 
 from monitor import __version__
+from monitor.settings import base_urls_from_env, secrets_from_env
 
 BOT_NAME = "banwatch"
 SPIDER_MODULES = ["spiders.status"]
@@ -45,5 +62,9 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "WARNING"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
+
+# banwatch's own settings (see the module docstring).
+BANWATCH_BASE_URLS = base_urls_from_env()
+BANWATCH_SECRETS = secrets_from_env()
+BANWATCH_ANSWER_MAXSIZE: dict[str, int] = {}

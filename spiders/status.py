@@ -8,18 +8,23 @@ objects (`accounts=`); from the command line, `scrapy crawl status -a watchlist=
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from monitor.model import Account, Observation, Reply, Status, Verdict
+from monitor.settings import SecretValues
 from monitor.timeutil import iso
 from spiders.platforms import PLATFORMS
 from spiders.platforms.base import MissingCredentials, Politeness, Probe, answer_limits, rebase
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,11 @@ def failure_rule(failure: Failure) -> str:
     return next((rule for name, rule in _FAILURE_RULES if name in names), "network_error")
 
 
+def settings_secrets(settings: BaseSettings) -> SecretValues:
+    """The BANWATCH_SECRETS setting (a mapping, or JSON text from `-s`), as a SecretValues: shown by name only."""
+    return SecretValues({str(k): str(v) for k, v in settings.getdict("BANWATCH_SECRETS").items() if v})
+
+
 def download_slot(account: Account) -> str:
     """Politeness is per platform, and per instance on Mastodon (each instance limits on its own)."""
     if account.platform == "mastodon":
@@ -73,30 +83,38 @@ def download_slots(accounts: list[Account], politeness: Callable[[str], Politene
 
 
 class StatusSpider(scrapy.Spider):
+    """Configured by its crawler's settings (spiders/settings.py documents them): BANWATCH_BASE_URLS,
+    BANWATCH_SECRETS and BANWATCH_ANSWER_MAXSIZE. It never reads the environment. `base_urls=` and `secrets=`
+    given to the constructor take the place of the settings."""
+
     name = "status"
 
     def __init__(self, accounts: list[Account] | None = None, base_urls: dict[str, str] | None = None,
                  watchlist: str | None = None, keep_evidence: bool | str = True,
-                 secrets: dict[str, str] | None = None, **kwargs: Any) -> None:
+                 secrets: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if accounts is None and watchlist:
             from monitor.watchlist import load
             accounts = list(load(watchlist).accounts)
             keep_evidence = False  # the dry run prints observations as JSON lines
-        if base_urls is None:
-            from monitor.settings import base_urls_from_env
-            base_urls = base_urls_from_env()
-        if secrets is None:
-            from monitor.settings import secrets_from_env
-            secrets = secrets_from_env()
         self.accounts = {a.key: a for a in accounts or []}
-        self.base_urls, self.secrets = base_urls, secrets
+        self.base_urls: dict[str, str] = dict(base_urls or {})
+        self.secrets: SecretValues = SecretValues(secrets or {})
         self.keep_evidence = keep_evidence is True
 
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> StatusSpider:
+        if kwargs.get("base_urls") is None:
+            kwargs["base_urls"] = crawler.settings.getdict("BANWATCH_BASE_URLS")
+        if kwargs.get("secrets") is None:
+            kwargs["secrets"] = settings_secrets(crawler.settings)
+        spider: StatusSpider = super().from_crawler(crawler, *args, **kwargs)
+        return spider
+
     def max_answer(self, platform: str) -> int:
-        """The largest answer read from `platform`: the ANSWER_MAXSIZE setting (from
+        """The largest answer read from `platform`: the BANWATCH_ANSWER_MAXSIZE setting (from
         BANWATCH_<PLATFORM>_MAX_ANSWER, monitor.settings.scrapy_overrides), else Platform.max_answer."""
-        limits = self.settings.getdict("ANSWER_MAXSIZE") if hasattr(self, "crawler") else {}
+        limits = self.settings.getdict("BANWATCH_ANSWER_MAXSIZE") if hasattr(self, "crawler") else {}
         return int(limits.get(platform) or PLATFORMS[platform].max_answer)
 
     async def start(self) -> AsyncIterator[scrapy.Request | Observation]:
