@@ -63,6 +63,12 @@ def database_error(exc: BaseException, path: str, busy_timeout: float | None = N
                          "Free space on its disk (or prune old history: banwatch prune) and run again")
         if "disk I/O error" in msg:
             return error("disk I/O error", ": ", "Check the disk and the file's permissions, then run again")
+        if "readonly database" in msg:  # SQLITE_READONLY: the file (or its directory, for the WAL) is read-only
+            return error("the database is read-only", ": ",
+                         "Give this user write access to the file and its directory, then run again")
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in msg or "not a database" in msg):
+        return error("the database file is corrupt", ": ",
+                     "Restore it from a backup (`sqlite3 FILE .recover` may save what is left)")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return error("no space left on the device", ": ", "Free space and run again")
     return None

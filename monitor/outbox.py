@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor.errors import store_failure
 from monitor.redact import redact
 from monitor.store import Store
 
@@ -433,13 +434,20 @@ class Lease:
         store: Store | None = None
         try:
             while not stop.wait(every):
-                store = store or Store.open(self.store.path)  # sqlite connections belong to one thread
-                mine = Lease(store, self.key, self.command, self.owner, self.ttl)
-                mine.since = self.since
-                if (other := mine.take()) is not None:
+                try:
+                    store = store or Store.open(self.store.path)  # sqlite connections belong to one thread
+                    mine = Lease(store, self.key, self.command, self.owner, self.ttl)
+                    mine.since = self.since
+                    other = mine.take()
+                except Exception as exc:  # noqa: BLE001 - a failed renewal must not kill the holder
+                    if (fault := store_failure(exc, self.store.path)) is None:
+                        raise
+                    _log.error("%s lease not renewed: %s; trying again in %gs", self.key, fault.fault, every)
+                    continue
+                if other is not None:
                     _log.warning("%s lease lost to %s (pid %s on %s)", self.key, other.command, other.pid,
                                  other.host)
-        except Exception:  # noqa: BLE001 - a failed renewal must not kill the holder; the lease just expires
+        except Exception:  # noqa: BLE001 - a bug: logged whole; the lease just expires
             _log.exception("%s lease not renewed", self.key)
         finally:
             if store is not None:
