@@ -17,14 +17,15 @@ from typing import Any, TypeVar
 from monitor.errors import StoreError
 from monitor.model import Account, Observation, Status
 from monitor.state import ALERT_KINDS, LOSSES, advance, alert_kind
-from monitor.watchdog import Watchdog
-from monitor.watchlist import AlertSettings
-
-HELD = 10**9  # confirmations needed while a platform's classifier is drifting: never reached
-BATCH = 50  # observations recorded per transaction
 from monitor.store import Store
 from monitor.timeutil import now_iso
+from monitor.watchdog import Watchdog
+from monitor.watchlist import AlertSettings
 from spiders.platforms.base import Politeness
+
+HELD = 10**9  # confirmations needed while a platform's classifier is drifting: never reached
+BATCH = 50  # observations recorded per transaction, at most...
+BATCH_BYTES = 16 * 1024 * 1024  # ...and at most this much evidence held for it (answers may be MiBs each)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,6 +63,7 @@ class Checker:
         self.politeness, self.alerts = politeness, alerts or AlertSettings()
         self.watchdog = Watchdog(store, channel, self.alerts.kinds, self.alerts.give_up)
         self._batch: list[Observation] = []
+        self._batch_bytes = 0  # evidence bytes held in _batch
         self.on_observation = on_observation
         self.summary = CheckSummary()
         self._round_counts: Counter[tuple[str, str, str]] = Counter()  # (platform, status, rule) this crawl
@@ -70,7 +72,8 @@ class Checker:
         self._closing: Any = None  # the task closing a crawl the database failed
 
     def record(self, obs: Observation) -> None:
-        """Called for every observation a crawl yields; one transaction each."""
+        """Decide one observation and write what it changes (inside the caller's transaction: `flush`
+        records a batch in one, each observation in its own savepoint)."""
         account = self.accounts[obs.account_key]
         self.watchdog.observe(account, obs)
         # While a canary reads wrong, the classifier may be drifting: changes accumulate but are not confirmed.
@@ -150,13 +153,14 @@ class Checker:
         if self._failure is not None:
             return
         self._batch.append(item)
-        if len(self._batch) >= BATCH:
+        self._batch_bytes += len(item.evidence.body) if item.evidence is not None else 0
+        if len(self._batch) >= BATCH or self._batch_bytes >= BATCH_BYTES:
             try:
                 self.flush()
             except Exception as exc:
                 if not _whole_store(exc):
                     raise
-                self._failure, self._batch = exc, []
+                self._failure, self._batch, self._batch_bytes = exc, [], 0
                 self._close_crawl()
 
     def _close_crawl(self) -> None:
@@ -176,7 +180,7 @@ class Checker:
         (`<platform>.record_error`, see `record_isolated`); the rest of the batch commits. A crash loses at
         most the batch in flight; those accounts are simply observed again.
         """
-        batch, self._batch = self._batch, []
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
         if batch:
             with self.store.db.atomic():
                 for obs in batch:
