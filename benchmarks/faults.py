@@ -463,6 +463,34 @@ def lost_reply(kind: str) -> Row:
             bench.close()
 
 
+def lost_reply_wave() -> Row:
+    """1e: the same reset on a wave message (3 suspensions at once, wave_size 3), then on a reply in its thread."""
+    keys = [f"reddit:wreply{i}" for i in range(4)]
+    with FakePlatforms() as platforms, HostileSlack(fault="reset") as slack:
+        bench = Bench("1e", platforms, slack)
+        try:
+            baseline(bench, keys, alerts="wave_size: 3, wave_window: 10m")
+            procs, posts = [], []
+            for batch in (keys[:3], keys[3:]):  # the wave message, then a reply in its thread
+                suspend(bench, batch)
+                before = slack.post_calls()
+                procs.append(bench.cli("check"))
+                posts.append(slack.post_calls() - before)
+                procs += send_passes(bench, 4, posts)
+            book = ledger(bench, slack, keys)
+            waves = bench.rows("SELECT count(*) AS n FROM waves WHERE state = 'sent'")[0]["n"]
+            notes = (f"{len(slack.all_messages())} messages stored ({waves} wave message(s) and its thread) for "
+                     f"{len(keys)} alerts; chat.postMessage calls per delivery pass: {', '.join(map(str, posts))}")
+            if lost_note(book):
+                notes += f"; lost: {lost_note(book)}"
+            if traceback_in(*procs):
+                notes += "; a traceback was printed"
+            return Row("1e lost reply: reset on a wave message and a thread reply", len(keys), book.held,
+                       book.duplicates, book.lost, None, bench.peak_mib, notes=notes)
+        finally:
+            bench.close()
+
+
 # -- 2. two dispatchers on one database ------------------------------------------------------------------------
 
 
@@ -672,30 +700,53 @@ def waves() -> Row:
 
 
 def rate_limited() -> Row:
-    keys = ["reddit:limited0", "reddit:limited1"]
+    limited = (429, {"Retry-After": "3600"}, {"ok": False, "error": "ratelimited"})
+    service = "tick: 0.3s, deliver_every: 0.3s, reload_every: 5s"
+    defaults = "interval: 1s, confirmations: 1, confirm_delay: 0s"
     with FakePlatforms() as platforms, HostileSlack() as slack:
         bench = Bench("7", platforms, slack)
         try:
-            baseline(bench, keys, service="tick: 0.3s, deliver_every: 0.3s, reload_every: 5s",
-                     defaults="interval: 1s, confirmations: 1, confirm_delay: 0s")
+            # `check` meets the 429 at its end
+            keys = ["reddit:limited0", "reddit:limited1"]
+            baseline(bench, keys, service=service, defaults=defaults)
             suspend(bench, keys)
-            slack.fail_with = (429, {"Retry-After": "3600"}, {"ok": False, "error": "ratelimited"})
+            slack.fail_with = limited
             check = bench.cli("check", timeout=120)
-            posts_after_check = slack.post_calls()
-            run = bench.start("run")
-            time.sleep(4.0)  # several ticks and delivery passes while the channel is held
-            code, stop_s = run.stop()
+            check_posts = slack.post_calls()
             book = ledger(bench, slack, keys)
             said = "says when" if "Slack asked to wait 3600s" in check.stdout else "does not say when"
-            notes = (f"`check` returned in {check.seconds:.1f} s (exit {check.code}, {posts_after_check} post, "
-                     f"{said}); `run` SIGTERM→exit {stop_s:.1f} s (exit {code}); {slack.post_calls()} post(s) in all")
-            if traceback_in(check, run):
-                notes += "; a traceback was printed"
-            return Row("7 Slack 429, Retry-After 3600", len(keys), book.held, book.duplicates, book.lost, None,
-                       bench.peak_mib, notes=notes, extra={"check_s": round(check.seconds, 2),
-                                                           "sigterm_exit_s": round(stop_s, 2)})
+            check_tb, peak = traceback_in(check), bench.peak_mib
         finally:
             bench.close()
+    with FakePlatforms() as platforms, HostileSlack() as slack:
+        bench = Bench("7", platforms, slack)
+        try:
+            # `run` meets it in its own delivery pass, then is stopped while the channel is held for an hour
+            keys = ["reddit:limited2", "reddit:limited3"]
+            baseline(bench, keys, service=service, defaults=defaults)
+            slack.fail_with = limited
+            run = bench.start("run")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not bench.rows("SELECT 1 FROM service WHERE key = 'last_tick_at'"):
+                time.sleep(0.2)
+            suspend(bench, keys)
+            while time.monotonic() < deadline and not bench.rows("SELECT 1 FROM alerts WHERE last_error IS NOT NULL"):
+                time.sleep(0.2)
+            time.sleep(1.5)  # several more delivery passes: the channel is held, Slack is not asked again
+            code, stop_s = run.stop()
+            run_book = ledger(bench, slack, keys)
+            run_posts = slack.post_calls()
+            peak = max(peak, bench.peak_mib)
+            run_tb = traceback_in(run)
+        finally:
+            bench.close()
+    notes = (f"`check` returned in {check.seconds:.1f} s (exit {check.code}, {check_posts} post, {said}); `run` "
+             f"got the 429 itself ({run_posts} post in all) and exited {stop_s:.1f} s after SIGTERM (exit {code})")
+    if check_tb or run_tb:
+        notes += "; a traceback was printed"
+    return Row("7 Slack 429, Retry-After 3600", 4, book.held + run_book.held, book.duplicates + run_book.duplicates,
+               book.lost + run_book.lost, None, peak, notes=notes,
+               extra={"check_s": round(check.seconds, 2), "sigterm_exit_s": round(stop_s, 2)})
 
 
 # -- 8. a wall on the second probe --------------------------------------------------------------------------------
@@ -1056,6 +1107,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[], Row]]] = {
     "1b": ("reply-500", lambda: lost_reply("1b")),
     "1c": ("reply-not-json", lambda: lost_reply("1c")),
     "1d": ("reply-slow", lambda: lost_reply("1d")),
+    "1e": ("reply-reset-wave", lost_reply_wave),
     "2": ("two-dispatchers", two_dispatchers),
     "3": ("crash-clock-skew", crash_clock_skew),
     "4": ("no-history-scope", no_history_scope),
