@@ -1,0 +1,158 @@
+"""The `accounts:` list: one account per entry (a platform and handle, or a profile URL), or an entity with
+accounts on several platforms; and the canaries of `platforms:`, which are accounts too. Each becomes an
+Account with its settings, or a `file:line: field:` problem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.model import Account
+from monitor.watchlist.settings import DEFAULTS, Reader
+from monitor.watchlist.values import opt_str
+from monitor.watchlist.yaml_safety import LineDict, LineList
+from spiders.platforms import PLATFORMS, UnresolvedUrl, resolve_url, server_problem
+
+# An entry's own keys, then the per-account settings of `defaults:` (declared in monitor.watchlist.settings).
+_SETTING_KEYS = ("tags", *(k for k in DEFAULTS.keys if k != "tags"))
+ACCOUNT_KEYS = ("platform", "handle", "id", "url", "name", *_SETTING_KEYS)
+ENTITY_KEYS = ("name", *_SETTING_KEYS, "accounts")
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    tags: tuple[str, ...]
+    line: int
+
+
+def known_platforms() -> str:
+    return ", ".join(sorted(PLATFORMS))
+
+
+def looks_like_url(value: Any) -> bool:
+    """A handle written as a link: with a scheme (any case), or a host with a dot then a path (`x.com/jack`;
+    a Reddit `u/name` is a handle)."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    return "://" in text or ("/" in text and "." in text.split("/", 1)[0])
+
+
+class AccountReader(Reader):
+    """Reads entries into accounts and entities, a duplicate (however written) naming its first line."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.accounts: list[Account] = []
+        self.entities: list[Entity] = []
+        self.first_line: dict[str, int] = {}
+
+    def entries(self, doc: LineDict, defaults: dict[str, Any]) -> None:
+        entries = doc.get("accounts")
+        if entries is None:
+            self.problem(doc.line, "accounts", "missing: list the accounts to watch under 'accounts:'")
+        elif not isinstance(entries, LineList):
+            self.problem(doc.key_lines["accounts"], "accounts", "must be a list of entries")
+        else:
+            for item, line in zip(entries, entries.item_lines):
+                self.entry(item, line, defaults)
+
+    def canary_accounts(self, defaults: dict[str, Any]) -> None:
+        """The canaries `platforms:` declared, read last, tagged `canary`."""
+        for line, where, platform, handle, status in self.canaries:
+            opts = {**defaults, "tags": ("canary",)}
+            self.account(line, where, platform, handle, None, opts, name=f"canary ({status})", canary=status)
+
+    def entry(self, item: Any, line: int, defaults: dict[str, Any]) -> None:
+        if not isinstance(item, LineDict):
+            self.problem(line, "accounts", f"each entry must be a mapping, got {item!r}")
+            return
+        if "accounts" in item:
+            self.entity(item, defaults)
+            return
+        self.check_keys(item, ACCOUNT_KEYS)
+        for a, b in (("handle", "id"), ("handle", "url"), ("id", "url")):
+            if a in item and b in item:
+                self.problem(item.key_lines[b], b, f"give either {a} or {b}, not both")
+                return
+        opts = DEFAULTS.fill(self, item, defaults)
+        handle_key = "id" if "id" in item else "handle"
+        platform = item.get("platform")
+        if platform is not None and not isinstance(platform, str):
+            platform = str(platform)
+        line_of = item.key_lines.get(handle_key) or item.key_lines.get("url") or item.line
+        self.account(line_of, "url" if "url" in item else handle_key, platform, item.get(handle_key),
+                     item.get("url"), opts, name=opt_str(item.get("name")))
+
+    def entity(self, item: LineDict, defaults: dict[str, Any]) -> None:
+        self.check_keys(item, ENTITY_KEYS)
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            self.problem(item.line, "name", "an entry with accounts needs a name (the person or outlet)")
+            return
+        if any(e.name == name for e in self.entities):
+            self.problem(item.key_lines["name"], "name", f"duplicate entity {name!r}")
+            return
+        opts = DEFAULTS.fill(self, item, defaults)
+        self.entities.append(Entity(name=name, tags=opts["tags"], line=item.line))
+        accounts = item["accounts"]
+        if not isinstance(accounts, LineDict) or not accounts:
+            self.problem(item.key_lines["accounts"], "accounts",
+                         "must map platforms to handles, e.g. {weibo: \"1234567890\", bluesky: name.bsky.social}")
+            return
+        for platform, handle in accounts.items():
+            line = accounts.key_lines[platform]
+            is_url = looks_like_url(handle)
+            self.account(line, f"accounts.{platform}", str(platform), None if is_url else handle,
+                         handle if is_url else None, opts, entity=name)
+
+    def account(self, line: int, field_: str, platform: str | None, handle: Any, url: Any,
+                opts: dict[str, Any], name: str | None = None, entity: str | None = None,
+                canary: str | None = None) -> None:
+        if url is not None:
+            platform, handle = self.resolve_url(line, field_, platform, url)
+            if handle is None:
+                return
+        if platform is None:
+            self.problem(line, "platform", f"missing: give a platform ({known_platforms()}) or a profile url")
+            return
+        if platform not in PLATFORMS:
+            self.problem(line, "platform" if not entity else field_,
+                         f"unknown platform {platform!r} (known: {known_platforms()})")
+            return
+        if handle is None or handle == "":
+            self.problem(line, "handle", "missing: give a handle, an id or a url")
+            return
+        if isinstance(handle, bool) or not isinstance(handle, (str, int)):
+            self.problem(line, field_, f"{handle!r} is not a handle: write it as a quoted string")
+            return
+        spec = PLATFORMS[platform]
+        canonical = spec.normalise(str(handle))
+        if canonical is None:
+            self.problem(line, field_, f"{str(handle)[:120]!r} is not a valid {spec.title} handle: expected "
+                                       f"{spec.handle_help}")
+            return
+        if spec.instance is not None and (problem := server_problem(spec.instance(canonical))) is not None:
+            self.problem(line, field_, f"{canonical}: {problem}")
+            return
+        key = f"{platform}:{canonical}"
+        if key in self.first_line:
+            self.problem(line, field_, f"duplicate account {key} (first declared on line {self.first_line[key]})")
+            return
+        self.first_line[key] = line
+        self.accounts.append(Account(
+            platform=platform, handle=canonical, key=key, name=name, entity=entity, tags=opts["tags"],
+            interval=opts["interval"], confirmations=opts["confirmations"],
+            confirm_delay=opts["confirm_delay"], line=line, canary=canary))
+
+    def resolve_url(self, line: int, field_: str, platform: str | None, url: Any) -> tuple[str | None, str | None]:
+        if not isinstance(url, str):
+            kind = "a list" if isinstance(url, list) else "a mapping" if isinstance(url, dict) else repr(url)
+            self.problem(line, field_, f"must be a profile URL written as text, not {kind}")
+            return None, None
+        try:
+            return resolve_url(url, platform)
+        except UnresolvedUrl as exc:
+            self.problem(line, field_, str(exc))
+            return None, None
