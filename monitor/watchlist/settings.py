@@ -110,7 +110,8 @@ def setting(default: Any, doc: str, convert: Callable[[Any], Any] | None = None,
 class Section:
     """A top-level key of the watchlist whose settings are the fields of `declared_by`.
 
-    `shape`: the error when its value is not a mapping ("{keys}" lists the keys). `make`: the value the
+    `shape`: the error when its value is not a mapping ("{keys}" lists the keys; in `name_shape`, those of plain
+    values). `make`: the value the
     Watchlist holds, from the settings' values (`declared_by(**values)` when None). `names`: the section maps
     each of these names (platforms; one is a `noun`) to its own mapping of the settings, which must be `name_shape`;
     `make` then also gets the name."""
@@ -172,7 +173,8 @@ class Section:
                                f"unknown {self.noun} {name!r} (known: {', '.join(sorted(self.names))})")
                 continue
             if not isinstance(conf, LineDict):
-                reader.problem(raw.key_lines[name], where, self.name_shape)
+                simple = ", ".join(s.key for s in self.settings if s.read is None)
+                reader.problem(raw.key_lines[name], where, self.name_shape.replace("{keys}", simple))
                 continue
             reader.check_keys(conf, self.keys, f"{where}.")
             out[name] = self._make(self.fill(reader, conf, self.defaults, where, name), name)
@@ -380,7 +382,7 @@ ALERTS = Section("alerts", AlertSettings, "must be a mapping, e.g. {slack_channe
                  rules=(_retry_cap,))
 PLATFORMS_SECTION = Section(
     "platforms", PlatformSettings, "must map platform names to settings, e.g. {weibo: {delay: 3s}}",
-    make=_politeness, names=PLATFORMS, noun="platform", name_shape="must be a mapping of concurrency, delay, batch")
+    make=_politeness, names=PLATFORMS, noun="platform", name_shape="must be a mapping of {keys}")
 SERVICE = Section("service", ServiceSettings, "must be a mapping of {keys} to durations such as 5s or 90d")
 RETENTION = Section("retention", Retention, "must be a mapping of {keys} to durations such as 5s or 90d")
 SECTIONS = (DEFAULTS, ALERTS, PLATFORMS_SECTION, SERVICE, RETENTION)
