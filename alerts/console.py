@@ -27,6 +27,6 @@ class ConsoleNotifier:
         self.echo(f"  (wave updated) {header}")
         return Delivery.sent(ts=ts)
 
-    def find(self, channel: str, channel_id: str | None, mark: Mark, oldest: float,
-             thread_ts: str | None = None) -> str | None:
+    def find(self, channel: str, channel_id: str | None, mark: Mark, attempted_at: float,
+             thread_ts: str | None = None, offset: float = 0.0, margin: float = 600.0) -> str | None:
         return None

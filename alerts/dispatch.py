@@ -23,8 +23,9 @@
 - A failure records the error and backs off exponentially from `retry_base` up to `retry_max` (5 minutes
   by default), never sooner than Retry-After; the rest of that channel waits so its alerts keep their
   order, other channels go on. A Retry-After (a 429) is measured from when Slack said it and holds every
-  pending alert of the channel until then, however long: slack-sdk never sleeps it out inside the call
-  (alerts/slack.py). After `give_up` the row is dead (`banwatch alerts retry`).
+  pending alert of the channel until then, up to a day (alerts.slack.RETRY_AFTER_MAX_S; being held counts
+  as tried): slack-sdk never sleeps it out inside the call (alerts/slack.py). After `give_up` the row is
+  dead (`banwatch alerts retry`).
 - A message Slack rejects as malformed (MALFORMED: blocks or text it will never accept) is sent once more
   simplified (plain text only, truncated); if that is rejected too the row is dead with both reasons. It
   does not hold the channel: the channel's later alerts go on in the same pass.
@@ -40,6 +41,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -123,10 +125,16 @@ class Dispatcher:
 
     def _kept(self, now: str, report: DeliveryReport) -> None:
         """What is left for later: each channel's first pending alert says when that channel goes next."""
-        pending = self.outbox.pending().values()
+        pending = self.outbox.pending()
         doubtful = self.outbox.in_doubt_rows()  # in doubt: looked for in the channel at next_attempt_at
-        firsts = [rows[0]["next_attempt_at"] for rows in pending] + [r["next_attempt_at"] for r in doubtful]
-        report.kept = sum(len(rows) for rows in pending) + len(doubtful)
+        # A channel goes next when its first pending alert is due, and not before its posts in doubt are
+        # looked for (they hold the channel); a channel with only posts in doubt, when they are looked for.
+        nexts: dict[str, str] = {channel: rows[0]["next_attempt_at"] for channel, rows in pending.items()}
+        for r in doubtful:
+            channel, at = r["channel"] or "", r["next_attempt_at"] or now
+            nexts[channel] = max(nexts.get(channel, at), at)
+        firsts = list(nexts.values())
+        report.kept = sum(len(rows) for rows in pending.values()) + len(doubtful)
         report.next_attempt_at = max(now, min(firsts)) if firsts else None
         report.retry_after = max(self._waits, default=None)
 
@@ -168,6 +176,7 @@ class Dispatcher:
         asked at most once per pass after a failure: a channel that cannot be asked now is blocked for the pass,
         one whose history cannot be read at all has its rows sent again (at least once)."""
         blocked: set[str] = set()
+        self._unreachable: set[str] = set()  # channels whose history could not be read now (_find)
         unread: dict[str, str] = {}  # channel -> why its history cannot be read (this pass)
         for wave in self.outbox.interrupted_waves():
             channel = wave["channel"]
@@ -177,6 +186,7 @@ class Dispatcher:
                                    Mark("banwatch_wave", "wave_id", wave["id"]), wave["created_at"], None,
                                    unread, blocked, now)
             if not asked:
+                self.outbox.wave_look_again(wave["id"], self._look_again_at(wave["attempts"], now))
                 continue
             if channel in unread:
                 self.outbox.wave_failed(wave["id"], f"interrupted; channel history unreadable ({unread[channel]}): "
@@ -194,6 +204,7 @@ class Dispatcher:
                                    Mark("banwatch_alert", "alert_id", row["id"]),
                                    row["attempted_at"] or row["created_at"], row["thread_ts"], unread, blocked, now)
             if not asked:
+                self.outbox.look_again(row["id"], self._look_again_at(row["attempts"], now))
                 continue
             if ts:
                 self.outbox.sent([row["id"]], ts, row["channel_id"] or self._known_id(channel), now)
@@ -203,7 +214,14 @@ class Dispatcher:
                     log.info("alert %s: sending it again (at least once): %s history unreadable (%s)", row["id"],
                              channel, unread[channel])
                 self.outbox.back_to_pending([row["id"]], now)
+        if self._unreachable:
+            self._abandon(self._unreachable, now, report)
+            blocked -= self._unreachable - self.outbox.sending_channels()  # nothing in doubt holds them now
         return blocked
+
+    def _look_again_at(self, attempts: int, now: str) -> str:
+        """When to ask a channel again whose history could not be read now: the row's backoff."""
+        return later(now, backoff(attempts, None, self.settings.retry_base, self.settings.retry_max))
 
     @staticmethod
     def _later(row: dict[str, Any], channel: str, blocked: set[str], now: str) -> bool:
@@ -214,40 +232,62 @@ class Dispatcher:
             return True
         return False
 
-    def oldest(self, attempted_at: str) -> float:
-        """Where in the channel's history (Slack's clock, epoch seconds) a post attempted at `attempted_at` (our
-        clock) can be: the attempt's time in Slack's clock, less CLOCK_SKEW_MARGIN_S for an offset not yet
-        measured or since changed."""
+    def _abandon(self, unreachable: set[str], now: str, report: DeliveryReport) -> None:
+        """Posts in doubt whose channel could not be asked in this pass, once they are past give_up, are dead:
+        nobody can say whether they reached the channel, and they must not hold it for ever. Their reason
+        says so; `banwatch alerts retry` sends them again."""
+        why = ("in doubt: the post's answer was lost (or a crash interrupted it) and the channel's history "
+               "could not be read before give_up, so it may have been posted once")
+        for wave in self.outbox.interrupted_waves():
+            members = self.outbox.wave_members(wave["id"])
+            if wave["channel"] in unreachable and members and self.outbox.expired(members, now):
+                self.outbox.wave_failed(wave["id"], why, now)
+                for alert_id in members:
+                    self.outbox.dead(alert_id, now)
+                report.dead += len(members)
+                log.error("wave %s (%d alerts) is dead: %s", wave["id"], len(members), why)
+        for row in [*self.outbox.interrupted(), *self.outbox.interrupted_replies()]:
+            if row["channel"] in unreachable and self.outbox.expired([row["id"]], now):
+                self.outbox.failed(row["id"], why, now)
+                self.outbox.dead(row["id"], now)
+                report.dead += 1
+                log.error("alert %s is dead: %s", row["id"], why)
+
+    def offset(self) -> float:
+        """The channel's clock minus ours, seconds, as last measured (CLOCK_OFFSET_KEY; 0 before any)."""
         if self._offset is None:
             try:
                 self._offset = float(self.store.get_service(CLOCK_OFFSET_KEY) or 0.0)
             except ValueError:
                 self._offset = 0.0
-        return _epoch(attempted_at) + self._offset - CLOCK_SKEW_MARGIN_S
+            if not math.isfinite(self._offset):
+                self._offset = 0.0
+        return self._offset
 
     def _measured(self, result: Delivery, now: str) -> None:
         """Keep the channel's clock offset shown by a post's answer (stored when it moved by over a second)."""
         if result.clock_offset is None:
             return
-        if self._offset is None:
-            self.oldest(now)  # reads the stored offset
-        if abs(result.clock_offset - (self._offset or 0.0)) > 1.0:
+        if abs(result.clock_offset - self.offset()) > 1.0:
             self._offset = result.clock_offset
             self.store.set_service({CLOCK_OFFSET_KEY: f"{result.clock_offset:.3f}"}, now)
 
     def _find(self, what: str, channel: str, channel_id: str | None, mark: Mark, attempted_at: str,
               thread_ts: str | None, unread: dict[str, str], blocked: set[str], now: str) -> tuple[bool, str | None]:
-        """Ask `channel`'s history for the message carrying `mark` (from `oldest(attempted_at)` on): (True, its
-        ts or None). (True, None) without asking when the channel's history is unreadable this pass;
+        """Ask `channel`'s history for the message carrying `mark`, posted from `attempted_at` (our clock) on,
+        read back to that moment in Slack's clock less CLOCK_SKEW_MARGIN_S (see SlackNotifier.find): (True,
+        its ts or None). (True, None) without asking when the channel's history is unreadable this pass;
         (False, None) when the channel cannot be asked now: it is added to `blocked` for the pass."""
         if channel in unread:
             return True, None
         try:
-            ts = self.notifier.find(channel, channel_id, mark, self.oldest(attempted_at), thread_ts=thread_ts)
+            ts = self.notifier.find(channel, channel_id, mark, _epoch(attempted_at), thread_ts=thread_ts,
+                                    offset=self.offset(), margin=CLOCK_SKEW_MARGIN_S)
         except NotifierError as exc:
             if not self._unreadable(channel, str(exc), unread, now):
                 log.warning("cannot reconcile %s yet: %s", what, exc)
                 blocked.add(channel)
+                self._unreachable.add(channel)
                 return False, None
             return True, None
         self._readable(channel, now)
@@ -395,7 +435,8 @@ class Dispatcher:
         retry_at = later(now, delay)
         if result.retry_after is not None:
             self._waits.append(result.retry_after)
-            self.outbox.hold_channel(channel, retry_at)
+            self.outbox.hold_channel(channel, retry_at, f"held: Slack asked to wait {result.retry_after:g}s "
+                                     f"({result.error})")
         return retry_at, delay
 
     def _failed(self, row: dict[str, Any], result: Delivery, now: str) -> None:

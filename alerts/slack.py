@@ -20,15 +20,17 @@ history scope the dispatcher sends an interrupted alert again: at least once (al
 
 from __future__ import annotations
 
+import email.utils
 import errno
 import logging
+import math
 import random
-import re
 import socket
 import time
 from collections.abc import Callable
 from typing import Any
 from urllib.error import HTTPError, URLError
+from urllib.request import HTTPRedirectHandler, HTTPSHandler, ProxyHandler, Request, build_opener
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -66,7 +68,8 @@ def granted_scopes(headers: Any) -> set[str] | None:
 
 
 def retry_after(headers: Any) -> float | None:
-    """Retry-After in seconds from a header mapping (values may be lists, as in slack-sdk's retry response)."""
+    """Retry-After in seconds from a header mapping (values may be lists, as in slack-sdk's retry response),
+    at most RETRY_AFTER_MAX_S; None when absent, negative, not a number or an HTTP date."""
     for name, value in (headers or {}).items():
         if str(name).lower() == "retry-after":
             value = value[0] if isinstance(value, list | tuple) and value else value
@@ -74,7 +77,9 @@ def retry_after(headers: Any) -> float | None:
                 seconds = float(str(value).strip())
             except ValueError:
                 return None  # an HTTP date: Slack sends seconds; the dispatcher's backoff applies
-            return seconds if seconds >= 0 else None
+            if not math.isfinite(seconds) or seconds < 0:
+                return None if math.isnan(seconds) or seconds < 0 else RETRY_AFTER_MAX_S
+            return min(seconds, RETRY_AFTER_MAX_S)
     return None
 
 
@@ -105,7 +110,26 @@ class ShortRateLimitRetryHandler(RetryHandler):
 
 
 _UNREACHED_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH}
-_SLACK_ERROR = re.compile(r"[a-z][a-z0-9_]*")  # how Slack names an error ("invalid_blocks", "ratelimited")
+RETRY_AFTER_MAX_S = 86400.0  # a Retry-After is honoured up to a day (alerts.give_up's default); more is a day
+HISTORY_PAGES_MAX = 25  # pages of conversations.history / .replies read to find one message (200 each)
+# The errors Slack documents for chat.postMessage, and its common Web API errors, that say the post was
+# refused: nothing was stored (api.slack.com/methods/chat.postMessage, "Errors"; the common errors on every
+# method page). Not here, so in doubt: internal_error and fatal_error ("It's possible some aspect of the
+# operation succeeded before the error was raised"), service_unavailable, and any code not documented.
+REFUSALS = frozenset("""
+    as_user_not_supported attachment_payload_limit_exceeded cannot_reply_to_message channel_is_archived
+    channel_not_found duplicate_channel_not_found duplicate_message_not_found ekm_access_denied invalid_blocks
+    invalid_blocks_format invalid_metadata_format invalid_metadata_schema is_archived message_limit_exceeded
+    messages_tab_disabled metadata_must_be_sent_from_app metadata_too_large msg_blocks_too_long msg_too_long
+    no_text not_in_channel rate_limited ratelimited restricted_action restricted_action_non_threadable_channel
+    restricted_action_read_only_channel restricted_action_thread_locked restricted_action_thread_only_channel
+    slack_connect_canvas_sharing_blocked slack_connect_file_link_sharing_blocked team_access_not_granted
+    too_many_attachments too_many_contact_cards invalid_attachments missing_file_data
+    access_denied accesslimited account_inactive deprecated_endpoint enterprise_is_restricted invalid_arg_name
+    invalid_arguments invalid_array_arg invalid_auth invalid_charset invalid_form_data invalid_post_type
+    method_deprecated missing_post_type missing_scope no_permission not_allowed_token_type not_authed
+    org_login_required request_timeout team_added_to_org token_expired token_revoked two_factor_setup_required
+""".split())
 
 
 def never_reached(error: BaseException | None) -> bool:
@@ -157,13 +181,14 @@ def _retry_handlers(posts: Callable[[str], bool] = posts_message) -> list[Any]:
 
 
 def refused(status: int, data: Any) -> bool:
-    """Slack refused the request in its own words — an HTTP status below 500 with its JSON
-    `{"ok": false, "error": "<code>"}`, or a 429 — so nothing was posted. Anything else (a 5xx, an HTML or
-    empty body, slack-sdk's "non-JSON format" stand-in) may have come after the message was stored."""
+    """Slack refused the post in its own words, so nothing was stored: a 429, or a 2xx/4xx answer (never a
+    redirect, never a 5xx) whose JSON is `{"ok": false, "error": <a code in REFUSALS>}`. Anything else — a
+    5xx, a 3xx, an HTML or empty body, slack-sdk's "non-JSON format" stand-in, internal_error, fatal_error,
+    a code Slack never documented — may have come after the message was stored."""
     if status == 429:
         return True
     code = data.get("error") if isinstance(data, dict) else None
-    return status < 500 and isinstance(code, str) and _SLACK_ERROR.fullmatch(code) is not None
+    return (200 <= status < 300 or 400 <= status < 500) and code in REFUSALS
 
 
 def _failure(exc: Exception) -> Delivery:
@@ -188,10 +213,54 @@ def _offset(ts: Any, began: float) -> float | None:
         return None
 
 
+def _before(messages: list[Any], oldest: float) -> bool:
+    """A page of history (newest first) reaches back before `oldest`."""
+    try:
+        return bool(messages) and float(messages[-1].get("ts")) < oldest
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
 def _clean(message: Message) -> tuple[str, Any]:
     """A message's text and blocks with any secret masked: what is posted never carries one."""
     r = redactor()
     return r.text(message.text), r.value(message.blocks)
+
+
+class _NoRedirects(HTTPRedirectHandler):
+    """Follow no redirect: the Web API never redirects, and urllib would turn a redirected post into a bare
+    GET (a 301/302/303) and carry the Authorization header to wherever it points. The 3xx is the answer."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class _WebClient(WebClient):
+    """slack-sdk's WebClient through an opener that follows no redirect (the rest is slack-sdk's own)."""
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if not url.lower().startswith(("http://", "https://")):
+            return super()._perform_urllib_http_request_internal(url, req)  # slack-sdk refuses it
+        handlers: list[Any] = [_NoRedirects(), HTTPSHandler(context=self.ssl)]
+        if isinstance(self.proxy, str):
+            handlers.insert(0, ProxyHandler({"http": self.proxy, "https": self.proxy}))
+        with build_opener(*handlers).open(req, timeout=self.timeout) as resp:
+            body = resp.read()
+            if resp.headers.get_content_type() != "application/gzip":
+                body = body.decode(resp.headers.get_content_charset() or "utf-8", errors="replace")
+            return {"status": resp.status, "headers": resp.headers, "body": body}
+
+
+def _slack_now(headers: Any) -> float | None:
+    """Slack's clock now (epoch seconds, to the second) from an answer's Date header, if it has one."""
+    for name, value in (headers or {}).items():
+        if str(name).lower() == "date":
+            value = value[0] if isinstance(value, list | tuple) and value else value
+            try:
+                return email.utils.parsedate_to_datetime(str(value)).timestamp()
+            except (TypeError, ValueError, IndexError):
+                return None
+    return None
 
 
 class SlackNotifier:
@@ -200,7 +269,7 @@ class SlackNotifier:
     exact = True
 
     def __init__(self, settings: SlackSettings, timeout: float = 10) -> None:
-        self.client = WebClient(token=settings.bot_token, base_url=settings.api_url,
+        self.client = _WebClient(token=settings.bot_token, base_url=settings.api_url,
                                 timeout=timeout,  # type: ignore[arg-type]  # urllib takes seconds as a float
                                 retry_handlers=_retry_handlers())
         self.default_channel = settings.channel
@@ -220,6 +289,10 @@ class SlackNotifier:
         except Exception as exc:  # noqa: BLE001 - any failure is retried later, never fatal
             return _failure(exc)
         self._ids[target] = resp.get("channel") or self._ids.get(target, "")
+        if not isinstance(resp.get("ts"), str) or _offset(resp.get("ts"), began) is None:
+            # ok, but without the message's id: it is stored, but a wave could not thread under it nor an
+            # update find it. Looked for (by its metadata) like any answer that was lost.
+            return Delivery.failed("Slack answered ok without the message's ts", uncertain=True)
         return Delivery.sent(resp.get("ts"), resp.get("channel"), clock_offset=_offset(resp.get("ts"), began))
 
     def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
@@ -258,23 +331,41 @@ class SlackNotifier:
             raise NotifierError(_failure(exc).error) from None
         raise NotifierError(f"channel_not_found: {channel} is not among the bot's conversations")
 
-    def find(self, channel: str, channel_id: str | None, mark: Mark, oldest: float,
-             thread_ts: str | None = None) -> str | None:
-        """The ts of the message carrying `mark`, or None if the channel has no such message."""
+    def find(self, channel: str, channel_id: str | None, mark: Mark, attempted_at: float,
+             thread_ts: str | None = None, offset: float = 0.0, margin: float = 600.0) -> str | None:
+        """The ts of the message carrying `mark`, or None if the channel has no such message.
+
+        `attempted_at` is when the post began, by our clock (epoch seconds); `offset` Slack's clock minus ours
+        as last measured. The channel's history is read newest first, down to the earlier of two estimates
+        of the attempt in Slack's clock, less `margin` seconds: `attempted_at + offset`, and Slack's own now
+        (the answer's Date header) less the time elapsed since the attempt by our clock. Either estimate
+        alone is enough: an offset measured before our clock was stepped, or a first post with none measured.
+        A thread's replies are read whole. At most HISTORY_PAGES_MAX pages: more raises NotifierError."""
         cid = channel_id or self.channel_id(channel or self.default_channel or "")
         try:
             if thread_ts:
                 pages = self.client.conversations_replies(channel=cid, ts=thread_ts, include_all_metadata=True,
                                                           limit=200)
             else:
-                pages = self.client.conversations_history(channel=cid, oldest=f"{oldest:.6f}",
-                                                          include_all_metadata=True, limit=200)
-            for page in pages:
+                pages = self.client.conversations_history(channel=cid, include_all_metadata=True, limit=200)
+            oldest: float | None = None
+            for number, page in enumerate(pages):
+                if number >= HISTORY_PAGES_MAX:
+                    raise NotifierError(f"the message was not found in {HISTORY_PAGES_MAX} pages of history")
+                if oldest is None and not thread_ts:
+                    estimates = [attempted_at + offset]
+                    if (slack_now := _slack_now(page.headers)) is not None:
+                        estimates.append(slack_now - max(0.0, time.time() - attempted_at))
+                    oldest = min(estimates) - margin
                 for msg in page.get("messages", []):
                     meta = msg.get("metadata") or {}
                     if meta.get("event_type") == mark.event_type and \
                             (meta.get("event_payload") or {}).get(mark.key) == mark.value:
                         return msg.get("ts")
+                if oldest is not None and _before(page.get("messages", []), oldest):
+                    return None  # newest first: the rest of the history is older than the attempt
+        except NotifierError:
+            raise
         except Exception as exc:  # noqa: BLE001
             raise NotifierError(_failure(exc).error) from None
         return None
@@ -307,8 +398,8 @@ class WebhookNotifier:
     def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
         return Delivery.failed("webhooks cannot update messages")
 
-    def find(self, channel: str, channel_id: str | None, mark: Mark, oldest: float,
-             thread_ts: str | None = None) -> str | None:
+    def find(self, channel: str, channel_id: str | None, mark: Mark, attempted_at: float,
+             thread_ts: str | None = None, offset: float = 0.0, margin: float = 600.0) -> str | None:
         return None
 
 

@@ -48,9 +48,31 @@ class Outbox:
         return out
 
     def interrupted(self) -> list[dict[str, Any]]:
-        """Alerts left `sending` by a crash (not those carried by a wave: the wave reconciles them)."""
-        return list(self.db.query(f"{_ALERT_ROW} WHERE al.state = 'sending' AND al.wave_id IS NULL "
-                                  "ORDER BY al.id"))
+        """Alerts left `sending` (by a crash, or in doubt) that are neither a reply in a thread
+        (`interrupted_replies`) nor carried by a wave still `sending` (the wave reconciles those): every
+        `sending` row is in exactly one of the three."""
+        return list(self.db.query(
+            f"{_ALERT_ROW} WHERE al.state = 'sending' AND al.thread_ts IS NULL AND (al.wave_id IS NULL OR "
+            "al.wave_id NOT IN (SELECT id FROM waves WHERE state = 'sending')) ORDER BY al.id"))
+
+    def sending_channels(self) -> set[str]:
+        """Channels with an alert `sending` (in flight, interrupted or in doubt)."""
+        return {r["channel"] for r in self.db.query("SELECT DISTINCT channel FROM alerts WHERE state = 'sending'")}
+
+    def look_again(self, alert_id: int, at: str) -> None:
+        """The channel could not be asked about this `sending` row now: ask again at `at`."""
+        with self.db.atomic():
+            self.db.execute("UPDATE alerts SET next_attempt_at = ? WHERE id = ? AND state = 'sending'", [at, alert_id])
+
+    def wave_look_again(self, wave_id: int, at: str) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE waves SET next_attempt_at = ? WHERE id = ? AND state = 'sending'", [at, wave_id])
+
+    def expired(self, alert_ids: list[int], now: str) -> bool:
+        """Every one of these alerts is past its give_up_at."""
+        row = self.db.execute(f"SELECT count(*) FROM alerts WHERE id IN ({','.join('?' * len(alert_ids))}) "
+                              "AND (give_up_at IS NULL OR give_up_at > ?)", [*alert_ids, now]).fetchone()
+        return row[0] == 0
 
     def interrupted_replies(self) -> list[dict[str, Any]]:
         return list(self.db.query(f"{_ALERT_ROW} WHERE al.state = 'sending' AND al.thread_ts IS NOT NULL "
@@ -172,11 +194,14 @@ class Outbox:
                             "next_attempt_at = ?, thread_ts = NULL, wave_id = NULL WHERE id = ?",
                             [redact(error)[:500], retry_at, alert_id])
 
-    def hold_channel(self, channel: str, until: str) -> None:
-        """Slack asked to wait (Retry-After): no pending alert of this channel is due before `until`."""
+    def hold_channel(self, channel: str, until: str, why: str) -> None:
+        """Slack asked to wait (Retry-After): no pending alert of this channel is due before `until`. Being
+        held counts as tried (attempts at least 1, `why` as the error if none): an alert held past its
+        give_up_at is dead, like one that failed, rather than tried once more however old."""
         with self.db.atomic():
-            self.db.execute("UPDATE alerts SET next_attempt_at = ? WHERE state = 'pending' AND channel IS ? "
-                            "AND next_attempt_at < ?", [until, channel, until])
+            self.db.execute("UPDATE alerts SET next_attempt_at = ?, attempts = max(attempts, 1), "
+                            "last_error = coalesce(last_error, ?) WHERE state = 'pending' AND channel IS ? "
+                            "AND next_attempt_at < ?", [until, redact(why)[:500], channel, until])
 
     def back_to_pending(self, ids: Iterable[int], at: str) -> None:
         """The channel has no trace of these: they are sent again, now."""

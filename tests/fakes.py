@@ -124,6 +124,11 @@ class FakePlatforms(_Server):
 
 
 class _SlackHandler(BaseHTTPRequestHandler):
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header: Slack's clock, `clock_offset` from ours."""
+        owner: FakeSlack = self.server.owner  # type: ignore[attr-defined]
+        return super().date_time_string(time.time() + owner.clock_offset if timestamp is None else timestamp)
+
     def _answer(self, params: dict[str, Any]) -> None:
         owner: FakeSlack = self.server.owner  # type: ignore[attr-defined]
         method = urlsplit(self.path).path.rsplit("/", 1)[-1]
@@ -223,10 +228,13 @@ class FakeSlack(_Server):
     `x-oauth-scopes` header, as Slack does; without channels:history, conversations.history / .replies answer
     missing_scope (every fake channel is public).
 
+    History is paged as Slack pages it: `limit` messages a page (newest first for conversations.history,
+    the thread in order for .replies) and a `next_cursor` while there are more.
+
     Lost answers: `lose` is a queue of what happens to the answer of the next accepted posts, AFTER the
     message is stored: "reset" (the connection is reset), "500" (an HTML 500 page), "html" (a 200 HTML page,
     not JSON), "slow" (the answer comes after `slow` seconds), None (answered normally). `clock_offset` is
-    Slack's clock minus the host's, in seconds: a message's ts is Slack's time.
+    Slack's clock minus the host's, in seconds: a message's ts and every answer's Date header are Slack's time.
     """
 
     SCOPES = "chat:write,channels:history,groups:history,channels:read,groups:read"
@@ -319,9 +327,14 @@ class FakeSlack(_Server):
             else:
                 msgs = [m for m in msgs if not m["thread_ts"] and m["ts"] > str(params.get("oldest", "0"))]
             with_meta = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
-            shown = [m if with_meta else {k: v for k, v in m.items() if k != "metadata"} for m in reversed(msgs)]
-            return 200, {}, {"ok": True, "messages": shown, "has_more": False,
-                             "response_metadata": {"next_cursor": ""}}
+            if method == "conversations.history":
+                msgs = list(reversed(msgs))  # newest first, as Slack pages a channel's history
+            start, limit = int(params.get("cursor") or 0), int(params.get("limit") or 100)
+            page = msgs[start:start + limit]
+            more = start + limit < len(msgs)
+            shown = [m if with_meta else {k: v for k, v in m.items() if k != "metadata"} for m in page]
+            return 200, {}, {"ok": True, "messages": shown, "has_more": more,
+                             "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
         return 200, {}, {"ok": False, "error": "unknown_method"}
 
     def _next_ts(self) -> str:

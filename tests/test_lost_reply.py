@@ -33,7 +33,7 @@ from alerts.notifier import Mark, Message
 from alerts.slack import SlackNotifier
 from monitor.model import Account
 from monitor.settings import slack_from_env
-from monitor.timeutil import later, now_iso, parse_iso
+from monitor.timeutil import later, now_iso
 from monitor.watchlist import AlertSettings
 from tests.fakes import FakeSlack
 from tests.test_delivery import World, people
@@ -164,10 +164,16 @@ def test_a_webhook_cannot_look_so_a_lost_answer_is_sent_again_at_least_once(tmp_
 # -- the reconciliation window ------------------------------------------------------------------------------
 
 
-def interrupted(w: World, alert_id: int, attempted_at: str) -> None:
-    """A crash after Slack stored the post and before the row was marked sent (as a kill -9 leaves it)."""
+def interrupted(w: World, alert_id: int, attempted_at: str, busy: int = 0) -> None:
+    """A crash after Slack stored the post and before the row was marked sent (as a kill -9 leaves it); then
+    `busy` other messages in the channel, so the post is not on the first page of its history."""
     w.store.db.execute("UPDATE alerts SET state = 'sending', attempted_at = ? WHERE id = ?", [attempted_at, alert_id])
     w.notifier.send("#banwatch", Message("the alert"), mark=Mark("banwatch_alert", "alert_id", alert_id))
+    for i in range(busy):
+        w.notifier.send("#banwatch", Message(f"someone else's message {i}"))
+
+
+BUSY = 210  # more than one page of history (200)
 
 
 @pytest.mark.parametrize("skew", (-120.0, -300.0, 120.0))
@@ -177,7 +183,7 @@ def test_an_interrupted_post_is_found_whatever_the_hosts_clock_says(tmp_path: Pa
     t0 = now_iso()
     w = world(tmp_path, slack, people(1), wave_size=1000)
     suspend_all(w, 1, t0)
-    interrupted(w, 1, t0)
+    interrupted(w, 1, t0, busy=BUSY)
     report = w.deliver(t0)
     assert report.reconciled == 1 and report.sent == 0 and copies(slack) == {1: 1}
     w.store.close()
@@ -185,12 +191,14 @@ def test_an_interrupted_post_is_found_whatever_the_hosts_clock_says(tmp_path: Pa
 
 def test_control_the_old_window_sends_it_again_when_slacks_clock_is_behind(
         tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The old window: a minute before the attempt by our clock, no Date header, no measured offset."""
     slack.clock_offset = -120.0
-    monkeypatch.setattr(Dispatcher, "oldest", lambda self, attempted_at: parse_iso(attempted_at).timestamp() - 60)
+    monkeypatch.setattr(alerts.dispatch, "CLOCK_SKEW_MARGIN_S", 60.0)
+    monkeypatch.setattr(alerts.slack, "_slack_now", lambda headers: None)
     t0 = now_iso()
     w = world(tmp_path, slack, people(1), wave_size=1000)
     suspend_all(w, 1, t0)
-    interrupted(w, 1, t0)
+    interrupted(w, 1, t0, busy=BUSY)
     w.deliver(t0)
     assert copies(slack) == {1: 2}, "not found in the shifted window: posted twice"
     w.store.close()
@@ -206,14 +214,45 @@ def test_a_skew_beyond_the_margin_is_covered_by_the_measured_offset(tmp_path: Pa
     stored = float(w.store.get_service(alerts.dispatch.CLOCK_OFFSET_KEY) or 0)
     assert abs(stored - skew) < 5, stored
     w.suspend("reddit:user1", later(t0, 5))
-    interrupted(w, 2, later(t0, 6))
+    interrupted(w, 2, later(t0, 6), busy=BUSY)
     assert w.deliver(later(t0, 7)).reconciled == 1 and copies(slack) == {1: 1, 2: 1}
-    # Control: without the measured offset the margin alone does not reach back far enough.
+    # Control: without the measured offset, and without Slack's Date header, the margin alone does not
+    # reach back far enough.
     w.store.set_service({alerts.dispatch.CLOCK_OFFSET_KEY: "0"}, t0)
     w.suspend("reddit:user2", later(t0, 8))
-    interrupted(w, 3, later(t0, 9))
-    report = w.deliver(later(t0, 10))
+    interrupted(w, 3, later(t0, 9), busy=BUSY)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(alerts.slack, "_slack_now", lambda headers: None)
+        report = Dispatcher(w.store, w.notifier, w.settings).deliver(later(t0, 10))
     assert report.reconciled == 0 and copies(slack)[3] == 2, "not found: posted again"
+    w.store.close()
+
+
+@pytest.mark.parametrize("skew", (-1500.0, 1500.0))
+def test_a_first_post_beyond_the_margin_is_found_by_slacks_date(tmp_path: Path, slack: FakeSlack,
+                                                               skew: float) -> None:
+    """No offset measured yet (the first post of a new database was interrupted), Slack's clock 25 minutes
+    off ours: Slack's Date header and the time elapsed since the attempt place it."""
+    slack.clock_offset = skew
+    t0 = now_iso()
+    w = world(tmp_path, slack, people(1), wave_size=1000)
+    suspend_all(w, 1, t0)
+    interrupted(w, 1, t0, busy=BUSY)
+    assert w.store.get_service(alerts.dispatch.CLOCK_OFFSET_KEY) is None
+    report = w.deliver(t0)
+    assert report.reconciled == 1 and copies(slack) == {1: 1}
+    w.store.close()
+
+
+def test_a_stale_offset_after_the_host_clock_was_corrected_is_covered_by_slacks_date(
+        tmp_path: Path, slack: FakeSlack) -> None:
+    """The offset was measured while the host was 15 minutes behind; its clock was then set right."""
+    t0 = now_iso()
+    w = world(tmp_path, slack, people(1), wave_size=1000)
+    w.store.set_service({alerts.dispatch.CLOCK_OFFSET_KEY: "900"}, t0)
+    suspend_all(w, 1, t0)
+    interrupted(w, 1, t0, busy=BUSY)
+    assert w.deliver(t0).reconciled == 1 and copies(slack) == {1: 1}
     w.store.close()
 
 

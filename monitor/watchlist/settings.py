@@ -272,7 +272,7 @@ class AlertSettings:
                                 "`retry_max`, and never less than Slack's `Retry-After`", v.positive_duration)
     retry_max: float = setting(
         300.0, "the longest wait between retries, so an alert goes out within this long once Slack is back after an "
-        "outage (Alertmanager retries at least every minute). Slack's `Retry-After` always wins, however long: a "
+        "outage (Alertmanager retries at least every minute). Slack's `Retry-After` always wins, up to a day: a "
         "rate-limited alert (429) is kept pending until then with the rest of its channel, `banwatch check` returns "
         "at once and says when it will go, and only a `Retry-After` of 5 s or less is waited out inside the call. "
         "Must not be shorter than `retry_base`; a longer `retry_base` alone raises it to `retry_base`",
