@@ -130,7 +130,8 @@ def test_other_unreadable_files_are_file_line_errors(content: bytes, expect: str
 def test_huge_missing_and_directory_are_file_errors(tmp_path: Path) -> None:
     huge = tmp_path / "huge.yaml"
     huge.write_bytes(b"accounts: []\n" + b"#" * MAX_BYTES)
-    with pytest.raises(InvalidWatchlist, match=r"huge\.yaml: larger than 1024 KiB, the most a watchlist may be"):
+    with pytest.raises(InvalidWatchlist, match=rf"huge\.yaml: larger than {MAX_BYTES // 1024} KiB, the most a "
+                                               "watchlist may be"):
         load(huge)
     with pytest.raises(InvalidWatchlist, match=r"missing\.yaml: file not found"):
         load(tmp_path / "missing.yaml")
@@ -222,3 +223,21 @@ def test_a_save_caught_half_written_is_not_a_broken_watchlist(tmp_path: Path) ->
         assert len(health_alerts(service)) == 1 and "the watchlist is broken" in health_alerts(service)[0]
     finally:
         service.store.close()
+
+
+def test_a_list_written_out_in_full_is_never_refused_for_its_values_and_aliases_still_are(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The value cap bounds what aliases add, not the size of a list written out: a watchlist of more values
+    than MAX_NODES, with no alias, loads (its size is bounded by MAX_BYTES); the control, with the cap taken
+    as absolute (EXPANSION 0), refuses it. A laughs file under the same cap is refused either way."""
+    from monitor import watchlist
+    from monitor.watchlist import yaml_safety
+
+    monkeypatch.setattr(watchlist, "MAX_NODES", 1_000)
+    text = "accounts:\n" + "".join(f"  - {{platform: reddit, handle: user{i}, tags: [a, b]}}\n" for i in range(300))
+    assert len(parse(text, "w.yaml").accounts) == 300  # ~2,700 values, no alias
+    with pytest.raises(InvalidWatchlist, match="grows past 1,000 values"):
+        parse(laughs(), "bomb.yaml")
+    monkeypatch.setattr(yaml_safety, "EXPANSION", 0)
+    with pytest.raises(InvalidWatchlist, match="grows past 1,000 values"):
+        parse(text, "w.yaml")

@@ -15,12 +15,16 @@ import yaml
 from monitor.errors import InvalidWatchlist, WatchlistError
 
 # Bounds on what a watchlist file may cost to load (docs/watchlist.md, "Size limits and aliases"). A file of
-# one-line accounts is ~37 bytes and 5 nodes an account, so 1 MiB is ~28,000 accounts and ~140,000 nodes: only
-# aliases (or a file of nothing but tiny values) reach MAX_NODES. A real watchlist nests about 6 levels deep.
-# monitor.watchlist re-exports these and passes its own copies in, so they are set (or lowered by a test) there.
-MAX_BYTES = 1 << 20
+# one-line accounts is ~40-60 bytes and 5-8 nodes an account, so 8 MiB is ~150,000-200,000 accounts (and
+# ~500 MiB of memory while it loads: a file that size is the user's own list, linear in its size). Aliases are
+# what can grow without bound: once expanded, a document may hold at most MAX_NODES values or twice its own
+# distinct values, whichever is more, so a file written out in full is never refused for its size in values,
+# and a "billion laughs" file is. A real watchlist nests about 6 levels deep. monitor.watchlist re-exports
+# these and passes its own copies in, so they are set (or lowered by a test) there.
+MAX_BYTES = 8 << 20
 MAX_NODES = 500_000  # nodes after aliases are expanded: every use of an alias counts its whole subtree again
 MAX_DEPTH = 50
+EXPANSION = 2  # ...or this many times the document's distinct nodes, when that is more
 
 
 class LineDict(dict):  # type: ignore[type-arg]
@@ -58,6 +62,18 @@ def _uses(node: yaml.Node) -> list[tuple[yaml.Node, int]]:
     if isinstance(node, yaml.MappingNode):
         return [(child, _line(k)) for k, v in node.value for child in (k, v)]
     return []
+
+
+def _distinct(root: yaml.Node) -> int:
+    """How many distinct nodes the composed document has: each counted once, however many aliases use it."""
+    seen, todo = {id(root)}, [root]
+    while todo:
+        node = todo.pop()
+        for child, _ in _uses(node):
+            if id(child) not in seen:
+                seen.add(id(child))
+                todo.append(child)
+    return len(seen)
 
 
 def _measure(root: yaml.Node, path: str, max_nodes: int, max_depth: int) -> WatchlistError | None:
@@ -151,6 +167,8 @@ def compose(text: str, path: str, max_nodes: int = MAX_NODES, max_depth: int = M
     """The document as str / LineList / LineDict (None when empty), measured before it is built."""
     try:
         root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - composing builds nodes only, never objects
+        if root is not None:
+            max_nodes = max(max_nodes, EXPANSION * _distinct(root))
         if root is not None and (bomb := _measure(root, path, max_nodes, max_depth)) is not None:
             raise InvalidWatchlist([bomb])
         return None if root is None else _value(root)  # depth ≤ max_depth, size ≤ max_nodes: measured above
