@@ -128,3 +128,27 @@ def test_guard_leaves_a_profile_that_merely_mentions_block_words_alone() -> None
     bio = _page("Someone (@someone) - Example", "<p>Access Denied. Just a moment... captcha, login, Cloudflare</p>")
     assert blocked(Reply("https://example.com/@someone", 200, HTML, bio), "x") is None
     assert blocked(Reply("https://example.com/user/login/about.json", 200, {}, b'{"kind": "t2"}'), "reddit") is None
+
+
+@pytest.mark.parametrize(("page", "name", "account", "url", "first"), CASES,
+                         ids=[f"{c[1]}{'-second' if c[4] else ''}-{c[0]}" for c in CASES])
+def test_a_block_page_is_never_counted_as_classifier_drift(page: str, name: str, account: Account, url: str,
+                                                           first: Verdict | None) -> None:
+    """A wall the platform's classifier does not know by name reads as the wall, not as an answer it no longer
+    recognises: drift (status, platform_health, the watchdog) counts changed platforms, not captchas."""
+    from spiders.platforms.base import drift_rule
+
+    verdict = PLATFORMS[name].read(_reply(page, url), account, first)
+    assert not drift_rule(verdict.rule), f"{page} on {name} counted as drift: {verdict.rule}"
+
+
+def test_control_without_the_guard_an_unrecognised_wall_is_drift() -> None:
+    from dataclasses import replace
+
+    from spiders.platforms.base import drift_rule, unrecognised
+
+    platform = replace(PLATFORMS["bluesky"], classify=lambda r, a: unrecognised(r, "bluesky"))
+    account = Account("bluesky", "someone.bsky.social", "bluesky:someone.bsky.social")
+    reply = _reply("recaptcha_unusual_traffic_404", "https://public.api.bsky.app/xrpc/x")
+    assert drift_rule(platform.classify(reply, account).rule), "the raw classifier calls the wall drift"
+    assert not drift_rule(platform.read(reply, account).rule), "read names it a wall"

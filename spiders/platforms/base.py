@@ -124,9 +124,10 @@ class Platform:
     def read(self, reply: Reply, account: Account, first: Verdict | None = None) -> Verdict:
         """Classify a reply to the first probe (or, given `first`, to the second probe) safely.
 
-        Returns the platform's own verdict when it is unknown (its specific walls keep their names); a
-        conclusive verdict only when `blocked` finds no generic block answer in the reply (else that unknown
-        verdict), with `weak` set from `strength`. Every verdict passes `clean_verdict`: its platform-controlled
+        Returns the platform's own verdict when it is unknown (its specific walls keep their names), except
+        that an answer it did not recognise (a drift rule) which `blocked` knows as a block page is that
+        block page's verdict: a wall is never counted as classifier drift; a conclusive verdict only when
+        `blocked` finds no generic block answer in the reply (else that unknown verdict), with `weak` set from `strength`. Every verdict passes `clean_verdict`: its platform-controlled
         text is bounded, valid UTF-8. Raises whatever the module's classifier raises.
         """
         if first is None:
@@ -137,6 +138,8 @@ class Platform:
             verdict = self.classify_second(reply, account, first)
         verdict = clean_verdict(verdict)  # platform-controlled values bounded and valid before anything reads them
         if not verdict.status.conclusive:
+            if drift_rule(verdict.rule) and (guard := blocked(reply, self.name)) is not None:
+                return guard  # a wall, not an answer the classifier no longer knows: never counted as drift
             return verdict
         if (guard := blocked(reply, self.name)) is not None:
             return clean_verdict(replace(
