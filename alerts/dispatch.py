@@ -489,7 +489,7 @@ class Dispatcher:
             log.warning("wave of %d %s suspensions rejected as malformed (%s): sent one by one", len(members),
                         platform, result.error)
             self._malformed_waves.add(wave_id)
-            return sum(self._single(self.store.db["alerts"].get(r["id"]), now) for r in group), wave_id
+            return sum(self._single(self.outbox.alert(r["id"]), now) for r in group), wave_id
         retry_at, delay = self._retry_at(channel, min(r["attempts"] for r in group), result, now)
         self.outbox.wave_failed(wave_id, result.error or "failed", retry_at)
         log.warning("wave of %d %s suspensions not delivered: %s (retry in %gs)", len(members), platform,

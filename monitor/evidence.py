@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import BanwatchError
+from monitor.reads import Reader
 
 _EXTENSIONS = (("json", ".json"), ("html", ".html"), ("xml", ".xml"))
 
@@ -27,23 +28,21 @@ class Problem:
 
 
 def body(conn: sqlite3.Connection, sha256: str) -> bytes:
-    row = conn.execute("SELECT body FROM evidence_bodies WHERE sha256 = ?", [sha256]).fetchone()
-    if row is None:
+    stored = Reader(conn).evidence_body(sha256)
+    if stored is None:
         raise BanwatchError(f"the body {sha256[:16]}… is missing from evidence_bodies")
     try:
-        return zlib.decompress(row[0])
+        return zlib.decompress(stored)
     except zlib.error as exc:
         raise BanwatchError(f"the body {sha256[:16]}… is corrupt: {exc}") from None
 
 
 def manifest(conn: sqlite3.Connection, evidence_id: int) -> dict[str, Any]:
-    row = conn.execute("SELECT * FROM evidence WHERE id = ?", [evidence_id]).fetchone()
-    if row is None:
+    reader = Reader(conn)
+    ev = reader.evidence(evidence_id)
+    if ev is None:
         raise BanwatchError(f"no evidence #{evidence_id}")
-    ev = dict(zip([d[0] for d in conn.execute("SELECT * FROM evidence LIMIT 0").description], row))
-    changes = [dict(zip(("change_id", "account_key", "from_status", "to_status", "confirmed_at", "rule"), r))
-               for r in conn.execute("SELECT id, account_key, from_status, to_status, confirmed_at, rule "
-                                     "FROM changes WHERE evidence_id = ? ORDER BY id", [evidence_id])]
+    changes = reader.changes_proven_by(evidence_id)
     return {"evidence_id": ev["id"], "account_key": ev["account_key"], "url": ev["url"],
             "http_status": ev["http_status"], "captured_at": ev["captured_at"],
             "headers": json.loads(ev["headers"] or "{}"), "sha256": ev["sha256"],
@@ -73,7 +72,7 @@ def verify(conn: sqlite3.Connection) -> tuple[int, list[Problem]]:
     problems: list[Problem] = []
     checked = 0
     bodies: dict[str, str | None] = {}  # sha256 -> problem (None when fine), each body once
-    for evidence_id, sha in conn.execute("SELECT id, sha256 FROM evidence ORDER BY id"):
+    for evidence_id, sha in Reader(conn).evidence_hashes():
         checked += 1
         if sha not in bodies:
             try:

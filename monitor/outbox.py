@@ -143,6 +143,10 @@ class Outbox:
     def wave_members(self, wave_id: int) -> list[int]:
         return [r["id"] for r in self.db.query("SELECT id FROM alerts WHERE wave_id = ? ORDER BY id", [wave_id])]
 
+    def alert(self, alert_id: int) -> dict[str, Any]:
+        """One alert row, every column (raises sqlite-utils' NotFoundError when there is none)."""
+        return self.db["alerts"].get(alert_id)
+
     def rows(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         where, params = ("WHERE state = ?", [state]) if state else ("", [])
         return list(self.db.query(

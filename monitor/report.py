@@ -13,6 +13,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from monitor.reads import Reader
 from monitor.timeutil import parse_iso
 
 COLOURS = {"active": "#2e7d32", "suspended": "#c62828", "not_found": "#6a1b9a", "deactivated": "#ef6c00",
@@ -26,12 +27,6 @@ border-radius:.6rem;color:#fff;font-size:12px} code{font-size:12px;color:#455a64
 """
 
 
-def _rows(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cur = conn.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
 def _t(stamp: str | None) -> str:
     """'2026-11-20T10:42:00.000Z' -> '2026-11-20 10:42' (UTC, stated in the header)."""
     return escape(stamp[:16].replace("T", " ")) if stamp else "—"
@@ -43,13 +38,9 @@ def _pill(status: str | None) -> str:
 
 
 def gather(conn: sqlite3.Connection, since: str) -> dict[str, Any]:
-    return {
-        "accounts": _rows(conn, "SELECT key, platform, handle, entity, status, status_since FROM accounts "
-                                "WHERE removed_at IS NULL ORDER BY entity IS NULL, entity, platform", []),
-        "changes": _rows(conn, "SELECT * FROM timeline WHERE confirmed_at >= ? ORDER BY confirmed_at", [since]),
-        "health": _rows(conn, "SELECT platform, sum(accounts) AS checks, sum(unknown) AS unknown FROM runs "
-                              "WHERE started_at >= ? GROUP BY platform ORDER BY platform", [since]),
-    }
+    reader = Reader(conn)
+    return {"accounts": reader.watched_accounts(), "changes": reader.changes_since(since),
+            "health": reader.checks_since(since)}
 
 
 def _grid(accounts: list[dict[str, Any]], titles: dict[str, str]) -> str:
