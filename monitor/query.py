@@ -1,7 +1,9 @@
-"""Read-only access for people: `banwatch sql`, `status` and `history` never write.
+"""Read-only access for people: `banwatch sql`, `status`, `history`, `export` and `alerts list` never write.
 
 The file is opened `mode=ro` with `query_only`, ATTACH disabled, and a time limit enforced by a
 progress handler (Datasette's pattern), so it is safe to run while the monitor writes (WAL).
+
+Each command's query is a named function here; none reads the clock (a time window comes from the caller).
 """
 
 from __future__ import annotations
@@ -41,6 +43,13 @@ def _read_only(action: int, arg1: str | None, arg2: str | None, *_: object) -> i
     return sqlite3.SQLITE_DENY
 
 
+def _read_only_in_savepoints(action: int, arg1: str | None, arg2: str | None, *rest: object) -> int:
+    """`_read_only`, and the SAVEPOINT sqlite-utils wraps each query in (it writes nothing; mode=ro holds)."""
+    if action == sqlite3.SQLITE_SAVEPOINT:
+        return sqlite3.SQLITE_OK
+    return _read_only(action, arg1, arg2, *rest)
+
+
 @contextmanager
 def time_limit(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
     deadline = time.monotonic() + seconds
@@ -51,15 +60,22 @@ def time_limit(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
         conn.set_progress_handler(None, 1000)
 
 
-def run_sql(path: str, sql: str, params: dict[str, Any] | None = None,
-            timeout: float = 5.0) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run one read-only statement; returns column names and rows. Writes are refused."""
+@contextmanager
+def reading(path: str, timeout: float = 5.0) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to `path` under a time limit of `timeout` seconds; a write, an ATTACH, a query
+    past the limit or any other SQL error is a StoreError that says which."""
     conn = open_readonly(path)
     try:
-        with time_limit(conn, timeout):
-            cur = conn.execute(sql, params or {})
-            rows = [tuple(r) for r in cur.fetchall()]
-        return [d[0] for d in cur.description or []], rows
+        with _refused(timeout), time_limit(conn, timeout):
+            yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def _refused(timeout: float) -> Iterator[None]:
+    try:
+        yield
     except sqlite3.OperationalError as exc:
         msg = str(exc)
         if "readonly" in msg or "query_only" in msg or "read-only" in msg or "not authorized" in msg:
@@ -77,8 +93,21 @@ def run_sql(path: str, sql: str, params: dict[str, Any] | None = None,
         raise StoreError(f"SQL error: {exc}") from None
     except (sqlite3.ProgrammingError, sqlite3.Warning) as exc:
         raise StoreError(f"SQL error: {exc}") from None
-    finally:
-        conn.close()
+
+
+def run_sql(path: str, sql: str, params: dict[str, Any] | None = None,
+            timeout: float = 5.0) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one read-only statement; returns column names and rows. Writes are refused."""
+    with reading(path, timeout) as conn:
+        cur = conn.execute(sql, params or {})
+        rows = [tuple(r) for r in cur.fetchall()]
+    return [d[0] for d in cur.description or []], rows
+
+
+def service_state(path: str) -> dict[str, str]:
+    """`banwatch status`'s service: every row of the `service` table (last tick, pid, stopped_at, leases)."""
+    _, rows = run_sql(path, "SELECT key, value FROM service")
+    return {key: value for key, value in rows}
 
 
 _PLATFORMS = """
@@ -86,7 +115,7 @@ _PLATFORMS = """
            round(100.0 * sum(r.unknown) / max(1, sum(r.accounts)), 1) AS unknown_pct_1h,
            coalesce(h.state, 'ok') AS health{columns}
     FROM runs r LEFT JOIN platform_states h ON h.platform = r.platform{join}
-    WHERE r.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour') OR r.id IN (
+    WHERE r.started_at >= :hour_ago OR r.id IN (
         SELECT max(id) FROM runs GROUP BY platform)
     GROUP BY r.platform ORDER BY r.platform"""
 _DRIFT_COLUMNS = """,
@@ -95,15 +124,18 @@ _DRIFT_COLUMNS = """,
            coalesce(p.top_unknown_rules, '') AS top_unknown_rules"""
 
 
-def platform_status(path: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """`banwatch status`'s platforms: last run, unknown share of the last hour, health, and from the
+def platform_status(path: str, now: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """`banwatch status`'s platforms: last run, unknown share of the hour before `now`, health, and from the
     `platform_health` view the unknown-rule drift (docs/cli.md). A database that no banwatch with drift has
     opened yet (the view has no `drifting`) is shown without the drift columns, not refused."""
+    from monitor.timeutil import later
+
+    params = {"hour_ago": later(now, -3600)}
     _, view = run_sql(path, "SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'platform_health'")
     if view and "drifting" in (view[0][0] or ""):
         return run_sql(path, _PLATFORMS.format(
-            columns=_DRIFT_COLUMNS, join=" LEFT JOIN platform_health p ON p.platform = r.platform"))
-    return run_sql(path, _PLATFORMS.format(columns="", join=""))
+            columns=_DRIFT_COLUMNS, join=" LEFT JOIN platform_health p ON p.platform = r.platform"), params)
+    return run_sql(path, _PLATFORMS.format(columns="", join=""), params)
 
 
 _ACCOUNTS = """
@@ -124,3 +156,52 @@ def account_status(path: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     weak = bool(table) and "status_weak" in (table[0][0] or "")
     return run_sql(path, _ACCOUNTS.format(
         unconfirmed=" || CASE WHEN status_weak THEN ' (unconfirmed)' ELSE '' END" if weak else ""))
+
+
+def account_keys(path: str, account: str) -> list[str]:
+    """The keys of the accounts `account` names: a key (`platform:handle`), or a handle on any platform."""
+    _, rows = run_sql(path, "SELECT key FROM accounts WHERE key = :a OR handle = :a", {"a": account})
+    return [r[0] for r in rows]
+
+
+def timeline(path: str, account_key: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """`banwatch history`: every confirmed change (of one account, or all), oldest first, with its detection
+    window, how long it lasted (`until`), rule, evidence and strength."""
+    where, params = ("WHERE account_key = :key", {"key": account_key}) if account_key else ("", {})
+    return run_sql(path, f"""
+        SELECT account_key AS account, coalesce(entity, '') AS entity, from_status, to_status,
+               coalesce(last_seen_before_at, '') AS last_seen_before, first_seen_at AS first_seen,
+               confirmed_at AS confirmed, coalesce(until, '') AS until, rule, evidence_id AS evidence,
+               coalesce(evidence_sha256, '') AS sha256, strength
+        FROM timeline {where} ORDER BY confirmed_at, account_key""", params)
+
+
+def changes_export(path: str, since: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """`banwatch export`: the changes confirmed on or after `since`, with their account's fields, evidence hash
+    and wave."""
+    return run_sql(path, """
+        SELECT c.id AS change_id, c.confirmed_at, a.platform, a.handle, a.display_name, a.entity, a.tags, a.url,
+               a.platform_id, c.from_status, c.to_status, c.last_seen_before_at, c.first_seen_at, c.rule,
+               c.reason, c.evidence_id, e.sha256 AS evidence_sha256, e.url AS evidence_url, c.wave_id
+        FROM changes c JOIN accounts a ON a.key = c.account_key LEFT JOIN evidence e ON e.id = c.evidence_id
+        WHERE c.confirmed_at >= :since ORDER BY c.confirmed_at, c.id""", {"since": since})
+
+
+ALERT_COLUMNS = ["id", "kind", "subject", "channel", "state", "attempts", "created_at", "sent_at", "last_error"]
+_UNSET_IS_EMPTY = {"sent_at", "last_error"}
+
+
+def alert_list(path: str, state: str | None = None, limit: int = 100) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """`banwatch alerts list`: `Outbox.rows` (the newest `limit` alerts, of `state` or all) read over a
+    read-only connection, as ALERT_COLUMNS; a time or error not set yet is ''."""
+    from sqlite_utils import Database
+
+    from monitor.outbox import Outbox
+    from monitor.store import Store
+
+    with reading(path) as conn:
+        conn.set_authorizer(_read_only_in_savepoints)  # sqlite-utils reads inside a SAVEPOINT
+        db = Database(conn, recursive_triggers=False, execute_plugins=False)  # sets no PRAGMA
+        rows = Outbox(Store(db, path)).rows(state, limit)
+    return ALERT_COLUMNS, [tuple("" if r[c] is None and c in _UNSET_IS_EMPTY else r[c] for c in ALERT_COLUMNS)
+                           for r in rows]

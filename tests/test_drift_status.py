@@ -16,7 +16,7 @@ from monitor import schema
 from monitor.cli import cli
 from monitor.query import platform_status, run_sql
 from monitor.store import Store, drift_rule
-from monitor.timeutil import iso
+from monitor.timeutil import iso, now_iso
 from tests.conftest import Banwatch
 from tests.fakes import FakePlatforms
 from tests.test_e2e import ACTIVE, serve
@@ -187,7 +187,7 @@ def test_a_database_from_before_drift_upgrades_and_status_reads_it(tmp_path: Pat
     old["platform_states"].insert({"platform": "weibo", "state": "blind", "since": at, "changed_at": at})
     old.close()
 
-    columns, rows = platform_status(str(path))  # read-only, not upgraded yet: no drift columns, no error
+    columns, rows = platform_status(str(path), now_iso())  # read-only, not upgraded yet: no drift columns, no error
     assert columns == ["platform", "last_run", "unknown_pct_1h", "health"] and rows[0][2:] == (30.0, "blind")
 
     store = Store.open(path)
@@ -202,7 +202,7 @@ def test_a_database_from_before_drift_upgrades_and_status_reads_it(tmp_path: Pat
     assert {k: row[k] for k in NEW_COLUMNS} == {
         "checks_1h": 10, "drift_1h": 4, "drift_rate_1h": 0.4, "drift_rate_day": None,
         "top_unknown_rules": "weibo.unrecognised ×4", "drifting": 1}
-    assert platform_status(str(path))[1][0][4:] == (40.0, None, "drifting?", "weibo.unrecognised ×4")
+    assert platform_status(str(path), now_iso())[1][0][4:] == (40.0, None, "drifting?", "weibo.unrecognised ×4")
 
 
 def test_a_check_records_its_unknown_rules_per_run_and_no_row_per_unchanged_check(

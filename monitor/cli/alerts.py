@@ -7,12 +7,9 @@ from typing import Any
 
 import click
 
-from monitor.cli import _deliver, _emit, _format_option, user_errors
+from monitor.cli.core import EXIT_ELSEWHERE, App, deliver, emit, format_option, pass_app
 from monitor.errors import BanwatchError
 from monitor.settings import slack_from_env
-
-
-EXIT_ELSEWHERE = 75  # `alerts send`: another dispatcher (the service) has the outbox; nothing posted here
 
 
 @click.group()
@@ -22,16 +19,14 @@ def alerts() -> None:
 
 @alerts.command("test")
 @click.option("--channel", help="Channel to post to (default: the configured one).")
-@click.pass_obj
-@user_errors
-def alerts_test(obj: dict[str, Any], channel: str | None) -> None:
+@pass_app
+def alerts_test(app: App, channel: str | None) -> None:
     """Check the bot token's scopes, send a sample message and report what Slack said."""
     from alerts.notifier import Message
     from alerts.slack import make_notifier
-    from monitor.watchlist import load
 
     try:
-        wl_channel = load(obj["watchlist"]).slack_channel
+        wl_channel = app.watchlist.slack_channel
     except BanwatchError:
         wl_channel = None  # a test message needs no watchlist
     slack = slack_from_env(wl_channel)
@@ -77,22 +72,15 @@ def _report_scopes(notifier: Any) -> None:
 
 
 @alerts.command("send")
-@click.pass_obj
-@user_errors
-def alerts_send(obj: dict[str, Any]) -> None:
+@pass_app
+def alerts_send(app: App) -> None:
     """Deliver every alert that is due now (what `check` and `run` do on their own).
 
     While `banwatch run` holds the database, or another delivery does not end within 10 s, it posts
     nothing and exits 75 (EX_TEMPFAIL): the alerts go from there."""
-    from monitor.store import Store
-    from monitor.watchlist import load
-
-    wl = load(obj["watchlist"])
-    store = Store.open(obj["db"])
-    try:
-        report, via = _deliver(store, slack_from_env(wl.slack_channel), wl.alerts, command="alerts send")
-    finally:
-        store.close()
+    app.watchlist  # noqa: B018 - before the store: a broken watchlist opens no database
+    app.store  # noqa: B018
+    report, via = deliver(app, "alerts send")
     if report is None:
         click.echo(f"alerts: {via}", err=True)
         sys.exit(EXIT_ELSEWHERE)
@@ -103,46 +91,35 @@ def alerts_send(obj: dict[str, Any]) -> None:
 @alerts.command("list")
 @click.option("--state", type=click.Choice(["pending", "sending", "sent", "dead"]), help="Only this state.")
 @click.option("--limit", default=100, show_default=True)
-@_format_option
-@click.pass_obj
-@user_errors
-def alerts_list(obj: dict[str, Any], state: str | None, limit: int, fmt: str) -> None:
+@format_option
+@pass_app
+def alerts_list(app: App, state: str | None, limit: int, fmt: str) -> None:
     """The newest alerts in the outbox, with their state and last error."""
-    from monitor.query import run_sql
+    from monitor.query import alert_list
 
-    where = "WHERE state = :state" if state else ""
-    columns, rows = run_sql(obj["db"], f"""
-        SELECT id, kind, coalesce(account_key, subject) AS subject, channel, state, attempts, created_at,
-               coalesce(sent_at, '') AS sent_at, coalesce(last_error, '') AS last_error
-        FROM alerts {where} ORDER BY id DESC LIMIT :limit""", {"state": state, "limit": limit})
-    _emit(columns, rows, fmt)
+    columns, rows = alert_list(app.db_path, state, limit)
+    emit(columns, rows, fmt)
 
 
 @alerts.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--dead", "all_dead", is_flag=True, help="Every dead alert.")
-@click.pass_obj
-@user_errors
-def alerts_retry(obj: dict[str, Any], ids: tuple[int, ...], all_dead: bool) -> None:
+@pass_app
+def alerts_retry(app: App, ids: tuple[int, ...], all_dead: bool) -> None:
     """Give dead alerts another full give-up window; they are sent on the next delivery."""
     from monitor.outbox import Outbox
-    from monitor.store import Store
     from monitor.timeutil import later, now_iso
-    from monitor.watchlist import AlertSettings, load
+    from monitor.watchlist import AlertSettings
 
     if not ids and not all_dead:
         raise click.UsageError("give alert IDs or --dead")
     try:
-        give_up = load(obj["watchlist"]).alerts.give_up
+        give_up = app.watchlist.alerts.give_up
     except BanwatchError:
         give_up = AlertSettings().give_up
-    store = Store.open(obj["db"])
-    try:
-        outbox = Outbox(store)
-        targets = outbox.dead_ids() if all_dead else list(ids)
-        now = now_iso()
-        revived = outbox.retry(targets, now, later(now, give_up)) if targets else 0
-    finally:
-        store.close()
+    outbox = Outbox(app.store)
+    targets = outbox.dead_ids() if all_dead else list(ids)
+    now = now_iso()
+    revived = outbox.retry(targets, now, later(now, give_up)) if targets else 0
     click.echo(f"{revived} alert(s) back in the outbox" + ("" if revived == len(targets) else
                f" ({len(targets) - revived} were not dead)"))

@@ -1,0 +1,68 @@
+"""`banwatch check`: every account once, changes confirmed, alerts delivered, a summary printed."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from monitor.cli.core import App, deliver, pass_app
+
+if TYPE_CHECKING:
+    from alerts.dispatch import DeliveryReport
+
+
+@click.command()
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@pass_app
+def check(app: App, progress: bool | None) -> None:
+    """Check every account once, confirm changes, deliver alerts, print a summary."""
+    from monitor.runner import Checker, run_in_reactor
+    from monitor.timeutil import now_iso
+
+    wl = app.watchlist  # before the store: a broken watchlist writes nothing
+    base_urls = app.base_urls
+    click.echo(app.slack.describe(), err=True)
+    store = app.store
+    store.sync_watchlist(wl, now_iso())
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = click.progressbar(length=len(wl.accounts), label="checking", file=sys.stderr) if show else None
+    checker = Checker(store, list(wl.accounts), base_urls, app.slack.channel, wl.politeness, wl.alerts,
+                      on_observation=(lambda _o: bar.update(1) if bar.pos < bar.length else None)
+                      if bar else None)  # the bar follows the first pass; rechecks are announced
+
+    async def main(runner: Any) -> Any:
+        return await checker.check(runner, announce=lambda m: click.echo(m, err=True))
+
+    summary = run_in_reactor(main, app.scrapy_settings)
+    if bar:
+        bar.render_finish()
+    print_summary(summary, deliver(app, "check"))
+
+
+def print_summary(summary: Any, delivery: tuple[DeliveryReport | None, str]) -> None:
+    report, via = delivery
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))
+    click.echo(f"{summary.observations} observations in {summary.rounds} round(s): {counts or 'none'}")
+    if summary.unknown_rules:
+        rules = ", ".join(f"{rule} ×{n}" for rule, n in summary.unknown_rules.most_common())
+        click.echo(f"unknown (proves nothing, checked again next run): {rules}")
+    for key, status in sorted(summary.baselines.items()):
+        if status != "active":
+            click.echo(f"baseline: {key} is {status}")
+    for c in summary.changes:
+        click.echo(f"change: {c.key} {c.from_status} → {c.to_status} ({c.rule})")
+    for key in sorted(summary.pending):
+        click.echo(f"pending: {key} (not yet confirmed; checked again on its next run)")
+    if report is None:  # another dispatcher has the outbox (exit 0: the alerts are not lost)
+        click.echo(f"alerts: {via}")
+        return
+    line = f"alerts: {report.sent} sent via {via}"
+    if report.failed:
+        line += f", {report.failed} not delivered (kept in the outbox)"
+    click.echo(line)
+    if report.kept and report.next_attempt_at:  # due on the first check or run from then on
+        wait = f" (Slack asked to wait {report.retry_after:g}s)" if report.retry_after is not None else ""
+        click.echo(f"{report.kept} alert{'s' if report.kept != 1 else ''} kept for retry; next attempt at "
+                   f"{report.next_attempt_at}{wait}")

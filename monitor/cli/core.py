@@ -1,0 +1,206 @@
+"""What every `banwatch` command shares: the application object, output formats, delivery, and the one place
+where a BanwatchError becomes a message and an exit code.
+
+Command modules import from here (and from library modules), never from each other.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sqlite3
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from tabulate import tabulate
+
+from monitor.errors import BanwatchError, database_error
+from monitor.settings import DEFAULT_DB, base_urls_from_env, scrapy_overrides, slack_from_env
+
+if TYPE_CHECKING:
+    from alerts.dispatch import DeliveryReport
+    from monitor.settings import SlackSettings
+    from monitor.store import Store
+    from monitor.watchlist import Watchlist
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USER = 1  # a problem the user can fix (docs/cli.md)
+EXIT_USAGE = 2  # click's own exit code for a usage error; `selftest` gives it to user errors too
+EXIT_ELSEWHERE = 75  # `alerts send`: another dispatcher (the service) has the outbox; nothing posted here
+
+
+# -- the application object ---------------------------------------------------------------------------
+
+@dataclass
+class App:
+    """The global options, and what commands load from them: each is loaded on first use, so a command
+    that needs no database opens none, and the order in which a command asks is the order things fail in
+    (the watchlist before the store: a broken watchlist writes nothing). The store is closed when the
+    command that opened it ends, whatever way it ends."""
+
+    watchlist_path: str
+    db_path: str
+    log_level: str
+    watchlist_given: bool = False  # named by --watchlist or BANWATCH_WATCHLIST, not the default
+    _watchlist: Watchlist | None = field(default=None, init=False, repr=False)
+    _base_urls: dict[str, str] | None = field(default=None, init=False, repr=False)
+    _slack: SlackSettings | None = field(default=None, init=False, repr=False)
+    _store: Store | None = field(default=None, init=False, repr=False)
+
+    @property
+    def watchlist(self) -> Watchlist:
+        if self._watchlist is None:
+            from monitor.watchlist import load
+
+            self._watchlist = load(self.watchlist_path)
+        return self._watchlist
+
+    @property
+    def base_urls(self) -> dict[str, str]:
+        """BANWATCH_<PLATFORM>_BASE_URL overrides."""
+        if self._base_urls is None:
+            self._base_urls = base_urls_from_env()
+        return self._base_urls
+
+    @property
+    def slack(self) -> SlackSettings:
+        """Where alerts go: the environment, else the watchlist's channel (so this loads the watchlist)."""
+        if self._slack is None:
+            self._slack = slack_from_env(self.watchlist.slack_channel)
+        return self._slack
+
+    @property
+    def scrapy_settings(self) -> dict[str, object]:
+        return {"LOG_LEVEL": self.log_level, **scrapy_overrides()}
+
+    @property
+    def store(self) -> Store:
+        """The database, opened for writing (created and migrated if needed) on first use."""
+        if self._store is None:
+            from monitor.store import Store
+
+            self._store = Store.open(self.db_path)
+            click.get_current_context().call_on_close(self._close_store)
+        return self._store
+
+    def _close_store(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from monitor import redact
+
+    redact.install()  # every record from every logger (slack-sdk's too) is redacted before it is written
+    if level != "DEBUG":
+        for noisy in ("scrapy", "twisted", "py.warnings", "apscheduler"):
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+        # A request that failed after its retries is recorded as an unknown observation and counted in
+        # the summary; Scrapy's own ERROR line for it would only repeat that.
+        logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
+        # Scrapy's cookie middleware asks tldextract for the public suffix list on the first Set-Cookie; where
+        # the list cannot be downloaded it logs a traceback and uses the copy it ships, which is all we need.
+        logging.getLogger("tldextract").setLevel(logging.CRITICAL)
+
+
+# -- errors -------------------------------------------------------------------------------------------
+
+class Command(click.Command):
+    """A command whose user errors exit with `user_error_exit` instead of 1 (`selftest`, where 1 is drift)."""
+
+    def __init__(self, *args: Any, user_error_exit: int = EXIT_USER, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_error_exit = user_error_exit
+
+
+class BanwatchGroup(click.Group):
+    """The `banwatch` group: the only place a BanwatchError becomes a message and an exit code.
+
+    Whatever command ran (and whatever group it sits in), a BanwatchError is printed as one `Error: ...` line
+    (or `Error:` and its lines, for a list of watchlist problems), redacted, without a traceback, and exits 1
+    (or the command's `user_error_exit`). So is a failure of the database file itself (locked past the busy
+    timeout, full, an I/O error, no space) met outside a write transaction. Any other exception is a bug and
+    keeps its traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            try:
+                return super().invoke(ctx)
+            except (sqlite3.OperationalError, OSError) as exc:
+                app = ctx.find_object(App)
+                mapped = database_error(exc, app.db_path if app else DEFAULT_DB)
+                if mapped is None:
+                    raise
+                raise mapped from None
+        except BanwatchError as exc:
+            from monitor.redact import redact
+
+            text = redact(exc)
+            click.echo(f"Error: {text}" if "\n" not in text else f"Error:\n{text}", err=True)
+            command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+            sys.exit(getattr(command, "user_error_exit", EXIT_USER))
+
+
+# -- output -------------------------------------------------------------------------------------------
+
+def emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    """Rows as an aligned table (the default), JSON, CSV or newline-delimited JSON."""
+    if fmt == "json":
+        click.echo(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, indent=2, default=str))
+    elif fmt == "nl":
+        for r in rows:
+            click.echo(json.dumps(dict(zip(columns, r)), ensure_ascii=False, default=str))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        click.echo(table(columns, rows) if rows else "(no rows)")
+
+
+def table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    return tabulate(rows, headers=columns, tablefmt="simple")
+
+
+def format_option(fn: F) -> F:
+    """`--json`, `--csv`, `--nl` (and the default, a table) as the command's `fmt` argument."""
+    fn = click.option("--nl", "fmt", flag_value="nl", help="Output newline-delimited JSON.")(fn)
+    fn = click.option("--json", "fmt", flag_value="json", help="Output JSON.")(fn)
+    fn = click.option("--csv", "fmt", flag_value="csv", help="Output CSV.")(fn)
+    return click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(fn)  # type: ignore[return-value]
+
+
+# -- delivery -----------------------------------------------------------------------------------------
+
+SERVICE_DELIVERING = "the service is delivering; alerts will go from there"
+
+
+def deliver(app: App, command: str) -> tuple[DeliveryReport | None, str]:
+    """(report, notifier name) of one delivery pass over the app's store under the delivery lease; (None, why)
+    when another dispatcher has the outbox: a running service (at once), or one pass that did not end within
+    DELIVERY_WAIT_S. Then nothing is posted here and those alerts go from there."""
+    from alerts.dispatch import deliver as deliver_outbox
+    from alerts.slack import make_notifier
+    from monitor.outbox import DELIVERY_LEASE, DELIVERY_WAIT_S, SERVICE_LEASE, Lease
+    from monitor.timeutil import now_iso
+
+    store, slack, settings = app.store, app.slack, app.watchlist.alerts
+    if Lease(store, SERVICE_LEASE, command).holder() is not None:
+        return None, SERVICE_DELIVERING
+    with Lease(store, DELIVERY_LEASE, command).held(wait=DELIVERY_WAIT_S) as other:
+        if other is not None:
+            return None, (SERVICE_DELIVERING if other.command == "run" else
+                          f"another banwatch {other.command} (pid {other.pid} on {other.host}) is delivering; "
+                          "alerts will go from there")
+        notifier = make_notifier(slack)
+        return deliver_outbox(store, notifier, now_iso(), settings), notifier.name

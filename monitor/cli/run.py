@@ -1,0 +1,26 @@
+"""`banwatch run`: the long-lived service."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from monitor.cli.core import App, pass_app
+from monitor.settings import slack_from_env
+
+
+@click.command()
+@pass_app
+def run(app: App) -> None:
+    """Run the monitor as a long-lived service until SIGINT/SIGTERM."""
+    from monitor.runner import run_in_reactor
+    from monitor.scheduler import Service
+
+    wl = app.watchlist
+    base_urls = app.base_urls
+    if app.log_level == "WARNING":
+        logging.getLogger("banwatch").setLevel(logging.INFO)  # the service reports each crawl at INFO
+    service = Service(wl, app.db_path, base_urls, lambda w: slack_from_env(w.slack_channel))
+    click.echo(app.slack.describe(), err=True)
+    run_in_reactor(service.serve, app.scrapy_settings, signal_handlers=False)
