@@ -44,6 +44,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -104,8 +105,10 @@ def _epoch(stamp: str) -> float:
 
 
 class Dispatcher:
-    def __init__(self, store: Store, notifier: Notifier, settings: AlertSettings) -> None:
+    def __init__(self, store: Store, notifier: Notifier, settings: AlertSettings,
+                 titles: Mapping[str, str] | None = None) -> None:
         self.store, self.outbox, self.notifier, self.settings = store, Outbox(store), notifier, settings
+        self.titles = titles  # platform name -> title, from the composition (None: the installed registry's)
         self._malformed: set[int] = set()  # rows made dead in this pass because Slack rejected them as malformed
         self._malformed_waves: set[int] = set()  # waves whose message Slack rejected: members went one by one
         self._taken: set[int] = set()  # rows another dispatcher claimed first (compare-and-set): not posted here
@@ -371,7 +374,7 @@ class Dispatcher:
     def _wave_message(self, wave_id: int) -> Message:
         """The wave message: every account it counts; those already posted on their own are said to be."""
         context = self.outbox.wave_context(wave_id)
-        message = render_wave(context)
+        message = render_wave(context, titles=self.titles)
         if not context["already_posted"]:
             return message
         note = f"Including {context['already_posted']} already posted on their own above."
@@ -386,7 +389,7 @@ class Dispatcher:
         if not claimed and not self.outbox.claim(row["id"], now, thread_ts=thread_ts):
             self._taken.add(row["id"])
             return 0
-        message = render(self.store.alert_context(row["id"]))
+        message = render(self.store.alert_context(row["id"]), self.titles)
         mark = Mark("banwatch_alert", "alert_id", row["id"])
         result = self.notifier.send(row["channel"], message, mark=mark, thread_ts=thread_ts)
         if self._in_doubt(result):
@@ -497,5 +500,6 @@ class Dispatcher:
         return 0, wave_id
 
 
-def deliver(store: Store, notifier: Notifier, now: str, settings: AlertSettings | None = None) -> DeliveryReport:
-    return Dispatcher(store, notifier, settings or AlertSettings()).deliver(now)
+def deliver(store: Store, notifier: Notifier, now: str, settings: AlertSettings | None = None,
+            titles: Mapping[str, str] | None = None) -> DeliveryReport:
+    return Dispatcher(store, notifier, settings or AlertSettings(), titles).deliver(now)

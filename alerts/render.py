@@ -5,16 +5,23 @@ display name like `<!channel>` can neither ping anyone nor forge a link. Every t
 truncated after (`escape` for one value, `fit` for mrkdwn already made of escaped parts), to Block Kit's
 limits, cutting only between entities and links: escaping grows a text (`&` is five characters), so a
 text truncated before escaping can still be too long, and Slack rejects the whole message.
+
+Platform titles are data: each function takes `titles` (platform name -> title, given by the dispatcher, which
+gets them from the composition); when None, the titles of the installed platform registry (monitor.registry).
+A platform without a title is shown by its name.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from alerts.notifier import Message
-from spiders.platforms import PLATFORMS
+from monitor import registry
+
+Titles = Mapping[str, str]  # platform name -> how people write it
 
 TITLES = {
     "suspended": "Suspended",
@@ -77,15 +84,20 @@ def simplify(message: Message) -> Message:
     return Message(text=fit(message.text, SIMPLE_LIMIT) or "banwatch alert", blocks=[])
 
 
-def platform_title(name: str) -> str:
-    return PLATFORMS[name].title if name in PLATFORMS else name
+def _titles(titles: Titles | None) -> Titles:
+    return registry.titles() if titles is None else titles
 
 
-def siblings_summary(siblings: list[dict[str, Any]]) -> str:
+def platform_title(name: str, titles: Titles | None = None) -> str:
+    return _titles(titles).get(name, name)
+
+
+def siblings_summary(siblings: list[dict[str, Any]], titles: Titles | None = None) -> str:
     """'still active on Bluesky, Mastodon; also suspended on X' — what is left of the entity."""
+    titles = _titles(titles)
     by_status: dict[str | None, list[str]] = defaultdict(list)
     for s in siblings:
-        title = platform_title(s["platform"])
+        title = platform_title(s["platform"], titles)
         if title not in by_status[s["status"]]:
             by_status[s["status"]].append(title)
     order = ["active", "suspended", "not_found", "deactivated", "restricted", None]
@@ -93,18 +105,20 @@ def siblings_summary(siblings: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def render(ctx: dict[str, Any]) -> Message:
+def render(ctx: dict[str, Any], titles: Titles | None = None) -> Message:
+    """One alert's message from its context (Store.alert_context); `titles`: platform name -> title."""
     if ctx["kind"] == "health":
         return _render_health(ctx)
+    titles = _titles(titles)
     if ctx["kind"] == "renamed":
-        return _render_rename(ctx)
-    kind, platform = ctx["kind"], platform_title(ctx["platform"])
+        return _render_rename(ctx, titles)
+    kind, platform = ctx["kind"], platform_title(ctx["platform"], titles)
     who = ctx["entity"] or ctx["name"] or ctx["handle"]
     title = f"{TITLES.get(kind, kind)} on {platform}: {who}"
     account = f"{platform} {ctx['handle']}"
     if ctx["display_name"] and ctx["display_name"] != ctx["handle"]:
         account += f" ({ctx['display_name']})"
-    left = siblings_summary(ctx["siblings"])
+    left = siblings_summary(ctx["siblings"], titles)
     window = (f"last seen {ctx['from_status']} {ctx['last_seen_before_at'] or 'never'} → "
               f"first seen {ctx['to_status']} {ctx['first_seen_at']} → confirmed {ctx['confirmed_at']}")
     proof = f"rule {ctx['rule']}"
@@ -149,10 +163,11 @@ def _when(stamp: str) -> str:
     return stamp[:10] + " " + stamp[11:16] + " UTC"
 
 
-def render_wave(wave: dict[str, Any], earlier: list[dict[str, Any]] | None = None) -> Message:
+def render_wave(wave: dict[str, Any], earlier: list[dict[str, Any]] | None = None,
+                titles: Titles | None = None) -> Message:
     """One message for a suspension wave: how many, since when, and who (later members join its thread)."""
     members = wave["members"]
-    platform = platform_title(wave["platform"])
+    platform = platform_title(wave["platform"], titles)
     title = f"{len(members)} {platform} accounts suspended since {_when(wave['started_at'])}"
     lines = [f"• {escape(m['entity'] or m['name'] or m['handle'], 100)} — "
              f"{link(m['url'], platform + ' ' + m['handle'], 100)}" for m in members[:40]]
@@ -168,9 +183,9 @@ def render_wave(wave: dict[str, Any], earlier: list[dict[str, Any]] | None = Non
     return Message(text=text, blocks=blocks)
 
 
-def _render_rename(ctx: dict[str, Any]) -> Message:
+def _render_rename(ctx: dict[str, Any], titles: Titles) -> Message:
     """Same stable id, new handle: the watchlist keeps working with the old handle."""
-    platform = platform_title(ctx["platform"])
+    platform = platform_title(ctx["platform"], titles)
     who = ctx["entity"] or ctx["name"] or ctx["handle"]
     title = f"Renamed on {platform}: {who}"
     line = f"{ctx['from_handle']} → {ctx['to_handle']} (same id {ctx['platform_id']}), seen {ctx['confirmed_at']}"

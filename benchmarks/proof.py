@@ -152,6 +152,7 @@ def rss_kib(pid: int) -> int:
 
 def scale(n: int, seconds: float) -> None:
     print(f"\n## 2. scale: {n} accounts")
+    import spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
     from monitor.store import Store
     from monitor.timeutil import now_iso
     from monitor.watchlist import parse
@@ -199,6 +200,7 @@ def scale(n: int, seconds: float) -> None:
 
 def storage() -> None:
     print("\n## 3. storage")
+    import spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
     from monitor.model import Account, Observation, Reply, Status
     from monitor.state import advance
     from monitor.store import Store

@@ -72,6 +72,7 @@ def main() -> None:
     ap.add_argument("--against", metavar="REV", help="also time the reader as of this git revision")
     args = ap.parse_args()
 
+    import spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
     from monitor import watchlist as current
 
     modules = {"working tree": current}

@@ -68,6 +68,7 @@ def watchlist() -> str:
 
 
 def keys(text: str) -> list[str]:
+    import spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
     from monitor.watchlist import parse
 
     return [a.key for a in parse(text, "demo.yaml").accounts]

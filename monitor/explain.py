@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from monitor.model import Account
-from spiders.platforms import PLATFORMS
+from spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
 from spiders.platforms.base import MissingCredentials, rebase
 
 

@@ -88,3 +88,25 @@ class Observation:
     probes: tuple[str, ...] = field(default=())  # URLs asked, in order
     handle: str | None = None  # the handle the platform reports now
     weak: bool = False  # a conclusive status read by a weak rule (see Platform.strength)
+
+
+@dataclass(frozen=True)
+class Politeness:
+    """How hard banwatch may ask one platform: parallel requests, delay between them, accounts per tick.
+
+    Each platform declares its own (spiders.platforms); the watchlist's `platforms:` section overrides it."""
+
+    concurrency: int = 2
+    delay: float = 1.0  # seconds between requests in one download slot
+    batch: int = 100  # most accounts of this platform started per scheduler tick
+
+
+DRIFT_SUFFIXES = (".unrecognised", ".classifier_error")
+
+
+def drift_rule(rule: str) -> bool:
+    """An unknown rule saying the platform's answer is not the one its classifier knows (the page may have
+    changed): `<platform>.unrecognised`, `<platform>.classifier_error`, or a named rule
+    (`x.user_unavailable:new_value`, see spiders.platforms.base.named_rule). Walls, rate limits and network
+    failures are not drift."""
+    return ":" in rule or rule.endswith(DRIFT_SUFFIXES)

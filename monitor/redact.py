@@ -27,6 +27,9 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
+from monitor.registry import Registry
+from monitor.registry import current as current_registry
+
 MASK = "<secret>"
 MIN_SECRET = 4
 MIN_FORM = 6
@@ -41,17 +44,17 @@ _PATTERNS = [
 ]
 
 
-def secrets_in_env(env: Mapping[str, str] | None = None) -> list[str]:
-    """Every secret value set in `env` (os.environ by default)."""
-    from monitor.settings import secrets_from_env
-    from spiders.platforms import PLATFORMS
+def secrets_in_env(env: Mapping[str, str] | None = None, registry: Registry | None = None) -> list[str]:
+    """Every secret value set in `env` (os.environ by default); the platforms' variables are those of
+    `registry` (monitor.registry; the installed one when None)."""
+    from monitor.settings import base_url_var, secrets_from_env
 
     env = os.environ if env is None else env
     values = [env.get("SLACK_BOT_TOKEN", ""), env.get("SLACK_WEBHOOK_URL", "")]
-    values += secrets_from_env(env).values()
+    values += secrets_from_env(env, registry).values()
     values += [env.get(name, "") for name in PROXY_VARS]
-    for name in PLATFORMS:
-        base = env.get(f"BANWATCH_{name.upper()}_BASE_URL", "")
+    for name in current_registry(registry).platforms:
+        base = env.get(base_url_var(name), "")
         userinfo = _userinfo(base)
         if userinfo:  # only the credentials: the host itself is shown on purpose (`banwatch validate`)
             values.append(userinfo)

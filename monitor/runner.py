@@ -14,14 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+import spiders.platforms  # noqa: F401 - the composition: installs the platform registry the core reads
 from monitor.errors import StoreError
-from monitor.model import Account, Observation, Status
+from monitor.model import Account, Observation, Politeness, Status
 from monitor.state import ALERT_KINDS, LOSSES, advance, alert_kind
 from monitor.store import Store
 from monitor.timeutil import now_iso
 from monitor.watchdog import Watchdog
 from monitor.watchlist import AlertSettings
-from spiders.platforms.base import Politeness
 
 HELD = 10**9  # confirmations needed while a platform's classifier is drifting: never reached
 BATCH = 50  # observations recorded per transaction, at most...

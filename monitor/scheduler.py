@@ -37,7 +37,7 @@ from monitor.settings import SlackSettings
 from monitor.store import Store
 from monitor.timeutil import Clock, iso, now_iso, parse_iso
 from monitor.watchlist import AlertSettings, Watchlist, load
-from spiders.platforms import PLATFORMS
+from spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
 
 log = logging.getLogger("banwatch.service")
 SHUTDOWN_GRACE_S = 8.0  # in-flight crawls get this long; the process is gone within 10 s
@@ -276,7 +276,8 @@ class Service:
                     return
                 if self.notifier is None:
                     self.notifier = make_notifier(slack)
-                report = deliver(store, self.notifier, now_iso(), settings)
+                report = deliver(store, self.notifier, now_iso(), settings,
+                                 titles={name: p.title for name, p in PLATFORMS.items()})
             if report.sent or report.failed or report.dead or report.reconciled:
                 log.info("alerts: %d sent via %s (%d waves), %d kept for retry, %d dead, %d reconciled",
                          report.sent, self.notifier.name, report.waves, report.failed, report.dead,

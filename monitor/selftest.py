@@ -37,10 +37,10 @@ from typing import Any
 from urllib.parse import unquote_plus, unquote_to_bytes
 
 from monitor.errors import ConfigError
-from monitor.model import Account, Observation, Reply, Status, Verdict
+from monitor.model import Account, Observation, Politeness, Reply, Status, Verdict, drift_rule
 from monitor.watchlist import Watchlist
-from spiders.platforms import PLATFORMS
-from spiders.platforms.base import BLOCK_HEADERS, MissingCredentials, Politeness, drift_rule
+from spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
+from spiders.platforms.base import BLOCK_HEADERS, MissingCredentials
 from spiders.platforms.canaries import BUILTIN
 
 OK, DRIFT, INCONCLUSIVE, SKIPPED, NONE = "ok", "drift", "inconclusive", "skipped", "none"

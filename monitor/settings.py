@@ -1,4 +1,7 @@
-"""Settings from the environment. Layers: built-in defaults < watchlist < environment < command line."""
+"""Settings from the environment. Layers: built-in defaults < watchlist < environment < command line.
+
+Per-platform variables are named after the platforms of the registry (monitor.registry; `registry=`, else the
+installed one)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError
-from spiders.platforms import PLATFORMS
+from monitor.registry import Registry, credential_names, current
 
 DEFAULT_DB = "banwatch.db"
 DEFAULT_WATCHLIST = "watchlist.yaml"
@@ -41,12 +44,17 @@ def busy_timeout_from_env(env: Mapping[str, str] | None = None) -> float:
     return seconds
 
 
-def base_urls_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+def base_url_var(platform: str) -> str:
+    """The environment variable that points `platform` at another server (tests, the simulator)."""
+    return f"BANWATCH_{platform.upper()}_BASE_URL"
+
+
+def base_urls_from_env(env: Mapping[str, str] | None = None, registry: Registry | None = None) -> dict[str, str]:
     """BANWATCH_<PLATFORM>_BASE_URL overrides, validated: scheme and host only."""
     env = os.environ if env is None else env
     out: dict[str, str] = {}
-    for name in PLATFORMS:
-        var = f"BANWATCH_{name.upper()}_BASE_URL"
+    for name in current(registry).platforms:
+        var = base_url_var(name)
         value = env.get(var, "").strip()
         if not value:
             continue
@@ -61,12 +69,12 @@ _SIZE = re.compile(r"^(\d+)\s*(|b|k|kb|kib|m|mb|mib)$", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2}
 
 
-def answer_limits_from_env(env: Mapping[str, str] | None = None) -> dict[str, int]:
+def answer_limits_from_env(env: Mapping[str, str] | None = None, registry: Registry | None = None) -> dict[str, int]:
     """BANWATCH_<PLATFORM>_MAX_ANSWER overrides of a platform's largest answer: bytes, or with a KiB/MiB
     suffix (`12MiB`, `512k`; K and M are 1024-based). Validated: at least 1 KiB."""
     env = os.environ if env is None else env
     out: dict[str, int] = {}
-    for name in PLATFORMS:
+    for name in current(registry).platforms:
         var = f"BANWATCH_{name.upper()}_MAX_ANSWER"
         raw = env.get(var, "").strip()
         if not raw:
@@ -79,12 +87,12 @@ def answer_limits_from_env(env: Mapping[str, str] | None = None) -> dict[str, in
     return out
 
 
-def scrapy_overrides(env: Mapping[str, str] | None = None) -> dict[str, object]:
+def scrapy_overrides(env: Mapping[str, str] | None = None, registry: Registry | None = None) -> dict[str, object]:
     """Scrapy settings a user may tune from the environment: BANWATCH_DOWNLOAD_TIMEOUT (seconds, default 20),
     and BANWATCH_<PLATFORM>_MAX_ANSWER (the spider's BANWATCH_ANSWER_MAXSIZE setting, see
     answer_limits_from_env)."""
     env = os.environ if env is None else env
-    limits = answer_limits_from_env(env)
+    limits = answer_limits_from_env(env, registry)
     out: dict[str, object] = {"BANWATCH_ANSWER_MAXSIZE": limits} if limits else {}
     found = _seconds(env, "BANWATCH_DOWNLOAD_TIMEOUT", 20)
     if found is None:
@@ -106,12 +114,11 @@ class SecretValues(dict[str, str]):
     __str__ = __repr__
 
 
-def secrets_from_env(env: Mapping[str, str] | None = None) -> SecretValues:
+def secrets_from_env(env: Mapping[str, str] | None = None, registry: Registry | None = None) -> SecretValues:
     """The platform credentials that are set (names from each platform's `credentials`). Values are secrets:
     they go into request headers and nowhere else."""
     env = os.environ if env is None else env
-    names = {name for p in PLATFORMS.values() for name in p.credentials}
-    return SecretValues({name: env[name] for name in sorted(names) if env.get(name)})
+    return SecretValues({name: env[name] for name in credential_names(registry) if env.get(name)})
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from monitor.state import AccountState, Step, Transition
 from monitor.due import first_checks, next_check
 from monitor.timeutil import iso, later, parse_iso
 from monitor.watchlist import Watchlist
-from spiders.platforms.base import drift_rule  # noqa: F401 - also part of this module's interface
+from monitor.model import drift_rule  # noqa: F401 - also part of this module's interface
 
 BODY_CAP = 2 * 1024 * 1024  # evidence bodies beyond this are truncated (and flagged)
 
@@ -146,8 +146,6 @@ class Store:
         Removed accounts are marked `removed_at` and leave the schedule; their history stays. New accounts'
         first checks are spread over what their platform's politeness allows (monitor.due).
         """
-        from spiders.platforms import PLATFORMS
-
         keys = {a.key for a in watchlist.accounts}
         with self.db.atomic():
             for entity in watchlist.entities:
@@ -166,7 +164,7 @@ class Store:
             for acc in watchlist.accounts:
                 config = {
                     "platform": acc.platform, "handle": acc.handle, "name": acc.name, "entity": acc.entity,
-                    "tags": json.dumps(list(acc.tags)), "url": PLATFORMS[acc.platform].profile_url(acc.handle),
+                    "tags": json.dumps(list(acc.tags)), "url": watchlist.platform(acc.platform).profile_url(acc.handle),
                     "line": acc.line, "interval_s": acc.interval, "confirmations": acc.confirmations,
                     "confirm_delay_s": acc.confirm_delay, "removed_at": None, "canary": acc.canary,
                 }

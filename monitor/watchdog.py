@@ -14,15 +14,18 @@ survives restarts and `banwatch check` alerts once, not once per run.
 
 from __future__ import annotations
 
-from monitor.model import Account, Observation
+from monitor.model import Account, Observation, drift_rule
+from monitor.registry import Registry, titles
 from monitor.store import Store
-from spiders.platforms import PLATFORMS
-from spiders.platforms.base import drift_rule
 
 
 class Watchdog:
-    def __init__(self, store: Store, channel: str | None, kinds: frozenset[str], give_up: float) -> None:
+    """`registry`: the platforms whose titles the alerts name (monitor.registry; the installed one when None)."""
+
+    def __init__(self, store: Store, channel: str | None, kinds: frozenset[str], give_up: float,
+                 registry: Registry | None = None) -> None:
         self.store, self.give_up = store, give_up
+        self._titles = titles(registry)
         self.channels = [channel or ""] if "health" in kinds else []
         self._memo: dict[str, str | None] = {}  # service-table values read or written by this process
         self._unread: set[str] | None = None  # keys of accounts whose server does not speak the API (read once)
@@ -58,7 +61,7 @@ class Watchdog:
         was = account.key in self._unread
         if down == was:
             return
-        title = PLATFORMS[account.platform].title
+        title = self._titles[account.platform]
         if down:
             self._unread.add(account.key)
             self._set(f"api:{account.key}", obs.rule, obs.checked_at)
@@ -73,7 +76,7 @@ class Watchdog:
                         obs.checked_at)
 
     def _credentials(self, platform: str, obs: Observation) -> None:
-        key, title = f"credentials:{platform}", PLATFORMS[platform].title
+        key, title = f"credentials:{platform}", self._titles[platform]
         state = self._get(key) or "ok"
         if obs.rule.endswith((".no_credentials", ".credential_rejected")):
             new = obs.rule.rsplit(".", 1)[1]
@@ -93,7 +96,7 @@ class Watchdog:
         drifted = not obs.status.conclusive and drift_rule(obs.rule)
         if not obs.status.conclusive and not drifted:
             return
-        key, title = f"drift:{account.platform}", PLATFORMS[account.platform].title
+        key, title = f"drift:{account.platform}", self._titles[account.platform]
         was = set(filter(None, (self._get(key) or "").split(",")))  # canaries reading wrong until now
         right = obs.status.value == account.canary and not drifted
         wrong = was - {account.handle} if right else was | {account.handle}

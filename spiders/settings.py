@@ -16,6 +16,7 @@ crawl (monitor/runner.py: the base URLs it was given, at cmdline priority); here
 environment once, when this module is loaded, which is what a `scrapy crawl status` dry run uses.
 """
 
+import spiders.platforms  # noqa: F401 - installs the platform registry the settings below are read against
 from monitor import __version__
 from monitor.settings import base_urls_from_env, secrets_from_env
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import spiders.platforms  # noqa: F401 - installs the platform registry for tests that call the core directly
 from tests.fakes import FakePlatforms, FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent

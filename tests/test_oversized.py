@@ -114,10 +114,10 @@ def test_malformed_errors_are_recognised_and_others_are_not() -> None:
 
 # -- the production path: Dispatcher -> SlackNotifier (slack-sdk) -> FakeSlack enforcing Block Kit's limits ---
 
-def _old_health_render(context: dict[str, Any]) -> Message:
+def _old_health_render(context: dict[str, Any], titles: Any = None) -> Message:
     """The render before the fix, for health alerts: truncated before escaping, so over 3,000 characters."""
     if context["kind"] != "health":
-        return render(context)
+        return render(context, titles)
     raw = f"banwatch health ({context['subject']}): {context['detail']}"
     old = (raw[:2799] + "…").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return Message(text=old[:1000], blocks=[{"type": "section", "text": {"type": "mrkdwn",

@@ -22,15 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import InvalidWatchlist, WatchlistError
-from monitor.model import Account
+from monitor.model import Account, Politeness
+from monitor.registry import PlatformSpec, Registry, current
 from monitor.watchlist.accounts import ACCOUNT_KEYS, ENTITY_KEYS, AccountReader, Entity
 from monitor.watchlist.settings import (
     ALERT_KINDS, ALERTS, BUILTIN_DEFAULTS, CANARY_STATES, DEFAULTS, PLATFORMS_SECTION, RETENTION, ROUTE_KEYS, SECTIONS,
     SERVICE, WEAK_FINDINGS, AlertSettings, Retention, Route, ServiceSettings)
 from monitor.watchlist.values import parse_duration
 from monitor.watchlist.yaml_safety import MAX_BYTES, MAX_DEPTH, MAX_NODES, LineDict, compose, empty_mapping, read_text
-from spiders.platforms import PLATFORMS
-from spiders.platforms.base import Politeness
 
 __all__ = [
     "ACCOUNT_KEYS", "ALERT_KEYS", "ALERT_KINDS", "BUILTIN_DEFAULTS", "CANARY_STATES", "DEFAULT_KEYS", "ENTITY_KEYS",
@@ -58,9 +57,15 @@ class Watchlist:
     platforms: dict[str, Politeness] = field(default_factory=dict)
     service: ServiceSettings = ServiceSettings()
     retention: Retention = Retention()
+    # The platforms the file was read against (monitor.registry); None: the installed one.
+    registry: Registry | None = field(default=None, compare=False, repr=False)
+
+    def platform(self, name: str) -> PlatformSpec:
+        """The platform `name` as the registry declares it (title, politeness, profile URLs)."""
+        return current(self.registry).platforms[name]
 
     def politeness(self, platform: str) -> Politeness:
-        return self.platforms.get(platform) or PLATFORMS[platform].politeness
+        return self.platforms.get(platform) or self.platform(platform).politeness
 
     @functools.cached_property
     def by_key(self) -> dict[str, Account]:
@@ -68,14 +73,15 @@ class Watchlist:
         return {a.key: a for a in self.accounts}
 
 
-def parse(text: str, path: str) -> Watchlist:
-    """Parse watchlist text; `path` is only used in messages."""
+def parse(text: str, path: str, registry: Registry | None = None) -> Watchlist:
+    """Parse watchlist text; `path` is only used in messages. The platforms are `registry`'s (monitor.registry;
+    the installed one when None)."""
     doc = compose(text, path, MAX_NODES, MAX_DEPTH)  # this module's limits: set (or lowered) here
     if doc is None:
         doc = empty_mapping()
     if not isinstance(doc, LineDict):
         raise InvalidWatchlist([WatchlistError(path, 1, None, "the file must be a mapping with an 'accounts:' list")])
-    reader = AccountReader(path)
+    reader = AccountReader(path, registry)
     reader.check_keys(doc, TOP_KEYS)
     read = {s.key: s.read(reader, doc[s.key], doc.key_lines[s.key]) if s.key in doc else s.default()
             for s in SECTIONS}
@@ -86,10 +92,11 @@ def parse(text: str, path: str) -> Watchlist:
         raise InvalidWatchlist(reader.problems)
     return Watchlist(path=path, accounts=tuple(reader.accounts), entities=tuple(reader.entities),
                      slack_channel=read["alerts"].slack_channel, defaults=defaults, alerts=read["alerts"],
-                     platforms=read["platforms"], service=read["service"], retention=read["retention"])
+                     platforms=read["platforms"], service=read["service"], retention=read["retention"],
+                     registry=reader.registry)
 
 
-def load(path: str | Path) -> Watchlist:
+def load(path: str | Path, registry: Registry | None = None) -> Watchlist:
     """Read and parse the file: missing, a directory, unreadable, larger than MAX_BYTES or not UTF-8 is a `file:`
     (or `file:line:`) error. Nothing past the cap is read."""
-    return parse(read_text(path, MAX_BYTES), str(path))
+    return parse(read_text(path, MAX_BYTES), str(path), registry)

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import spiders.platforms  # noqa: F401 - an entry point: installs the platform registry the tables list
 from monitor.watchlist.docs import render
 
 

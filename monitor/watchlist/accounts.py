@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.model import Account
+from monitor.registry import Registry, UnresolvedUrl, current
 from monitor.watchlist.settings import DEFAULTS, Reader
 from monitor.watchlist.values import opt_str
 from monitor.watchlist.yaml_safety import LineDict, LineList
-from spiders.platforms import PLATFORMS, UnresolvedUrl, resolve_url, server_problem
 
 # An entry's own keys, then the per-account settings of `defaults:` (declared in monitor.watchlist.settings).
 _SETTING_KEYS = ("tags", *(k for k in DEFAULTS.keys if k != "tags"))
@@ -26,8 +26,8 @@ class Entity:
     line: int
 
 
-def known_platforms() -> str:
-    return ", ".join(sorted(PLATFORMS))
+def known_platforms(registry: Registry | None = None) -> str:
+    return ", ".join(sorted(current(registry).platforms))
 
 
 def looks_like_url(value: Any) -> bool:
@@ -40,10 +40,11 @@ def looks_like_url(value: Any) -> bool:
 
 
 class AccountReader(Reader):
-    """Reads entries into accounts and entities, a duplicate (however written) naming its first line."""
+    """Reads entries into accounts and entities, a duplicate (however written) naming its first line. The
+    platforms, their handle rules and profile URLs are those of `registry` (the installed one when None)."""
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
+    def __init__(self, path: str, registry: Registry | None = None) -> None:
+        super().__init__(path, registry)
         self.accounts: list[Account] = []
         self.entities: list[Entity] = []
         self.first_line: dict[str, int] = {}
@@ -115,11 +116,11 @@ class AccountReader(Reader):
             if handle is None:
                 return
         if platform is None:
-            self.problem(line, "platform", f"missing: give a platform ({known_platforms()}) or a profile url")
+            self.problem(line, "platform", f"missing: give a platform ({known_platforms(self.registry)}) or a profile url")
             return
-        if platform not in PLATFORMS:
+        if platform not in self.registry.platforms:
             self.problem(line, "platform" if not entity else field_,
-                         f"unknown platform {platform!r} (known: {known_platforms()})")
+                         f"unknown platform {platform!r} (known: {known_platforms(self.registry)})")
             return
         if handle is None or handle == "":
             self.problem(line, "handle", "missing: give a handle, an id or a url")
@@ -127,13 +128,13 @@ class AccountReader(Reader):
         if isinstance(handle, bool) or not isinstance(handle, (str, int)):
             self.problem(line, field_, f"{handle!r} is not a handle: write it as a quoted string")
             return
-        spec = PLATFORMS[platform]
+        spec = self.registry.platforms[platform]
         canonical = spec.normalise(str(handle))
         if canonical is None:
             self.problem(line, field_, f"{str(handle)[:120]!r} is not a valid {spec.title} handle: expected "
                                        f"{spec.handle_help}")
             return
-        if spec.instance is not None and (problem := server_problem(spec.instance(canonical))) is not None:
+        if spec.instance is not None and (problem := self.registry.server_problem(spec.instance(canonical))) is not None:
             self.problem(line, field_, f"{canonical}: {problem}")
             return
         key = f"{platform}:{canonical}"
@@ -152,7 +153,7 @@ class AccountReader(Reader):
             self.problem(line, field_, f"must be a profile URL written as text, not {kind}")
             return None, None
         try:
-            return resolve_url(url, platform)
+            return self.registry.resolve_url(url, platform)
         except UnresolvedUrl as exc:
             self.problem(line, field_, str(exc))
             return None, None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
+from monitor.registry import Registry, current
 from monitor.watchlist.settings import PLATFORMS_SECTION, SECTIONS, Section
 from monitor.watchlist.values import show_duration
-from spiders.platforms import PLATFORMS
 
 GENERATED = ("<!-- generated from monitor/watchlist/settings.py: "
              "python -m monitor.watchlist --write-docs docs/watchlist.md -->")
@@ -33,28 +33,30 @@ def undocumented(sections: tuple[Section, ...] = SECTIONS) -> list[str]:
     return out
 
 
-def table(section: Section) -> str:
+def table(section: Section, registry: Registry | None = None) -> str:
+    """The section's settings table; the `platforms:` one also lists each platform's own politeness (the
+    platforms of `registry`, the installed one when None)."""
     rows = ["| key | default | meaning |", "|---|---|---|"]
     rows += [f"| `{s.key}` | {s.documented_default()} | {s.doc} |" for s in section.settings]
     if section is PLATFORMS_SECTION:
         rows += ["", "Each platform's own politeness, used for whatever its `platforms:` entry leaves out:", "",
                  "| platform | concurrency | delay | batch |", "|---|---|---|---|"]
         rows += [f"| `{name}` | {p.politeness.concurrency} | {show_duration(p.politeness.delay)} | "
-                 f"{p.politeness.batch} |" for name, p in PLATFORMS.items()]
+                 f"{p.politeness.batch} |" for name, p in current(registry).platforms.items()]
     return "\n".join(rows)
 
 
-def block(section: Section) -> str:
+def block(section: Section, registry: Registry | None = None) -> str:
     begin, end = _markers(section)
-    return f"{begin}\n{GENERATED}\n{table(section)}\n{end}"
+    return f"{begin}\n{GENERATED}\n{table(section, registry)}\n{end}"
 
 
-def render(text: str) -> str:
+def render(text: str, registry: Registry | None = None) -> str:
     """`text` with every section's block regenerated. A section without its markers is an error."""
     for section in SECTIONS:
         begin, end = _markers(section)
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
         if not pattern.search(text):
             raise ValueError(f"no {begin} ... {end} block: add one where the {section.key} table belongs")
-        text = pattern.sub(lambda _: block(section), text, count=1)
+        text = pattern.sub(lambda _: block(section, registry), text, count=1)
     return text

@@ -16,11 +16,11 @@ from datetime import timedelta
 from typing import Any
 
 from monitor.errors import WatchlistError
+from monitor.model import Politeness
+from monitor.registry import PlatformSpec, Registry, current
 from monitor.timeutil import iso, parse_iso
 from monitor.watchlist import values as v
 from monitor.watchlist.yaml_safety import LineDict, LineList
-from spiders.platforms import PLATFORMS
-from spiders.platforms.base import Politeness
 
 ALERT_KINDS = ("suspended", "not_found", "deactivated", "restricted", "reinstated", "renamed", "health")
 WEAK_FINDINGS = ("record", "alert")
@@ -30,10 +30,12 @@ _SETTING = "banwatch.setting"
 
 
 class Reader:
-    """Collects problems instead of stopping at the first; monitor.watchlist.accounts adds the accounts."""
+    """Collects problems instead of stopping at the first; monitor.watchlist.accounts adds the accounts.
+    `registry`: the platforms the file may name (monitor.registry; the installed one when None)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, registry: Registry | None = None) -> None:
         self.path = path
+        self.registry = current(registry)
         self.problems: list[WatchlistError] = []
         self.canaries: list[tuple[int, str, str, Any, str]] = []  # (line, field, platform, handle, status)
 
@@ -112,16 +114,16 @@ class Section:
 
     `shape`: the error when its value is not a mapping ("{keys}" lists the keys; in `name_shape`, those of plain
     values). `make`: the value the
-    Watchlist holds, from the settings' values (`declared_by(**values)` when None). `names`: the section maps
-    each of these names (platforms; one is a `noun`) to its own mapping of the settings, which must be `name_shape`;
-    `make` then also gets the name."""
+    Watchlist holds, from the settings' values (`declared_by(**values)` when None). `names`: given the reader, the
+    names the section maps (platforms, from the reader's registry; one is a `noun`), each to its own mapping of the
+    settings, which must be `name_shape`; `make` then also gets what `names` holds for the name."""
 
     key: str
     declared_by: type
     shape: str
     make: Callable[..., Any] | None = None
     rules: tuple[Rule, ...] = ()
-    names: Mapping[str, Any] | None = None
+    names: Callable[[Reader], Mapping[str, Any]] | None = None
     noun: str = ""
     name_shape: str = ""
     settings: tuple[Setting, ...] = ()
@@ -149,7 +151,7 @@ class Section:
         """What the Watchlist holds when the section is left out (or is not a mapping)."""
         return {} if self.names is not None else self._make(self.defaults, None)
 
-    def _make(self, values: dict[str, Any], owner: str | None) -> Any:
+    def _make(self, values: dict[str, Any], owner: Any = None) -> Any:
         if self.make is None:
             return self.declared_by(**values)
         return self.make(values, owner) if self.names is not None else self.make(values)
@@ -166,18 +168,19 @@ class Section:
             reader.problem(line, self.key, self.shape)
             return {}
         out = {}
+        names = self.names(reader)
         for name, conf in raw.items():
             where = f"{self.key}.{name}"
-            if name not in self.names:
+            if name not in names:
                 reader.problem(raw.key_lines[name], where,
-                               f"unknown {self.noun} {name!r} (known: {', '.join(sorted(self.names))})")
+                               f"unknown {self.noun} {name!r} (known: {', '.join(sorted(names))})")
                 continue
             if not isinstance(conf, LineDict):
                 simple = ", ".join(s.key for s in self.settings if s.read is None)
                 reader.problem(raw.key_lines[name], where, self.name_shape.replace("{keys}", simple))
                 continue
             reader.check_keys(conf, self.keys, f"{where}.")
-            out[name] = self._make(self.fill(reader, conf, self.defaults, where, name), name)
+            out[name] = self._make(self.fill(reader, conf, self.defaults, where, name), names[name])
         return out
 
     def fill(self, reader: Reader, mapping: LineDict, inherited: dict[str, Any], where: str = "",
@@ -338,8 +341,12 @@ class PlatformSettings:
         (), "accounts of known status, `{active: HANDLE, suspended: HANDLE, ...}`", read=_canaries, shown="none")
 
 
-def _politeness(values: dict[str, Any], platform: str) -> Politeness:
-    base = PLATFORMS[platform].politeness
+def _platforms(reader: Reader) -> Mapping[str, PlatformSpec]:
+    return reader.registry.platforms
+
+
+def _politeness(values: dict[str, Any], platform: PlatformSpec) -> Politeness:
+    base = platform.politeness
     return Politeness(**{key: getattr(base, key) if values[key] is None else values[key]
                          for key in ("concurrency", "delay", "batch")})
 
@@ -382,7 +389,7 @@ ALERTS = Section("alerts", AlertSettings, "must be a mapping, e.g. {slack_channe
                  rules=(_retry_cap,))
 PLATFORMS_SECTION = Section(
     "platforms", PlatformSettings, "must map platform names to settings, e.g. {weibo: {delay: 3s}}",
-    make=_politeness, names=PLATFORMS, noun="platform", name_shape="must be a mapping of {keys}")
+    make=_politeness, names=_platforms, noun="platform", name_shape="must be a mapping of {keys}")
 SERVICE = Section("service", ServiceSettings, "must be a mapping of {keys} to durations such as 5s or 90d")
 RETENTION = Section("retention", Retention, "must be a mapping of {keys} to durations such as 5s or 90d")
 SECTIONS = (DEFAULTS, ALERTS, PLATFORMS_SECTION, SERVICE, RETENTION)

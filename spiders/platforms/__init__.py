@@ -1,9 +1,16 @@
-"""The platform registry: a plain dict, no import side effects; and profile URL -> (platform, handle)."""
+"""The platform registry: a plain dict; and profile URL -> (platform, handle).
+
+Importing this package installs the registry into monitor.registry (`REGISTRY`), the one way the core of
+`monitor` learns about platforms: the core never imports `spiders`."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
+from monitor import registry
+from monitor.registry import UnresolvedUrl
 from spiders.platforms import (
     bilibili, bluesky, douyin, facebook, instagram, mastodon, reddit, telegram, tiktok, twitch, weibo, x, youtube,
 )
@@ -36,10 +43,6 @@ NOT_FEDIVERSE: dict[str, str] = {
 # The same services under their country domains (pinterest.co.uk, medium.de): the name right before them
 _NOT_FEDIVERSE_NAMES = {domain.split(".")[0]: title for domain, title in NOT_FEDIVERSE.items()}
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-
-
-class UnresolvedUrl(ValueError):
-    """A profile URL banwatch cannot give to a platform; the message says why and which forms work."""
 
 
 def owner(host: str) -> Platform | None:
@@ -135,4 +138,21 @@ def resolve_url(url: str, platform: str | None = None) -> tuple[str, str]:
                         f"{_forms(candidates if platform is not None else list(PLATFORMS.values()))})")
 
 
-__all__ = ["NOT_FEDIVERSE", "PLATFORMS", "Platform", "Probe", "UnresolvedUrl", "owner", "resolve_url", "server_problem"]
+@dataclass(frozen=True)
+class PlatformRegistry:
+    """What the core needs of the platforms (monitor.registry.Registry): PLATFORMS and URL resolution."""
+
+    platforms: Mapping[str, Platform]
+
+    def resolve_url(self, url: str, platform: str | None = None) -> tuple[str, str]:
+        return resolve_url(url, platform)
+
+    def server_problem(self, host: str) -> str | None:
+        return server_problem(host)
+
+
+REGISTRY = PlatformRegistry(PLATFORMS)
+registry.install(REGISTRY)
+
+__all__ = ["NOT_FEDIVERSE", "PLATFORMS", "REGISTRY", "Platform", "PlatformRegistry", "Probe", "UnresolvedUrl",
+           "owner", "resolve_url", "server_problem"]

@@ -24,6 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from monitor.model import Account, Reply, Status, Verdict
+# Politeness and the drift rules are the core's (monitor.model: the watchlist, scheduler and watchdog use them);
+# they stay importable from here, where each platform declares its own.
+from monitor.model import DRIFT_SUFFIXES, Politeness, drift_rule  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +49,6 @@ class MissingCredentials(Exception):
 
 
 Secrets = Mapping[str, str]  # credential environment variables that are set; values never logged or stored
-
-
-@dataclass(frozen=True)
-class Politeness:
-    """How hard banwatch may ask one platform: parallel requests, delay between them, accounts per tick."""
-
-    concurrency: int = 2
-    delay: float = 1.0  # seconds between requests in one download slot
-    batch: int = 100  # most accounts of this platform started per scheduler tick
 
 
 MiB = 1024 * 1024
@@ -399,16 +393,6 @@ def enum_int(value: object) -> int | None:
 def enum_flat(value: object, *prefixes: str) -> str:
     """`enum_key` without separators, the form to compare in: `takendown`, `TAKEN_DOWN` and `TakenDown` match."""
     return enum_key(value, *prefixes).replace("_", "")
-
-
-DRIFT_SUFFIXES = (".unrecognised", ".classifier_error")
-
-
-def drift_rule(rule: str) -> bool:
-    """An unknown rule saying the platform's answer is not the one its classifier knows (the page may have
-    changed): `<platform>.unrecognised`, `<platform>.classifier_error`, or a named rule
-    (`x.user_unavailable:new_value`, see `named_rule`). Walls, rate limits and network failures are not drift."""
-    return ":" in rule or rule.endswith(DRIFT_SUFFIXES)
 
 
 def named_rule(platform: str, rule: str, value: object) -> str:
