@@ -1,4 +1,6 @@
-"""Store: the only module that runs SQL. sqlite-utils over one SQLite file in WAL mode.
+"""Store: the monitor's own reads and writes. sqlite-utils over one SQLite file in WAL mode.
+
+SQL lives only here and in schema.py, outbox.py, query.py and reads.py (tests/test_layering.py).
 
 Writes that belong together happen in one `db.atomic()` transaction: an observation, the account's new
 state, and — when a change is confirmed — the change row, its evidence and its outbox row.
