@@ -53,7 +53,7 @@ from alerts.notifier import Delivery, Mark, Message, Notifier, NotifierError
 from alerts.render import render, render_wave, simplify
 from monitor.outbox import Outbox
 from monitor.store import Store
-from monitor.timeutil import iso, later, parse_iso
+from monitor.timeutil import epoch, iso, later, parse_iso
 from monitor.watchlist import AlertSettings
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,6 @@ def backoff(attempts: int, retry_after: float | None = None, base: float = 30.0,
     """Exponential backoff after the n-th failed attempt, at most `cap`, never sooner than the channel asked."""
     delay = min(cap, base * 2 ** min(max(0, attempts), 64))
     return max(delay, retry_after or 0.0)
-
-
-def _epoch(stamp: str) -> float:
-    return parse_iso(stamp).timestamp()
 
 
 class Dispatcher:
@@ -284,7 +280,7 @@ class Dispatcher:
         if channel in unread:
             return True, None
         try:
-            ts = self.notifier.find(channel, channel_id, mark, _epoch(attempted_at), thread_ts=thread_ts,
+            ts = self.notifier.find(channel, channel_id, mark, epoch(attempted_at), thread_ts=thread_ts,
                                     offset=self.offset(), margin=CLOCK_SKEW_MARGIN_S)
         except NotifierError as exc:
             if not self._unreadable(channel, str(exc), unread, now):

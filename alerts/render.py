@@ -20,6 +20,7 @@ from typing import Any
 
 from alerts.notifier import Message
 from monitor import registry
+from monitor.timeutil import minute_utc
 
 Titles = Mapping[str, str]  # platform name -> how people write it
 
@@ -158,17 +159,12 @@ def _render_health(ctx: dict[str, Any]) -> Message:
     ])
 
 
-def _when(stamp: str) -> str:
-    """'2021-06-05T10:42:13.120Z' -> '2021-06-05 10:42 UTC'."""
-    return stamp[:10] + " " + stamp[11:16] + " UTC"
-
-
 def render_wave(wave: dict[str, Any], earlier: list[dict[str, Any]] | None = None,
                 titles: Titles | None = None) -> Message:
     """One message for a suspension wave: how many, since when, and who (later members join its thread)."""
     members = wave["members"]
     platform = platform_title(wave["platform"], titles)
-    title = f"{len(members)} {platform} accounts suspended since {_when(wave['started_at'])}"
+    title = f"{len(members)} {platform} accounts suspended since {minute_utc(wave['started_at'])}"
     lines = [f"• {escape(m['entity'] or m['name'] or m['handle'], 100)} — "
              f"{link(m['url'], platform + ' ' + m['handle'], 100)}" for m in members[:40]]
     if len(members) > 40:

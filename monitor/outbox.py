@@ -18,12 +18,12 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from monitor.errors import store_failure
 from monitor.redact import redact
 from monitor.store import Store
+from monitor.timeutil import from_epoch
 
 _ALERT_ROW = """
     SELECT al.*, a.platform, a.handle, a.entity, a.tags AS account_tags
@@ -411,7 +411,7 @@ class Lease:
     def take(self) -> Holder | None:
         """Take or renew the lease: None when it is ours now, else the live holder (nothing written)."""
         now = time.time()
-        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        stamp = from_epoch(now)
         with self.store.db.atomic():
             held = self._read()
             if held and held.owner != self.owner and held.alive(now):

@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from monitor.reads import Reader
-from monitor.timeutil import parse_iso
+from monitor.timeutil import day, minute, parse_iso
 
 COLOURS = {"active": "#2e7d32", "suspended": "#c62828", "not_found": "#6a1b9a", "deactivated": "#ef6c00",
            "restricted": "#f9a825", "unknown": "#9e9e9e", None: "#bdbdbd"}
@@ -28,8 +28,8 @@ border-radius:.6rem;color:#fff;font-size:12px} code{font-size:12px;color:#455a64
 
 
 def _t(stamp: str | None) -> str:
-    """'2026-11-20T10:42:00.000Z' -> '2026-11-20 10:42' (UTC, stated in the header)."""
-    return escape(stamp[:16].replace("T", " ")) if stamp else "—"
+    """A table cell's time: `timeutil.minute`, HTML-escaped (UTC is stated in the header); None -> '—'."""
+    return escape(minute(stamp)) if stamp else "—"
 
 
 def _pill(status: str | None) -> str:
@@ -76,9 +76,9 @@ def _timeline(changes: list[dict[str, Any]], since: str, until: str, titles: dic
                          f'{escape(c["account_key"])}: {escape(c["from_status"])} → {escape(c["to_status"])} '
                          f'{escape(c["confirmed_at"])}</title></circle>')
     y = 20 + lane * len(platforms) + 14
-    parts.append(f'<text x="{left}" y="{y}" font-size="11" fill="#757575">{escape(since[:10])}</text>'
+    parts.append(f'<text x="{left}" y="{y}" font-size="11" fill="#757575">{escape(day(since))}</text>'
                  f'<text x="{width - 20}" y="{y}" font-size="11" fill="#757575" text-anchor="end">'
-                 f'{escape(until[:10])}</text></svg>')
+                 f'{escape(day(until))}</text></svg>')
     return "".join(parts)
 
 
@@ -94,10 +94,10 @@ def render(data: dict[str, Any], since: str, now: str, titles: dict[str, str]) -
         f"<tr><td>{escape(titles.get(h['platform'], h['platform']))}</td><td class=num>{h['checks']}</td>"
         f"<td class=num>{(h['unknown'] or 0) / max(1, h['checks'] or 0):.1%}</td></tr>" for h in data["health"])
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>banwatch report {escape(since[:10])} – {escape(now[:10])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>banwatch report {escape(day(since))} – {escape(day(now))}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head><body>
 <h1>banwatch report</h1>
-<p class="meta">{escape(since[:16].replace('T', ' '))} UTC – {escape(now[:16].replace('T', ' '))} UTC ·
+<p class="meta">{escape(minute(since))} UTC – {escape(minute(now))} UTC ·
 {len(data['accounts'])} accounts · {len(data['changes'])} changes · {len(suspensions)} suspensions</p>
 <h2>Where everyone stands</h2>{_grid(data['accounts'], titles)}
 <h2>Changes over time</h2><p class="meta">One dot per confirmed change, coloured by the new status; members of

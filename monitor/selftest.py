@@ -31,13 +31,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus, unquote_to_bytes
 
 from monitor.errors import ConfigError
 from monitor.model import Account, Observation, Politeness, Reply, Status, Verdict, drift_rule
+from monitor.timeutil import day, now_iso
 from monitor.watchlist import Watchlist
 from spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
 from spiders.platforms.base import BLOCK_HEADERS, MissingCredentials
@@ -773,7 +773,7 @@ def run(names: Sequence[str], watchlist_path: str, watchlist_given: bool, save_t
 
         observations, captured = run_in_reactor(main, {"LOG_LEVEL": log_level, **overrides})
 
-    date = datetime.now(UTC).strftime("%Y-%m-%d")
+    date = day(now_iso())
     for canary in asked:
         key, name = canary.account.key, canary.account.platform
         obs = observations.get(key)

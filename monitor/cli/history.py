@@ -15,6 +15,7 @@ from monitor.errors import BanwatchError
 def history(app: App, account: str | None, fmt: str) -> None:
     """The timeline of one ACCOUNT (or all): each confirmed change with its detection window."""
     from monitor.query import account_keys, timeline
+    from monitor.timeutil import span
 
     key = None
     if account:
@@ -32,21 +33,12 @@ def history(app: App, account: str | None, fmt: str) -> None:
         click.echo("(no changes yet)")
     for r in map(lambda row: dict(zip(columns, row)), rows):
         who = r["account"] + (f" ({r['entity']})" if r["entity"] else "")
-        lasted = f", {_span(r['first_seen'], r['until'])} until {r['until']}" if r["until"] else " (current)"
+        lasted = f", {span(r['first_seen'], r['until'])} until {r['until']}" if r["until"] else " (current)"
         unconfirmed = " [unconfirmed: read by a weak rule, no alert]" if r["strength"] == "unconfirmed" else ""
         click.echo(f"{r['confirmed']}  {who}: {r['from_status']} → {r['to_status']}{lasted}{unconfirmed}")
         click.echo(f"    last seen {r['from_status']} {r['last_seen_before'] or '—'}, first seen {r['to_status']} "
                    f"{r['first_seen']}; rule {r['rule']}"
                    + (f"; evidence #{r['evidence']} sha256 {r['sha256'][:16]}…" if r["evidence"] else ""))
-
-
-def _span(start: str, end: str) -> str:
-    from monitor.timeutil import parse_iso
-
-    seconds = int((parse_iso(end) - parse_iso(start)).total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    return f"{days}d {hours}h" if days else f"{hours}h {rest // 60}m"
 
 
 @click.command()

@@ -18,7 +18,7 @@ def report(app: App, since: str, out: str) -> None:
 
     from monitor import report as rep
     from monitor.query import open_readonly
-    from monitor.timeutil import iso
+    from monitor.timeutil import day, iso
     from spiders.platforms import PLATFORMS
 
     now = datetime.now(UTC)
@@ -34,4 +34,4 @@ def report(app: App, since: str, out: str) -> None:
         conn.close()
     titles = {name: p.title for name, p in PLATFORMS.items()}
     Path(out).write_text(rep.render(data, start, iso(now), titles), encoding="utf-8")
-    click.echo(f"wrote {out}: {len(data['accounts'])} accounts, {len(data['changes'])} changes since {start[:10]}")
+    click.echo(f"wrote {out}: {len(data['accounts'])} accounts, {len(data['changes'])} changes since {day(start)}")
