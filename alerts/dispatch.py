@@ -83,6 +83,10 @@ def unreadable(error: str | None) -> str | None:
 
 @dataclass
 class DeliveryReport:
+    """What one delivery pass did: alert counts (`sent` counts each delivered alert once; `waves` wave
+    messages posted; `reconciled` rows found already posted), `kept` pending after it, `next_attempt_at` (stored
+    ISO text, or None) and the longest `retry_after` Slack asked for (seconds, or None)."""
+
     sent: int = 0
     failed: int = 0
     dead: int = 0
@@ -101,6 +105,11 @@ def backoff(attempts: int, retry_after: float | None = None, base: float = 30.0,
 
 
 class Dispatcher:
+    """Drains the outbox into one notifier: reconcile interrupted posts, decide waves, send in order per
+    channel, back off, give up (module docstring). One instance per pass; only it changes outbox rows.
+
+    `titles`: platform name -> title, from the composition (None: the installed registry's)."""
+
     def __init__(self, store: Store, notifier: Notifier, settings: AlertSettings,
                  titles: Mapping[str, str] | None = None) -> None:
         self.store, self.outbox, self.notifier, self.settings = store, Outbox(store), notifier, settings
@@ -113,6 +122,9 @@ class Dispatcher:
         self._offset: float | None = None  # the channel's clock minus ours, as stored (CLOCK_OFFSET_KEY)
 
     def deliver(self, now: str) -> DeliveryReport:
+        """One delivery pass at `now` (stored ISO text, when the pass began) -> DeliveryReport.
+
+        Never raises for a channel's failure (those go on the rows); a database failure raises StoreError."""
         self._t0 = time.monotonic()  # `now` is when the pass began: a Retry-After counts from when it came
         self._waits: list[float] = []  # every Retry-After Slack answered in this pass
         report = DeliveryReport()
@@ -498,4 +510,6 @@ class Dispatcher:
 
 def deliver(store: Store, notifier: Notifier, now: str, settings: AlertSettings | None = None,
             titles: Mapping[str, str] | None = None) -> DeliveryReport:
+    """One delivery pass over `store`'s outbox through `notifier` at `now` (stored ISO text) -> DeliveryReport.
+    `settings` default to AlertSettings(); `titles`: platform name -> title (None: the installed registry's)."""
     return Dispatcher(store, notifier, settings or AlertSettings(), titles).deliver(now)

@@ -90,6 +90,9 @@ def _titles(titles: Titles | None) -> Titles:
 
 
 def platform_title(name: str, titles: Titles | None = None) -> str:
+    """The title people know platform `name` by ('x' -> 'X'), from `titles` (platform name -> title; None:
+    the installed registry's); a platform without one is shown by its name. Raises NoRegistry when `titles` is
+    None and no registry is installed."""
     return _titles(titles).get(name, name)
 
 

@@ -103,6 +103,8 @@ class ShortRateLimitRetryHandler(RetryHandler):
 
     def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
                                  response: HttpResponse | None = None, error: Exception | None = None) -> None:
+        """slack-sdk's hook before a retry: sleep the 429's Retry-After (1 s when it gives none), at most
+        `max_wait` seconds, plus up to 0.2 s of jitter, then count the attempt."""
         wait = retry_after(response.headers if response is not None else {})
         state.next_attempt_requested = True
         time.sleep(min(self.max_wait, 1.0 if wait is None else wait) + random.random() * 0.2)  # never less
@@ -264,6 +266,9 @@ def _slack_now(headers: Any) -> float | None:
 
 
 class SlackNotifier:
+    """Posts through Slack's Web API with a bot token (`chat.postMessage`, `chat.update`,
+    `conversations.history`): exactly once, threads, waves. Channel names are resolved to ids once and kept."""
+
     name = "slack"
     threads = True
     exact = True
@@ -277,6 +282,10 @@ class SlackNotifier:
 
     def send(self, channel: str, message: Message, *, mark: Mark | None = None,
              thread_ts: str | None = None) -> Delivery:
+        """`chat.postMessage` to `channel` (or the configured default) with `message` cleaned to Slack's
+        limits, `mark` as metadata and `thread_ts` for a reply. Returns Delivery.sent(ts, channel id, clock
+        offset), or a failed Delivery (redacted error, Retry-After seconds, `uncertain` when the answer was lost, as
+        when Slack's answer carries no usable ts); never raises."""
         target = channel or self.default_channel
         if not target:
             return Delivery.failed("no Slack channel configured (alerts.slack_channel or SLACK_CHANNEL)")
@@ -296,6 +305,8 @@ class SlackNotifier:
         return Delivery.sent(resp.get("ts"), resp.get("channel"), clock_offset=_offset(resp.get("ts"), began))
 
     def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
+        """`chat.update` of message `ts` in `channel` (resolved to an id unless `channel_id` is given) with
+        `message`. Returns a Delivery; never raises."""
         text, blocks = _clean(message)
         try:
             resp = self.client.chat_update(channel=channel_id or self.channel_id(channel), ts=ts,
@@ -384,6 +395,9 @@ class WebhookNotifier:
 
     def send(self, channel: str, message: Message, *, mark: Mark | None = None,
              thread_ts: str | None = None) -> Delivery:
+        """POST `message` to the webhook (its one channel: `channel`, `mark` and `thread_ts` are ignored).
+        Delivery.sent() without ts on HTTP 200; otherwise failed with the status and the first 100 characters of the
+        redacted body, the Retry-After seconds, and `uncertain` on a 5xx. Never raises."""
         text, blocks = _clean(message)
         try:
             resp = self.client.send(text=text, blocks=blocks, unfurl_links=False)
@@ -396,10 +410,12 @@ class WebhookNotifier:
                                retry_after(resp.headers), uncertain=resp.status_code >= 500)
 
     def update(self, channel: str, channel_id: str | None, ts: str, message: Message) -> Delivery:
+        """Always a failed Delivery: webhooks cannot update messages."""
         return Delivery.failed("webhooks cannot update messages")
 
     def find(self, channel: str, channel_id: str | None, mark: Mark, attempted_at: float,
              thread_ts: str | None = None, offset: float = 0.0, margin: float = 600.0) -> str | None:
+        """Always None: a webhook cannot read the channel's history (at least once, not exactly once)."""
         return None
 
 
