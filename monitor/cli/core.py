@@ -103,7 +103,7 @@ def configure_logging(level: str) -> None:
 
     redact.install()  # every record from every logger (slack-sdk's too) is redacted before it is written
     if level != "DEBUG":
-        for noisy in ("scrapy", "twisted", "py.warnings", "apscheduler"):
+        for noisy in ("scrapy", "twisted", "py.warnings"):
             logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
         # A request that failed after its retries is recorded as an unknown observation and counted in
         # the summary; Scrapy's own ERROR line for it would only repeat that.
