@@ -51,6 +51,8 @@ class RedirectRefused(IgnoreRequest):
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
+    """A URL's origin as (scheme lower-cased, host without a trailing dot, port or the scheme's default; None for an
+    unknown scheme or an invalid port). Never raises."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     try:
@@ -94,6 +96,7 @@ class RedirectGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RedirectGuardMiddleware:
+        """Scrapy's constructor hook: a middleware reading its secrets from `crawler`'s settings."""
         return cls(crawler)
 
     def secrets(self) -> Mapping[str, str]:
@@ -111,6 +114,11 @@ class RedirectGuardMiddleware:
         return found
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        """Judge a redirected request before it is sent (a request that is no redirect passes untouched).
+
+        Raises RedirectRefused when the target is not a public server and the chain did not begin at a host of the
+        same kind; strips credential headers, secret-bearing headers and `Host` when the target's origin differs from
+        any URL in the chain. Returns None (Scrapy goes on with the request)."""
         chain = request.meta.get("redirect_urls")
         if not chain:
             return None

@@ -145,9 +145,12 @@ class PlatformRegistry:
     platforms: Mapping[str, Platform]
 
     def resolve_url(self, url: str, platform: str | None = None) -> tuple[str, str]:
+        """`resolve_url` of this registry: a profile URL -> (platform name, canonical handle); raises UnresolvedUrl
+        when no platform reads it."""
         return resolve_url(url, platform)
 
     def server_problem(self, host: str) -> str | None:
+        """`server_problem` of this registry: why `host` may not be asked as a fediverse server, or None."""
         return server_problem(host)
 
 

@@ -84,6 +84,11 @@ def weak(why: str) -> Strength:
 
 @dataclass(frozen=True)
 class Platform:
+    """One platform as the core and the spider see it: its handle rules, owned hosts, probes, pure `classify` and each
+    rule's strength. Frozen; built once per platform module (spiders/platforms/<name>.py).
+
+    `read` / `read_safely` are the only way a reply is classified (docs/architecture.md, "Reading a reply")."""
+
     name: str  # registry key, used in the watchlist
     title: str  # how people write it
     base_url: str  # production default; BANWATCH_<NAME>_BASE_URL replaces scheme and host
@@ -180,6 +185,7 @@ _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 
 
 def html_title(reply: Reply) -> str:
+    """The text of the reply's first `<title>` element, stripped; '' when it has none. Entities are not decoded."""
     m = _HTML_TITLE.search(reply.text)
     return m.group(1).strip() if m else ""
 

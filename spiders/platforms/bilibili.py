@@ -60,6 +60,8 @@ _OTHER_CODES = {-1, -2, -3, -4, -103, -104, -105, -106, -107, -108, -110, -111, 
 
 
 def normalise(handle: str) -> str | None:
+    """A Bilibili handle as written -> its canonical form (the numeric mid; a `UID:` prefix or a space.bilibili.com
+    URL is accepted), or None when it is not a valid one. Pure."""
     handle = handle.strip()
     if "/" in handle:
         return from_url(handle)
@@ -83,6 +85,8 @@ def from_url(url: str) -> str | None:
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """The first probe for `account` (a Probe: URL and headers): the user card API
+    `api.bilibili.com/x/web-interface/card?mid=`, with the optional cookie when set. Never raises."""
     mid = account.handle
     headers = {"Referer": f"https://space.bilibili.com/{mid}", "Origin": "https://space.bilibili.com",
                "Accept": "application/json, text/plain, */*"}
@@ -93,10 +97,29 @@ def probe(account: Account, secrets: Secrets | None = None) -> Probe:
 
 
 def profile_url(handle: str) -> str:
+    """A canonical Bilibili handle -> the profile link people open, https://space.bilibili.com/{mid}. Pure; the handle
+    is not checked."""
     return f"https://space.bilibili.com/{handle}"
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (the card API's JSON) -> Verdict; `account` is not read.
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `bilibili.unrecognised`).
+    Called only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and
+    the rule strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md,
+    "Bilibili"):
+
+    - active `bilibili.card`: `code 0` with `data.card.mid` (SocialSisterYi/bilibili-API-collect docs/user/info.md;
+      maigret).
+    - suspended `bilibili.spacesta_banned`: `data.card.spacesta == -2`, "被封禁" per the same docs.
+    - not_found `bilibili.not_found`: HTTP 200 `{"code":-404,"message":"啥都木有"}` (maigret; errcode.md, which says a
+      cancelled account reads the same).
+
+    Weak: `bilibili.not_found` (-404 is Bilibili's catch-all NothingFound). Unconfirmed: no recorded answer for a
+    banned mid (`spacesta_banned` follows the docs' field definition only)."""
     if (early := transient(reply, NAME)) is not None:
         return early
     doc = json_body(reply)

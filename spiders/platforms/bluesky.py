@@ -40,6 +40,8 @@ _RESTRICTING_LABELS = {"!hide", "!warn"}
 
 
 def normalise(handle: str) -> str | None:
+    """A Bluesky handle as written -> its canonical form (a `did:` kept as written, else the handle lower-cased, `@`
+    dropped), or None when it is not a valid one. Pure."""
     handle = handle.strip().lstrip("@")
     if _DID.match(handle):
         return handle
@@ -60,11 +62,15 @@ def from_url(url: str) -> str | None:
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """The first probe for `account` (a Probe: URL and headers): the AppView's `app.bsky.actor.getProfile`, asked by
+    the stable DID once known, else by handle. Never raises."""
     actor = account.platform_id or account.handle  # the did survives handle changes
     return Probe(f"https://public.api.bsky.app/xrpc/app.bsky.actor.getProfile?actor={quote(actor)}")
 
 
 def profile_url(handle: str) -> str:
+    """A canonical Bluesky handle -> the profile link people open, https://bsky.app/profile/{handle}. Pure; the handle
+    is not checked."""
     return f"https://bsky.app/profile/{handle}"
 
 
@@ -91,6 +97,25 @@ def _named(rule: str, message: str) -> str:
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (getProfile's JSON) -> Verdict; `account` (its DID) decides whether "Profile not found"
+    needs the second probe.
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `bluesky.unrecognised`).
+    Called only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and
+    the rule strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md,
+    "Bluesky"):
+
+    - active `bluesky.profile`: 200 profileViewDetailed with `did` and `handle` (atproto getProfile.ts).
+    - restricted `bluesky.moderation_label`: a `!hide` / `!warn` label not negated (atproto label lexicon).
+    - suspended `bluesky.account_takedown`: 400 `AccountTakedown` (AppView views/index.ts).
+    - deactivated `bluesky.account_deactivated`: 400 `AccountDeactivated`.
+    - not_found `bluesky.profile_not_found`: 400 `InvalidRequest` "Profile not found" (deleted accounts read the same;
+      for a known DID the second probe asks the relay).
+
+    Weak: `bluesky.profile_not_found`. Unconfirmed: label expiry (`exp`) is not read; the fixtures are modelled on the
+    atproto source, not live captures."""
     if (early := transient(reply, NAME)) is not None:
         return early
     doc = json_body(reply)

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BuiltinCanary:
+    """A built-in canary: an account whose state is public knowledge, asked by `banwatch selftest`. `handle` as the
+    platform writes it; `why` one line saying who it is and why it stays in that state (docs/platforms.md, "Built-in
+    canaries")."""
+
     handle: str
     why: str  # one line: who it is, and why it is expected to stay in that state
 

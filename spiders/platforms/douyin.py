@@ -30,6 +30,8 @@ _CHALLENGE = ("byted_acrawler", "__ac_signature", "__ac_nonce")
 
 
 def normalise(handle: str) -> str | None:
+    """A Douyin handle as written -> its canonical form (the case-sensitive `sec_uid` `MS4wLjABAAAA…`, kept as
+    written; a profile URL is accepted), or None when it is not a valid one. Pure."""
     handle = handle.strip()
     if "/" in handle:
         return from_url(handle)
@@ -50,15 +52,34 @@ def from_url(url: str) -> str | None:
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """The first probe for `account` (a Probe: URL and headers): the HTML profile page
+    `www.douyin.com/user/{sec_uid}`, asking for Chinese. Never raises."""
     return Probe(f"https://www.douyin.com/user/{account.handle}",
                  headers={"Accept": "text/html,application/xhtml+xml", "Accept-Language": "zh-CN,zh;q=0.9"})
 
 
 def profile_url(handle: str) -> str:
+    """A canonical Douyin handle -> the profile link people open, https://www.douyin.com/user/{sec_uid}. Pure; the
+    handle is not checked."""
     return f"https://www.douyin.com/user/{handle}"
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (the HTML profile page) -> Verdict; `account` is not read.
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `douyin.unrecognised`). Called
+    only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and the rule
+    strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md,
+    "Douyin"):
+
+    - none. Every answer is `unknown`: the walls are named (`douyin.captcha`: RSSHub #12256; `douyin.empty_page`:
+      RSSHub #12029; `douyin.js_challenge`: biliup #114, amemv-crawler #19/#31), anything else is
+      `douyin.unrecognised`.
+
+    Weak: none (no rule is conclusive). Unconfirmed: every account state: no public source shows what Douyin returns
+    for an active, banned, cancelled or never-existing account (research §13, §17)."""
     if (early := transient(reply, NAME)) is not None:
         return early
     text = reply.text

@@ -61,6 +61,8 @@ _LOGIN_TEXT = ("You must log in to continue", "Log in or sign up to view", "You 
 
 
 def normalise(handle: str) -> str | None:
+    """A Facebook handle as written -> its canonical form (a lower-case username not reserved, or a numeric id;
+    `profile.php?id=` accepted), or None when it is not a valid one. Pure."""
     handle = handle.strip().lstrip("@").lower()
     if handle.startswith("profile.php?id="):
         handle = handle[len("profile.php?id="):]
@@ -102,6 +104,8 @@ def _numeric(text: str) -> str | None:
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """The first probe for `account` (a Probe: URL and headers): the logged-out HTML page, `/{name}` or
+    `/profile.php?id={id}`, asking for English. Never raises."""
     handle = account.handle
     url = (f"https://www.facebook.com/profile.php?id={handle}" if handle.isdigit()
            else f"https://www.facebook.com/{quote(handle)}")
@@ -111,11 +115,29 @@ def probe(account: Account, secrets: Secrets | None = None) -> Probe:
 
 
 def profile_url(handle: str) -> str:
+    """A canonical Facebook handle -> the profile link people open, https://www.facebook.com/{name} or
+    /profile.php?id={id}. Pure; the handle is not checked."""
     return (f"https://www.facebook.com/profile.php?id={handle}" if handle.isdigit()
             else f"https://www.facebook.com/{handle}")
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (the logged-out HTML page) -> Verdict; `account` is not read.
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `facebook.unrecognised`).
+    Called only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and
+    the rule strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md,
+    "Facebook"):
+
+    - active `facebook.profile`: bootstrap JSON `"__isProfile":"User"|"Page"` (WhatsMyName PR #858, Sep 2024).
+    - not_found `facebook.content_unavailable`: the interstitial "This content isn't available at the moment" (or
+      "…right now"; kaifcodec/user-scanner #490).
+
+    Weak: `facebook.content_unavailable` (Facebook shows it logged out for restricted, renamed and open business pages
+    too). Unconfirmed: every fixture is reconstructed, none a live capture; whether the interstitial always appears as
+    a `"title"` prop; non-English pages."""
     if (early := transient(reply, NAME)) is not None:
         return early
     text = reply.text

@@ -51,6 +51,8 @@ _SESSION = "BANWATCH_INSTAGRAM_SESSIONID"
 
 
 def normalise(handle: str) -> str | None:
+    """A Instagram handle as written -> its canonical form (lower-case username, `@` dropped, reserved paths refused),
+    or None when it is not a valid one. Pure."""
     handle = handle.strip().lstrip("@").lower()  # usernames are stored lower-case
     return handle if _HANDLE.match(handle) and handle not in _RESERVED else None
 
@@ -71,6 +73,9 @@ def from_url(url: str) -> str | None:
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """The first probe for `account` (a Probe: URL and headers):
+    `i.instagram.com/api/v1/users/web_profile_info/?username=`, with the web app id and the optional session cookie.
+    Never raises."""
     headers = {"x-ig-app-id": _APP_ID, "Accept": "*/*",
                "Referer": f"https://www.instagram.com/{quote(account.handle)}/"}
     session = (secrets or {}).get(_SESSION)
@@ -81,6 +86,8 @@ def probe(account: Account, secrets: Secrets | None = None) -> Probe:
 
 
 def profile_url(handle: str) -> str:
+    """A canonical Instagram handle -> the profile link people open, https://www.instagram.com/{name}/. Pure; the
+    handle is not checked."""
     return f"https://www.instagram.com/{handle}/"
 
 
@@ -97,6 +104,21 @@ def _login_wall(reply: Reply) -> str | None:
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (web_profile_info's JSON) -> Verdict; `account` is not read.
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `instagram.unrecognised`).
+    Called only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and
+    the rule strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md,
+    "Instagram"):
+
+    - active `instagram.profile`: 200 `data.user` with `id` (maigret's `"biography"` marker; instaloader #2688).
+    - not_found `instagram.not_found`: HTTP 404 with an empty body (instaloader #2372/#2244, Osintgram #1675,
+      InstagramOSINT #31).
+
+    Weak: `instagram.not_found` (renamed, deactivated, suspended and never-registered accounts answer the same).
+    Unconfirmed: every fixture is synthetic, none a live capture."""
     doc = json_body(reply)
     envelope = doc if isinstance(doc, dict) else {}
     message = str(envelope.get("message") or "")

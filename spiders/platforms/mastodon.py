@@ -74,16 +74,21 @@ def instance(handle: str) -> str:
 
 
 def split(handle: str) -> tuple[str, str]:
+    """A canonical Mastodon handle 'user@instance' -> ('user', 'instance'); ('user', '') without '@'. Pure."""
     user, _, instance = handle.partition("@")
     return user, instance
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """The first probe for `account` (a Probe: URL and headers):
+    `https://{instance}/api/v1/accounts/lookup?acct={user}` on the account's own instance. Never raises."""
     user, instance = split(account.handle)
     return Probe(f"https://{instance}/api/v1/accounts/lookup?acct={quote(user)}")
 
 
 def profile_url(handle: str) -> str:
+    """A canonical Mastodon handle -> the profile link people open, https://{instance}/@{user}. Pure; the handle is
+    not checked."""
     user, instance = split(handle)
     return f"https://{instance}/@{user}"
 
@@ -122,6 +127,25 @@ def _off_api(reply: Reply) -> bool:
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (the lookup API's JSON) -> Verdict; `account` is not read.
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `mastodon.unrecognised`).
+    Called only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and
+    the rule strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md, "Mastodon
+    (and compatible servers)"):
+
+    - active `mastodon.account`: 200 Account with `id` and `acct` (Mastodon docs methods/accounts.md,
+      entities/Account.md; Akkoma AccountView; Sharkey via megalodon).
+    - suspended `mastodon.suspended`: 200 Account with `"suspended": true` (accounts.md "Suspended user";
+      account_serializer.rb); the HTML second probe separates an owner's deletion (410) before Mastodon 4.7.
+    - restricted `mastodon.limited`: 200 Account with `"limited": true` (silenced).
+    - not_found `mastodon.record_not_found`: 404 `{"error":"Record not found"}` (Api::BaseController; Iceshrimp.NET);
+      `mastodon.cant_find_user`: 404 `{"error":"Can't find user"}` (Pleroma/Akkoma AccountController#lookup).
+
+    Weak: none (each answer is the account's own state on its home instance). Unconfirmed: see the section's "Not
+    confirmed" list (servers other than Mastodon are modelled on their source)."""
     if reply.status == 401:
         return Verdict(Status.UNKNOWN, "mastodon.auth_required",
                        "HTTP 401: this instance requires authentication for lookups")

@@ -42,6 +42,8 @@ def _weak(platform: Platform, rule: str) -> bool:
 
 
 def matrix() -> str:
+    """The support matrix as a Markdown table (one row per registered platform: its rules per state, weak ones marked,
+    credential variables, second probe), generated from the platform modules' source."""
     head = "| platform | " + " | ".join(STATES) + " | credentials (environment) | second probe |"
     lines = [head, "|" + "---|" * (len(STATES) + 3)]
     for p in PLATFORMS.values():
@@ -57,6 +59,7 @@ def matrix() -> str:
 
 
 def block() -> str:
+    """The matrix between its START and END markers, as it stands in docs/platforms.md."""
     return f"{START}\n{matrix()}\n{END}"
 
 
@@ -80,6 +83,8 @@ def counts_block() -> str:
 
 
 def refresh(path: Path) -> None:
+    """Rewrite the generated blocks (matrix, and fixture counts when tests/fixtures exists) in the Markdown file at
+    `path`; a file without the matrix markers is written back unchanged. Raises OSError on I/O."""
     text = path.read_text(encoding="utf-8")
     new = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block(), text, flags=re.S)
     if FIXTURES.is_dir():

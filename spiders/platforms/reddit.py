@@ -38,6 +38,8 @@ _BLOCK_MARKERS = ("whoa there, pardner", "blocked by network security", "blocked
 
 
 def normalise(handle: str) -> str | None:
+    """A Reddit handle as written -> its canonical form (lower-case name; `u/`, `/u/`, `user/` prefixes dropped), or
+    None when it is not a valid one. Pure."""
     handle = handle.strip()
     for prefix in ("/u/", "u/", "/user/", "user/"):
         if handle.lower().startswith(prefix):
@@ -72,10 +74,29 @@ def probe(account: Account, secrets: Secrets | None = None) -> Probe:
 
 
 def profile_url(handle: str) -> str:
+    """A canonical Reddit handle -> the profile link people open, https://www.reddit.com/user/{name}/. Pure; the
+    handle is not checked."""
     return f"https://www.reddit.com/user/{handle}/"
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (about.json, public or through oauth.reddit.com) -> Verdict; `account` is not read.
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `reddit.unrecognised`). Called
+    only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and the rule
+    strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md,
+    "Reddit"):
+
+    - active `reddit.profile`: 200 `{"kind":"t2","data":{"id":…}}` (Pyprohly/reddit-api-doc-notes user.rst).
+    - suspended `reddit.is_suspended`: 200 `data.is_suspended: true` (snew #10, praw #1241); also accounts locked
+      until a password reset, which the reason says.
+    - not_found `reddit.not_found`: 404 `{"error": 404}` (praw #1241: deleted, shadowbanned and never-existing
+      accounts alike).
+
+    Weak: `reddit.not_found`. Unconfirmed: temporary suspensions may return the full object; see the section's "Not
+    confirmed" list."""
     if reply.status == 401:
         return Verdict(Status.UNKNOWN, "reddit.credential_rejected",
                        f"HTTP 401: the monitor's own {TOKEN} is missing, expired or revoked")

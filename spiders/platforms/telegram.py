@@ -58,6 +58,8 @@ def _text(fragment: str) -> str:
 
 
 def normalise(handle: str) -> str | None:
+    """A Telegram handle as written -> its canonical form (lower-case username, `@` dropped; a t.me URL is accepted),
+    or None when it is not a valid one. Pure."""
     handle = handle.strip().lstrip("@")
     if "/" in handle or "." in handle:
         return from_url(handle)
@@ -85,14 +87,33 @@ def from_url(url: str) -> str | None:
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """The first probe for `account` (a Probe: URL and headers): the public page `https://t.me/{username}`, asking for
+    English. Never raises."""
     return Probe(f"https://t.me/{quote(account.handle)}", headers={"Accept-Language": "en-US,en;q=0.8"})
 
 
 def profile_url(handle: str) -> str:
+    """A canonical Telegram handle -> the profile link people open, https://t.me/{username}. Pure; the handle is not
+    checked."""
     return f"https://t.me/{handle}"
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (the t.me HTML page) -> Verdict; `account` is not read.
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `telegram.unrecognised`).
+    Called only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and
+    the rule strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md,
+    "Telegram"):
+
+    - active `telegram.profile`: 200 with a non-empty `tgme_page_title` (WhatsMyName, maigret, sherlock).
+    - not_found `telegram.no_profile_card`: 200 generic "contact @NAME" page without the title (maigret absenceStrs,
+      sherlock data.json); deleted and freed usernames read the same.
+
+    Weak: `telegram.no_profile_card`. Unconfirmed: whether t.me shows the ToS ban text at all (so there is no
+    suspended rule); every fixture is synthetic."""
     if (early := transient(reply, NAME)) is not None:
         return early
     if reply.status != 200:

@@ -63,6 +63,8 @@ _OTHER_CODES = {10101: "SERVER_ERROR_NOT_500", 10102: "USER_NOT_LOGIN", 10111: "
 
 
 def normalise(handle: str) -> str | None:
+    """A TikTok handle as written -> its canonical form (lower-case username, `@` dropped, not ending in '.'), or None
+    when it is not a valid one. Pure."""
     handle = handle.strip().lstrip("@").lower()  # TikTok usernames are case-blind
     return handle if _HANDLE.match(handle) and not handle.endswith(".") else None
 
@@ -79,10 +81,14 @@ def from_url(url: str) -> str | None:
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """The first probe for `account` (a Probe: URL and headers): the HTML profile page
+    `https://www.tiktok.com/@{name}` with browser headers. Never raises."""
     return Probe(f"https://www.tiktok.com/@{quote(account.handle)}", headers=dict(_HEADERS))
 
 
 def profile_url(handle: str) -> str:
+    """A canonical TikTok handle -> the profile link people open, https://www.tiktok.com/@{name}. Pure; the handle is
+    not checked."""
     return f"https://www.tiktok.com/@{handle}"
 
 
@@ -100,6 +106,23 @@ def universal_data(text: str) -> dict[str, Any] | None:
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (the profile page's embedded universal data) -> Verdict; `account` is not read.
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `tiktok.unrecognised`). Called
+    only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and the rule
+    strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md,
+    "TikTok"):
+
+    - active `tiktok.user_detail`: `statusCode 0` with `userInfo.user.id` (yt-dlp; public profile parsers).
+    - suspended `tiktok.user_ban`: `statusCode 10221` USER_BAN (TikScraperPHP Codes.php; ProxiTok #141).
+    - not_found `tiktok.user_not_exist`: `statusCode 10202` USER_NOT_EXIST (Codes.php; tiktok-scraper #404).
+    - restricted `tiktok.user_private` (10222, yt-dlp #14585) and `tiktok.user_ftc` (10223).
+
+    Weak: `tiktok.user_ban` (username checkers read 10221 as "name available": Sherlock, user-scanner #118) and
+    `tiktok.user_not_exist` (asked by name). Unconfirmed: every fixture is synthetic; no distinct code for a
+    self-deleted account."""
     if (early := transient(reply, NAME)) is not None:
         return early
     if reply.status == 403:

@@ -49,6 +49,8 @@ _CHANNEL_PAGES = {"subs", "embed", "popout", "moderator"}
 
 
 def normalise(handle: str) -> str | None:
+    """A Twitch handle as written -> its canonical form (lower-case login, `@` dropped), or None when it is not a
+    valid one. Pure."""
     handle = handle.strip().lstrip("@").lower()  # logins are lower-case; display names only change case
     return handle if _LOGIN.match(handle) else None
 
@@ -72,6 +74,8 @@ def from_url(url: str) -> str | None:
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """The first probe for `account` (a Probe: URL and headers): Helix `GET /helix/users`, by numeric id once known,
+    else by login. Raises MissingCredentials when TWITCH_CLIENT_ID or TWITCH_APP_TOKEN is not set."""
     secrets = secrets or {}
     for var in (CLIENT_ID, APP_TOKEN):
         if not secrets.get(var):
@@ -84,10 +88,26 @@ def probe(account: Account, secrets: Secrets | None = None) -> Probe:
 
 
 def profile_url(handle: str) -> str:
+    """A canonical Twitch handle -> the profile link people open, https://www.twitch.tv/{login}. Pure; the handle is
+    not checked."""
     return f"https://www.twitch.tv/{handle}"
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (Helix Get Users' JSON) -> Verdict; `account` is not read.
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `twitch.unrecognised`). Called
+    only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and the rule
+    strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md,
+    "Twitch"):
+
+    - active `twitch.user`: 200 `{"data":[{"id":…,"login":…}]}` (Twitch API reference, "Get Users").
+    - not_found `twitch.no_user`: 200 `{"data":[]}`; suspended accounts read the same (justlog #80, pajbot2 #749), as
+      do deleted, renamed-away and never-existing logins.
+
+    Weak: `twitch.no_user`. Unconfirmed: the GQL probe that could separate a suspension (research §9) is not used."""
     if (early := transient(reply, NAME)) is not None:
         return early
     doc = json_body(reply)

@@ -52,6 +52,8 @@ _NOTICES: tuple[tuple[Status, str, tuple[str, ...], str], ...] = (
 
 
 def normalise(handle: str) -> str | None:
+    """A Weibo handle as written -> its canonical form (the numeric uid, 5–12 digits, no leading 0; screen names are
+    refused), or None when it is not a valid one. Pure."""
     handle = handle.strip()
     return handle if _UID.match(handle) else None
 
@@ -68,6 +70,9 @@ def from_url(url: str) -> str | None:
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """The first probe for `account` (a Probe: URL and headers): the mobile container API
+    `m.weibo.cn/api/container/getIndex?type=uid&value={uid}`, with the headers the mobile site sends; no login. Never
+    raises."""
     uid = account.handle
     return Probe(f"https://m.weibo.cn/api/container/getIndex?type=uid&value={uid}",
                  headers={"Referer": f"https://m.weibo.cn/u/{uid}", "MWeibo-Pwa": "1",
@@ -75,6 +80,8 @@ def probe(account: Account, secrets: Secrets | None = None) -> Probe:
 
 
 def profile_url(handle: str) -> str:
+    """A canonical Weibo handle -> the profile link people open, https://weibo.com/u/{uid}. Pure; the handle is not
+    checked."""
     return f"https://weibo.com/u/{handle}"
 
 
@@ -92,6 +99,23 @@ def _notices(reply: Reply, doc: object) -> str:
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (getIndex's JSON, or an HTML error page) -> Verdict; `account` is not read.
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `weibo.unrecognised`). Called
+    only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and the rule
+    strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md, "Weibo"):
+
+    - active `weibo.user_info`: `ok == 1` with `data.userInfo.id` (RSSHub lib/routes/weibo/user.ts;
+      dataabc/weibo-crawler weibo.py).
+    - suspended `weibo.ban_notice`: a notice with 违反, 微博社区公约 and 无法查看 (research §2.2; public scrapers).
+    - deactivated `weibo.closed_by_user` (自行申请关闭) and `weibo.closed` (该账号已关闭).
+    - restricted `weibo.security_lock` (行为异常 … 暂时不能查看) and `weibo.content_risk_lock` (内容存在风险 …).
+    - not_found `weibo.user_not_found`: 用户不存在 (snscrape `_ensure_user_id`, on m.weibo.cn/n/NAME).
+
+    Weak: `weibo.user_not_found`. Unconfirmed: the getIndex answer for a banned, closed or locked uid (the notice
+    wording is sourced, its placement in the JSON is not), and for a uid never registered."""
     if reply.status in _BLOCK_STATUSES:
         return Verdict(Status.UNKNOWN, f"weibo.http_{reply.status}",
                        f"HTTP {reply.status}: {_BLOCK_STATUSES[reply.status]}")

@@ -81,6 +81,8 @@ _CALLER_CODES = {32: "could not authenticate you", 64: "the monitor's own accoun
 
 
 def normalise(handle: str) -> str | None:
+    """A X handle as written -> its canonical form (the screen name as X validates it, `@` dropped), or None when it
+    is not a valid one. Pure."""
     handle = handle.strip().lstrip("@")
     return handle.lower() if _HANDLE.match(handle) else None  # screen names are case-blind
 
@@ -103,6 +105,9 @@ def from_url(url: str) -> str | None:
 
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
+    """The first probe for `account` (a Probe: URL and headers): API v2 users lookup (by id once known) with
+    X_BEARER_TOKEN, else GraphQL UserByScreenName with a web session (X_AUTH_TOKEN, X_CT0,
+    BANWATCH_X_WEB_BEARER_TOKEN). Raises MissingCredentials('X_BEARER_TOKEN') when neither is configured."""
     secrets = secrets or {}
     if secrets.get("X_BEARER_TOKEN"):
         headers = {"Authorization": f"Bearer {secrets['X_BEARER_TOKEN']}"}
@@ -125,6 +130,7 @@ def probe(account: Account, secrets: Secrets | None = None) -> Probe:
 
 
 def profile_url(handle: str) -> str:
+    """A canonical X handle -> the profile link people open, https://x.com/{name}. Pure; the handle is not checked."""
     return f"https://x.com/{handle}"
 
 
@@ -236,6 +242,26 @@ _V2_KNOWN_TITLES = {"authorizationerror", "forbidden", "notfounderror"}
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (API v2 or GraphQL JSON) -> Verdict; `account` says whether it was asked by id or by
+    name (an answer for another account is `other_account`).
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `x.unrecognised`). Called only
+    through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and the rule
+    strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md, "X"):
+
+    - active `x.v2_user` (v2 users-lookup shape in public code), `x.graphql_user` (twitter-api-client, nitter),
+      `x.user_unavailable_protected`.
+    - suspended `x.v2_suspended` ("User has been suspended"; sfm harvester, semifor gist),
+      `x.user_unavailable_suspended` (nitter, snscrape; UserUnavailableReason enum), `x.code_63` (nextcloud
+      integration_twitter #25).
+    - not_found `x.v2_not_found`, `x.graphql_no_user`, `x.code_50` (nitter src/types.nim),
+      `x.user_unavailable_offboarded` (twitter/the-algorithm UserUnavailableStateEnum.scala).
+    - deactivated `x.user_unavailable_deactivated`; restricted `x.withheld` (nitter src/parser.nim).
+
+    Weak: `x.v2_not_found`, `x.graphql_no_user`, `x.code_50`, `x.user_unavailable_offboarded`. Unconfirmed: every
+    fixture is synthetic, modelled on public code; none is a live capture."""
     if (early := transient(reply, NAME)) is not None:
         return early
     doc = json_body(reply)

@@ -81,6 +81,8 @@ def _message(text: str) -> str:
 
 
 def normalise(handle: str) -> str | None:
+    """A YouTube handle as written -> its canonical form (a `UC…` channel id as written, or an `@handle`), or None
+    when it is not a valid one. Pure."""
     handle = handle.strip()
     if _CHANNEL_ID.match(handle):
         return handle  # channel ids are case-sensitive
@@ -112,12 +114,16 @@ def _asked_id(account: Account) -> str | None:
 
 def probe(account: Account, secrets: Secrets | None = None) -> Probe:
     # the UC… id survives handle changes, so ask for it once banwatch knows it
+    """The first probe for `account` (a Probe: URL and headers): the channel page
+    `https://www.youtube.com/channel/{UC…}` (or `/@handle` before the id is known). Never raises."""
     if channel_id := _asked_id(account):
         return Probe(f"https://www.youtube.com/channel/{channel_id}", headers=dict(_HEADERS))
     return Probe(f"https://www.youtube.com/@{quote(account.handle.lstrip('@'))}", headers=dict(_HEADERS))
 
 
 def profile_url(handle: str) -> str:
+    """A canonical YouTube handle -> the profile link people open, https://www.youtube.com/channel/{UC…} or /@handle.
+    Pure; the handle is not checked."""
     if _CHANNEL_ID.match(handle):
         return f"https://www.youtube.com/channel/{handle}"
     return f"https://www.youtube.com/{handle}"
@@ -183,6 +189,24 @@ def _wall(reply: Reply) -> Verdict | None:
 
 
 def classify(reply: Reply, account: Account) -> Verdict:
+    """The first probe's reply (the channel page's ytInitialData) -> Verdict; `account` says which channel or handle
+    was asked (another one is `other_account`).
+
+    Pure; never raises on anything the platform sends (an answer it does not know reads `youtube.unrecognised`).
+    Called only through `Platform.read`, which applies the shared guard (base.blocked), the other-account check and
+    the rule strengths around it.
+
+    Conclusive rules and their sources (every rule, transient ones too, with its fixture: docs/platforms.md,
+    "YouTube"):
+
+    - active `youtube.channel`: `channelMetadataRenderer.externalId` with no ERROR alert (NewPipe, Invidious).
+    - suspended `youtube.terminated`: ERROR alert "This account has been terminated…" (NewPipe
+      YoutubeParsingHelper.defaultAlertsCheck).
+    - not_found `youtube.channel_does_not_exist`: ERROR alert "This channel does not exist." (NewPipe mock;
+      Invidious); `youtube.page_not_found`: HTTP 404 with YouTube's own 404 page.
+
+    Weak: `youtube.channel_does_not_exist`, `youtube.page_not_found`. Unconfirmed: every fixture is synthetic; how
+    `/@handle` answers for a handle never held."""
     if (early := transient(reply, NAME)) is not None:
         return early
     host, path = host_path(reply.url)
