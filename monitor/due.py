@@ -32,6 +32,9 @@ def fraction(*parts: str) -> float:
 
 def first_checks(accounts: Iterable[Account], now: datetime,
                  politeness: Callable[[str], Politeness]) -> dict[str, datetime]:
+    """When each new account is checked first: key -> aware datetime, spread from `now` over the time its platform's
+    politeness needs to check every new account of that platform (capped at the account's interval), by a hash of the
+    key, so it is reproducible. `politeness`: platform name -> Politeness."""
     accounts = list(accounts)
     per_platform = Counter(a.platform for a in accounts)
     out = {}
@@ -43,6 +46,8 @@ def first_checks(accounts: Iterable[Account], now: datetime,
 
 
 def next_check(account: Account, checked_at: datetime, pending: bool) -> datetime:
+    """When `account` is checked next after `checked_at` (aware datetime): `confirm_delay` seconds later while a
+    change is `pending`, else its interval in seconds ±10 % (JITTER), by a hash of key and time."""
     if pending:
         return checked_at + timedelta(seconds=account.confirm_delay)
     spread = 1 + JITTER * (2 * fraction(account.key, checked_at.isoformat()) - 1)

@@ -22,12 +22,16 @@ _EXTENSIONS = (("json", ".json"), ("html", ".html"), ("xml", ".xml"))
 
 @dataclass(frozen=True)
 class Problem:
+    """One evidence row that does not verify: its id, the sha256 it claims (hex) and what is wrong (a sentence)."""
+
     evidence_id: int
     sha256: str
     what: str
 
 
 def body(conn: sqlite3.Connection, sha256: str) -> bytes:
+    """The stored response body whose sha256 (hex) is `sha256`, decompressed (bytes). Raises BanwatchError when it is
+    missing from evidence_bodies or does not decompress."""
     stored = Reader(conn).evidence_body(sha256)
     if stored is None:
         raise BanwatchError(f"the body {sha256[:16]}… is missing from evidence_bodies")
@@ -38,6 +42,9 @@ def body(conn: sqlite3.Connection, sha256: str) -> bytes:
 
 
 def manifest(conn: sqlite3.Connection, evidence_id: int) -> dict[str, Any]:
+    """Evidence #`evidence_id` as a JSON-ready dict: account, URL, HTTP status, captured_at (ISO text), headers,
+    sha256 (hex), whether the body was truncated at 2 MiB, and the changes it proves. Raises BanwatchError when there
+    is no such evidence."""
     reader = Reader(conn)
     ev = reader.evidence(evidence_id)
     if ev is None:

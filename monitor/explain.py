@@ -35,6 +35,7 @@ class Resolution:
     notes: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, object]:
+        """The resolution as a JSON-ready dict (its fields by name, tuples as lists)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 

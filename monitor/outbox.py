@@ -35,6 +35,10 @@ class _Claimed(Exception):
 
 
 class Outbox:
+    """The outbox's SQL over a Store's database: alert and wave rows, their states (pending, sending, sent, dead), the
+    delivery waves and reconciliation queries. Every write is one `db.atomic()` transaction; times are stored ISO
+    text. A write on a locked, full or failing database raises StoreError (monitor.errors.database_error)."""
+
     def __init__(self, store: Store) -> None:
         self.store, self.db = store, store.db
 
@@ -65,6 +69,7 @@ class Outbox:
             self.db.execute("UPDATE alerts SET next_attempt_at = ? WHERE id = ? AND state = 'sending'", [at, alert_id])
 
     def wave_look_again(self, wave_id: int, at: str) -> None:
+        """Set when wave `wave_id`, still `sending` (its post in doubt), is looked for again: `at`, ISO text."""
         with self.db.atomic():
             self.db.execute("UPDATE waves SET next_attempt_at = ? WHERE id = ? AND state = 'sending'", [at, wave_id])
 
@@ -75,6 +80,8 @@ class Outbox:
         return row[0] == 0
 
     def interrupted_replies(self) -> list[dict[str, Any]]:
+        """Alert rows found `sending` as thread replies (`thread_ts` set), oldest first: posts a crash or a lost
+        answer left in doubt."""
         return list(self.db.query(f"{_ALERT_ROW} WHERE al.state = 'sending' AND al.thread_ts IS NOT NULL "
                                   "ORDER BY al.id"))
 
@@ -85,9 +92,11 @@ class Outbox:
                                   "ORDER BY id"))
 
     def interrupted_waves(self) -> list[dict[str, Any]]:
+        """Wave rows found `sending`, oldest first: wave messages whose post is in doubt."""
         return list(self.db.query("SELECT * FROM waves WHERE state = 'sending' ORDER BY id"))
 
     def channel_id(self, channel: str) -> str | None:
+        """The Slack channel id last recorded for channel name `channel` (from alerts or waves), or None."""
         row = next(self.db.query("SELECT channel_id FROM alerts WHERE channel = ? AND channel_id IS NOT NULL "
                                  "UNION ALL SELECT channel_id FROM waves WHERE channel = ? AND channel_id IS NOT NULL "
                                  "LIMIT 1", [channel, channel]), None)
@@ -141,6 +150,7 @@ class Outbox:
             [wave["platform"], wave["channel"], wave["started_at"], wave["created_at"]])]
 
     def wave_members(self, wave_id: int) -> list[int]:
+        """The ids of the alerts wave `wave_id` carries, ascending."""
         return [r["id"] for r in self.db.query("SELECT id FROM alerts WHERE wave_id = ? ORDER BY id", [wave_id])]
 
     def alert(self, alert_id: int) -> dict[str, Any]:
@@ -148,6 +158,8 @@ class Outbox:
         return self.db["alerts"].get(alert_id)
 
     def rows(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """For `alerts list`: up to `limit` alert rows (newest first), in `state` when given, as dicts of id, kind,
+        subject, channel, state, attempts, created_at, sent_at, last_error."""
         where, params = ("WHERE state = ?", [state]) if state else ("", [])
         return list(self.db.query(
             "SELECT id, kind, coalesce(account_key, subject) AS subject, channel, state, attempts, created_at, "
@@ -212,11 +224,14 @@ class Outbox:
         self._set(ids, state="pending", next_attempt_at=at, thread_ts=None, wave_id=None)
 
     def dead(self, alert_id: int, at: str) -> None:
+        """Give up on alert `alert_id`: state `dead`, its last error suffixed '(gave up at `at`)' (ISO text)."""
         with self.db.atomic():
             self.db.execute("UPDATE alerts SET state = 'dead', last_error = coalesce(last_error, '') || "
                             "' (gave up at ' || ? || ')' WHERE id = ?", [at, alert_id])
 
     def retry(self, ids: Iterable[int], now: str, give_up_at: str) -> int:
+        """`alerts retry`: put the dead alerts among `ids` back to pending, due at `now`, given up at `give_up_at`
+        (ISO text), out of any wave or thread. Returns how many rows moved."""
         ids = list(ids)
         with self.db.atomic():
             cur = self.db.execute(
@@ -226,6 +241,7 @@ class Outbox:
         return cur.rowcount
 
     def dead_ids(self) -> list[int]:
+        """The ids of every dead alert, ascending."""
         return [r["id"] for r in self.db.query("SELECT id FROM alerts WHERE state = 'dead' ORDER BY id")]
 
     # -- waves ---------------------------------------------------------------------------------------
@@ -254,6 +270,8 @@ class Outbox:
         return wave_id
 
     def wave_sent(self, wave_id: int, ts: str | None, channel_id: str | None, at: str) -> None:
+        """Record wave `wave_id` posted as message `ts` in channel `channel_id` at `at` (ISO text), and its members
+        still `sending` outside a thread as sent with it."""
         with self.db.atomic():
             self.db["waves"].update(wave_id, {"state": "sent", "slack_ts": ts, "channel_id": channel_id,
                                               "sent_at": at, "updated_at": at})
@@ -340,10 +358,12 @@ class Holder:
 
     @property
     def host(self) -> str:
+        """The host part of `owner` ('host:pid:random')."""
         return self.owner.rsplit(":", 2)[0]
 
     @property
     def pid(self) -> int:
+        """The process id part of `owner`; -1 when the owner is not in the 'host:pid:random' form."""
         try:
             return int(self.owner.rsplit(":", 2)[1])
         except (IndexError, ValueError):
@@ -376,6 +396,7 @@ def _process_exists(pid: int) -> bool:
 
 
 def new_owner() -> str:
+    """A fresh lease owner for this process: 'hostname:pid:8 random hex digits'."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 

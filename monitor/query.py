@@ -19,6 +19,8 @@ from monitor.errors import StoreError
 
 
 def open_readonly(path: str) -> sqlite3.Connection:
+    """A read-only sqlite3 connection to the database at `path` (rows as sqlite3.Row; no ATTACH; any write is refused
+    by an authorizer). Raises StoreError when the file does not exist."""
     if not Path(path).exists():
         raise StoreError(f"{path}: no database yet (run `banwatch check` first, or give --db)")
     conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=5)
@@ -52,6 +54,8 @@ def _read_only_in_savepoints(action: int, arg1: str | None, arg2: str | None, *r
 
 @contextmanager
 def time_limit(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
+    """Within the block, interrupt any statement on `conn` after `seconds` (float, monotonic clock): sqlite3 then
+    raises OperationalError('interrupted')."""
     deadline = time.monotonic() + seconds
     conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
     try:

@@ -16,6 +16,9 @@ from typing import Any
 
 
 class Reader:
+    """The named reads behind `report` and `evidence`, over one read-only connection (monitor.query.open_readonly).
+    Each returns rows as dicts (column -> value); times are stored ISO text."""
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 

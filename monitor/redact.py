@@ -115,6 +115,8 @@ class Redactor:
         self.pattern = re.compile("|".join(map(re.escape, every)), re.I) if every else None
 
     def text(self, s: Any) -> str:
+        """`s` (any value; None -> '') as text with every known secret, and every Slack token or webhook URL by
+        pattern, replaced by MASK."""
         s = "" if s is None else str(s)
         if self.pattern is not None:
             s = self.pattern.sub(MASK, s)
@@ -153,6 +155,8 @@ class RedactingFilter(logging.Filter):
     exception and stack text replaced by redacted text, before any formatter sees it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact `record` in place: its message formatted with its arguments, its exception and stack text. Always
+        True (the record is kept, redacted)."""
         r = current()
         try:
             message = record.getMessage()

@@ -34,35 +34,45 @@ class PlatformSpec(Protocol):
     """One platform, as far as the core reads it (spiders.platforms.base.Platform is one)."""
 
     @property
-    def name(self) -> str: ...  # registry key, used in the watchlist
+    def name(self) -> str:
+        """Registry key, used in the watchlist ('weibo', 'x')."""
 
     @property
-    def title(self) -> str: ...  # how people write it (messages, alerts)
+    def title(self) -> str:
+        """How people write it, in messages and alerts ('X', 'Bluesky')."""
 
     @property
-    def handle_help(self) -> str: ...  # what a valid handle looks like, for error messages
+    def handle_help(self) -> str:
+        """What a valid handle looks like, for error messages."""
 
     @property
-    def politeness(self) -> Politeness: ...  # its own; the watchlist's `platforms:` section overrides it
+    def politeness(self) -> Politeness:
+        """Its own Politeness (concurrency, delay in seconds, batch); the watchlist's `platforms:` section overrides
+        it."""
 
     @property
-    def credentials(self) -> tuple[str, ...]: ...  # environment variables holding its secrets
+    def credentials(self) -> tuple[str, ...]:
+        """Names of the environment variables holding its secrets (empty: it needs none)."""
 
     @property
-    def normalise(self) -> Callable[[str], str | None]: ...  # handle as written -> canonical, or None
+    def normalise(self) -> Callable[[str], str | None]:
+        """handle as written -> canonical handle, or None when it is not a valid one."""
 
     @property
-    def profile_url(self) -> Callable[[str], str]: ...  # canonical handle -> link people can open
+    def profile_url(self) -> Callable[[str], str]:
+        """canonical handle -> the profile link people can open."""
 
     @property
-    def instance(self) -> Callable[[str], str] | None: ...  # open networks: the server a handle is asked at
+    def instance(self) -> Callable[[str], str] | None:
+        """On open networks (Mastodon): canonical handle -> the server it is asked at; None elsewhere."""
 
 
 class Registry(Protocol):
     """Every platform banwatch supports, and profile URL -> (platform, handle)."""
 
     @property
-    def platforms(self) -> Mapping[str, PlatformSpec]: ...
+    def platforms(self) -> Mapping[str, PlatformSpec]:
+        """Every supported platform by name (registry key -> PlatformSpec), in the registry's order."""
 
     def resolve_url(self, url: str, platform: str | None = None) -> tuple[str, str]:
         """(platform name, canonical handle); raises UnresolvedUrl naming the URL forms that work."""

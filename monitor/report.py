@@ -38,6 +38,8 @@ def _pill(status: str | None) -> str:
 
 
 def gather(conn: sqlite3.Connection, since: str) -> dict[str, Any]:
+    """What the report shows since `since` (ISO text), read through `conn` (read-only): {'accounts': watched accounts,
+    'changes': changes confirmed since, 'health': checks and unknowns per platform}."""
     reader = Reader(conn)
     return {"accounts": reader.watched_accounts(), "changes": reader.changes_since(since),
             "health": reader.checks_since(since)}
@@ -83,6 +85,8 @@ def _timeline(changes: list[dict[str, Any]], since: str, until: str, titles: dic
 
 
 def render(data: dict[str, Any], since: str, now: str, titles: dict[str, str]) -> str:
+    """The report as one self-contained HTML document (text). `data`: from `gather`; `since`, `now`: ISO text (shown
+    to the minute, in UTC); `titles`: platform name -> title. Every platform or watchlist value is escaped."""
     suspensions = [c for c in data["changes"] if c["to_status"] == "suspended"]
     rows = "".join(
         f"<tr><td><code>{escape(c['account_key'])}</code></td><td>{escape(c['entity'] or '')}</td>"

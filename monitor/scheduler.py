@@ -66,6 +66,10 @@ def fingerprint(path: str) -> str | None:
 
 
 class Service:
+    """`banwatch run`: one process, one event loop, one task per job (tick, deliver, reload, prune, lease renewal),
+    each waiting on the monotonic clock (docs/architecture.md, "The service"). Holds the service lease from start to
+    clean stop; raises BanwatchError at construction when another live `run` holds it."""
+
     def __init__(self, watchlist: Watchlist, db_path: str, base_urls: dict[str, str],
                  slack: Callable[[Watchlist], SlackSettings], clock: Clock | None = None) -> None:
         self.watchlist, self.db_path, self.base_urls, self.slack_for = watchlist, db_path, base_urls, slack
@@ -99,6 +103,7 @@ class Service:
 
     @property
     def channel(self) -> str:
+        """The default Slack channel for health alerts ('' when none is configured)."""
         return self.slack_for(self.watchlist).channel or ""
 
     def health(self, subject: str, detail: str, at: str, platform_state: tuple[str, str, str | None] | None = None) -> None:
@@ -124,6 +129,8 @@ class Service:
     # -- jobs ---------------------------------------------------------------------------------------
 
     async def tick(self) -> None:
+        """One tick: per platform not already crawling, start a crawl task for its due accounts (at most its batch).
+        Compares the wall clock's progress with the monotonic clock's first (a step back re-bases due times)."""
         if self.stopping:
             return
         began = time.perf_counter()
@@ -158,6 +165,8 @@ class Service:
         return now
 
     async def crawl(self, platform: str, accounts: list[Any]) -> None:
+        """Crawl `accounts` (Account values, all of `platform`), record their observations, log a summary and assess
+        the platform's health. A failure is logged once (`failed`); what was not recorded stays due."""
         started = time.monotonic()
         try:
             try:
@@ -184,6 +193,8 @@ class Service:
             self.running.pop(platform, None)
 
     def assess(self, platform: str, top_unknown: list[tuple[str, int]]) -> None:
+        """Judge `platform`'s health over its recent runs and raise or clear its blind health alert on a change.
+        `top_unknown`: (rule, count) pairs, most frequent first, named in the alert."""
         now = datetime.now(UTC)
         window = self.watchlist.service.health_window
         runs = [health.RunStat(parse_iso(r["started_at"]), r["accounts"] or 0, r["unknown"] or 0)
@@ -236,6 +247,7 @@ class Service:
         log.info("watchlist reloaded: %d accounts (+%d, -%d)", len(new), len(new - old), len(old - new))
 
     async def prune(self) -> None:
+        """Delete history older than the watchlist's retention, and roll runs older than a day into hourly rows."""
         now = now_iso()
         counts = self.store.prune(self.watchlist.retention.cutoffs(now))
         hours = self.store.compact_runs(iso(parse_iso(now) - timedelta(days=1)))
@@ -254,6 +266,7 @@ class Service:
                 self.stopped.set_result(None)
 
     async def deliver(self) -> None:
+        """One delivery pass in a worker thread (with its own connection), awaited; skipped while stopping."""
         if self.stopping:
             return
         self.delivering = asyncio.ensure_future(
@@ -309,6 +322,8 @@ class Service:
             at = max(at + period, loop.time())
 
     async def serve(self, runner: Any) -> None:
+        """Run the service on `runner` (Scrapy's CrawlerRunner) until SIGINT/SIGTERM or a lost lease: sync the
+        watchlist, start every job, then stop gracefully (waiting at most 8 s for crawls)."""
         self.runner = runner
         loop = asyncio.get_running_loop()
         self.stopped = loop.create_future()

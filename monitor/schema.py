@@ -13,6 +13,8 @@ migrations = Migrations("banwatch")
 
 @migrations()
 def m001_core(db: Database) -> None:
+    """Migration 1: the core tables (entities, accounts, observations, evidence_bodies, evidence, changes, alerts,
+    runs), their indexes, and the `current_status` and `suspensions` views."""
     db["entities"].create({"name": str, "tags": str, "line": int, "removed_at": str}, pk="name")
     db["accounts"].create(
         {

@@ -50,17 +50,24 @@ CAPTURED = "live capture by banwatch selftest"
 
 @dataclass(frozen=True)
 class Canary:
+    """One canary to ask: the account (its `canary` field is the known status), where it came from ('watchlist' or
+    'built-in') and why its state is known."""
+
     account: Account  # account.canary is the known status
     source: str  # "watchlist" or "built-in"
     why: str = ""
 
     @property
     def known(self) -> str:
+        """The status this canary is known to have ('active', 'suspended', …); '' when none is set."""
         return self.account.canary or ""
 
 
 @dataclass
 class Result:
+    """What one canary read: its outcome (ok, drift, inconclusive, skipped), the status and rule read, the reason,
+    HTTP status, strength, the probe URLs (scrubbed) and the fixture cases saved for it."""
+
     canary: Canary
     outcome: str  # OK, DRIFT, INCONCLUSIVE or SKIPPED
     status: str | None  # what it read (None: not asked)
@@ -73,6 +80,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict (the account's key and handle, known and read status, rule, reason, …)."""
         a = self.canary.account
         return {"key": a.key, "handle": a.handle, "known": self.canary.known, "source": self.canary.source,
                 "why": self.canary.why, "outcome": self.outcome, "read": self.status, "rule": self.rule,
@@ -82,22 +90,29 @@ class Result:
 
 @dataclass
 class PlatformReport:
+    """One platform's canaries and their results; `note` says why nothing was asked, when nothing was."""
+
     name: str
     results: list[Result] = field(default_factory=list)
     note: str = ""  # why nothing was asked, when nothing was
 
     @property
     def title(self) -> str:
+        """The platform's title, as people write it. Raises KeyError for a platform not registered."""
         return PLATFORMS[self.name].title
 
     @property
     def outcome(self) -> str:
+        """The platform's worst outcome: drift, else inconclusive, else ok, else skipped; 'none' without results."""
         outcomes = {r.outcome for r in self.results}
         return next((o for o in (DRIFT, INCONCLUSIVE, OK, SKIPPED) if o in outcomes), NONE)
 
 
 @dataclass
 class Report:
+    """A selftest run: every platform's report, the watchlist read (None: the built-in canaries only), whether
+    inconclusive answers fail it (`strict`), and where fixtures were saved."""
+
     platforms: list[PlatformReport]
     watchlist: str | None
     strict: bool = False
@@ -105,14 +120,17 @@ class Report:
 
     @property
     def results(self) -> list[Result]:
+        """Every canary's result, platform by platform."""
         return [r for p in self.platforms for r in p.results]
 
     def counts(self) -> Counter[str]:
+        """How many results per outcome (ok, drift, inconclusive and skipped always present)."""
         counts = Counter({OK: 0, DRIFT: 0, INCONCLUSIVE: 0, SKIPPED: 0})
         counts.update(r.outcome for r in self.results)
         return counts
 
     def exit_code(self) -> int:
+        """The command's exit code: 1 on any drift, 3 on an inconclusive answer when strict, else 0."""
         counts = self.counts()
         if counts[DRIFT]:
             return EXIT_DRIFT
@@ -121,6 +139,7 @@ class Report:
         return EXIT_OK
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict: exit code, counts, and per platform its canaries' results."""
         return {"exit_code": self.exit_code(), "strict": self.strict, "watchlist": self.watchlist,
                 "saved_to": self.saved_to, "counts": dict(self.counts()),
                 "platforms": [{"platform": p.name, "title": p.title, "outcome": p.outcome, "note": p.note,
@@ -532,21 +551,29 @@ class Scrubber:
                                   for piece in _pieces(value))
 
     def text(self, text: str) -> str:
+        """`text` with every configured credential's value (in any encoding it appears in) masked."""
         return _unview(_replace(_view(text), self._matchers))
 
     def body(self, body: bytes) -> bytes:
+        """A response body (bytes) scrubbed as `scrub` scrubs a reply's body."""
         return self.scrub(Reply("", 0, {}, body)).reply.body
 
     def url(self, url: str) -> str:
+        """`url` with token-like query parameters and every configured credential masked."""
         return _unview(_replace(_mask_url(_view(url), set()), self._matchers))
 
     def headers(self, headers: dict[str, str]) -> dict[str, str]:
+        """Response headers (name -> value) reduced to those kept (KEEP_HEADERS; Set-Cookie as cookie names), masked."""
         return self.scrub(Reply("", 0, headers, b"")).reply.headers
 
     def reply(self, reply: Reply) -> Reply:
+        """`reply` scrubbed (see `scrub`), without the account of what was removed."""
         return self.scrub(reply).reply
 
     def scrub(self, reply: Reply) -> Scrubbed:
+        """`reply` with what must not leave the machine removed: headers not kept, cookie values, token-like query
+        parameters, cookie and token assignments in the body, every credential's value. Returns a Scrubbed (the reply,
+        the headers dropped, the matchers used)."""
         learned: set[str] = set()
         kept: dict[str, str] = {}
         dropped: list[str] = []
@@ -809,6 +836,8 @@ def _headline(p: PlatformReport) -> str:
 
 
 def render(report: Report) -> str:
+    """The report as text for a terminal: per platform a headline, per canary a line (mark, handle, known, read, rule,
+    reason) and its notes."""
     lines = [f"canaries: the watchlist's ({report.watchlist}) and the built-in ones" if report.watchlist
              else "canaries: the built-in ones (no watchlist)"]
     rows: list[tuple[str, ...]] = []
@@ -846,6 +875,7 @@ def render(report: Report) -> str:
 
 
 def to_json(report: Report) -> str:
+    """The report as indented JSON text (`Report.as_dict`), non-ASCII kept as is."""
     return json.dumps(report.as_dict(), ensure_ascii=False, indent=2)
 
 

@@ -135,9 +135,11 @@ class SlackSettings:
 
     @property
     def enabled(self) -> bool:
+        """True when a bot token or a webhook URL is set (alerts go to Slack, not the console)."""
         return bool(self.bot_token or self.webhook_url)
 
     def describe(self) -> str:
+        """One line saying how alerts will be delivered, every secret shown as <secret>."""
         if not self.bot_token and self.webhook_url:
             return ("Slack: incoming webhook <secret> (at-least-once delivery, no threads or waves; "
                     "set SLACK_BOT_TOKEN for exactly-once)")
@@ -149,6 +151,8 @@ class SlackSettings:
 
 
 def slack_from_env(watchlist_channel: str | None, env: Mapping[str, str] | None = None) -> SlackSettings:
+    """Slack settings from `env` (os.environ when None): SLACK_BOT_TOKEN, SLACK_WEBHOOK_URL, SLACK_CHANNEL (else
+    `watchlist_channel`), BANWATCH_SLACK_API_URL (default Slack's, always ending '/'). Empty values are unset."""
     env = os.environ if env is None else env
     api = env.get("BANWATCH_SLACK_API_URL", "").strip() or DEFAULT_SLACK_API
     if not api.endswith("/"):

@@ -42,6 +42,9 @@ def check(app: App, progress: bool | None) -> None:
 
 
 def print_summary(summary: Any, delivery: tuple[DeliveryReport | None, str]) -> None:
+    """Print a check's outcome to stdout: observation counts per status, unknown rules (×count), non-active baselines,
+    confirmed changes, pending accounts, then the alerts line from `delivery` (the pass's DeliveryReport, or None when
+    another dispatcher has the outbox, and the notifier's description). `summary` is the runner's Summary."""
     report, via = delivery
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))
     click.echo(f"{summary.observations} observations in {summary.rounds} round(s): {counts or 'none'}")

@@ -54,6 +54,8 @@ class App:
 
     @property
     def watchlist(self) -> Watchlist:
+        """The watchlist at `watchlist_path`, loaded on first use and kept. Raises WatchlistError (every problem,
+        file:line: field) or ConfigError."""
         if self._watchlist is None:
             from monitor.watchlist import load
 
@@ -76,6 +78,7 @@ class App:
 
     @property
     def scrapy_settings(self) -> dict[str, object]:
+        """Scrapy settings overrides for this command: LOG_LEVEL and the environment's overrides."""
         return {"LOG_LEVEL": self.log_level, **scrapy_overrides()}
 
     @property
@@ -98,6 +101,8 @@ pass_app = click.make_pass_decorator(App)
 
 
 def configure_logging(level: str) -> None:
+    """Configure the root logger at `level` (a logging level name, 'INFO'), install the redacting filter on its
+    handlers, and quiet Scrapy, Twisted and tldextract below DEBUG. Call once, at start-up."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from monitor import redact
 
@@ -133,6 +138,9 @@ class BanwatchGroup(click.Group):
     keeps its traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; the only place errors become exit codes. A BanwatchError (and a database error mapped to a
+        StoreError) prints one redacted 'Error: …' line on stderr and exits with the command's `user_error_exit`
+        (EXIT_USER, 1, by default); anything else propagates."""
         try:
             try:
                 return super().invoke(ctx)
@@ -169,6 +177,7 @@ def emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
 
 
 def table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    """Rows under `columns` as a plain-text table (tabulate's 'simple' format), without a trailing newline."""
     return tabulate(rows, headers=columns, tablefmt="simple")
 
 

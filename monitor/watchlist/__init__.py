@@ -48,6 +48,9 @@ RETENTION_KEYS = RETENTION.keys
 
 @dataclass(frozen=True)
 class Watchlist:
+    """A loaded watchlist: its path, accounts and entities, the default Slack channel, defaults, alert settings,
+    per-platform politeness overrides, service settings and retention. Frozen."""
+
     path: str
     accounts: tuple[Account, ...]
     entities: tuple[Entity, ...] = ()
@@ -65,6 +68,8 @@ class Watchlist:
         return current(self.registry).platforms[name]
 
     def politeness(self, platform: str) -> Politeness:
+        """The Politeness for `platform`: the watchlist's override, else the platform's own. Raises NoRegistry when no
+        platform registry is installed."""
         return self.platforms.get(platform) or self.platform(platform).politeness
 
     @functools.cached_property

@@ -12,6 +12,8 @@ from monitor.watchlist.docs import render
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m monitor.watchlist --write-docs PATH | --check-docs PATH`: rewrite, or check, the generated settings
+    tables in a Markdown file. Returns the exit code: 0, or 1 when --check-docs finds them stale."""
     ap = argparse.ArgumentParser(prog="python -m monitor.watchlist", description=__doc__)
     group = ap.add_mutually_exclusive_group(required=True)
     group.add_argument("--write-docs", metavar="PATH", type=Path, help="rewrite the generated blocks in PATH")

@@ -21,12 +21,15 @@ ENTITY_KEYS = ("name", *_SETTING_KEYS, "accounts")
 
 @dataclass(frozen=True)
 class Entity:
+    """A person or outlet grouping accounts: its name, tags, and the watchlist line it is declared on."""
+
     name: str
     tags: tuple[str, ...]
     line: int
 
 
 def known_platforms(registry: Registry | None = None) -> str:
+    """The names of `registry`'s platforms (the installed one when None), sorted, comma-separated."""
     return ", ".join(sorted(current(registry).platforms))
 
 
@@ -50,6 +53,7 @@ class AccountReader(Reader):
         self.first_line: dict[str, int] = {}
 
     def entries(self, doc: LineDict, defaults: dict[str, Any]) -> None:
+        """Read `doc`'s `accounts:` list, each entry with `defaults`; a missing or malformed list is a problem."""
         entries = doc.get("accounts")
         if entries is None:
             self.problem(doc.line, "accounts", "missing: list the accounts to watch under 'accounts:'")
@@ -66,6 +70,8 @@ class AccountReader(Reader):
             self.account(line, where, platform, handle, None, opts, name=f"canary ({status})", canary=status)
 
     def entry(self, item: Any, line: int, defaults: dict[str, Any]) -> None:
+        """Read one entry of `accounts:` (at `line`): an entity (a mapping with `accounts`) or a single account by
+        platform + handle, id or url. Problems are collected, never raised."""
         if not isinstance(item, LineDict):
             self.problem(line, "accounts", f"each entry must be a mapping, got {item!r}")
             return
@@ -87,6 +93,8 @@ class AccountReader(Reader):
                      item.get("url"), opts, name=opt_str(item.get("name")))
 
     def entity(self, item: LineDict, defaults: dict[str, Any]) -> None:
+        """Read an entity entry: its name, tags and `accounts` mapping (platform -> handle, or a list of handles).
+        Problems are collected, never raised."""
         self.check_keys(item, ENTITY_KEYS)
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
@@ -111,6 +119,8 @@ class AccountReader(Reader):
     def account(self, line: int, field_: str, platform: str | None, handle: Any, url: Any,
                 opts: dict[str, Any], name: str | None = None, entity: str | None = None,
                 canary: str | None = None) -> None:
+        """Add one account (or record a problem): `platform` and `handle` as written, or `url` resolved to both;
+        `opts` its settings; `name`, `entity`, `canary` as given. A duplicate names its first line."""
         if url is not None:
             platform, handle = self.resolve_url(line, field_, platform, url)
             if handle is None:
@@ -148,6 +158,8 @@ class AccountReader(Reader):
             confirm_delay=opts["confirm_delay"], line=line, canary=canary))
 
     def resolve_url(self, line: int, field_: str, platform: str | None, url: Any) -> tuple[str | None, str | None]:
+        """A profile `url` (at `line`, `field_`) -> (platform, canonical handle), or (None, None) with a problem
+        recorded when it is not text or no platform reads it."""
         if not isinstance(url, str):
             kind = "a list" if isinstance(url, list) else "a mapping" if isinstance(url, dict) else repr(url)
             self.problem(line, field_, f"must be a profile URL written as text, not {kind}")

@@ -47,6 +47,7 @@ def table(section: Section, registry: Registry | None = None) -> str:
 
 
 def block(section: Section, registry: Registry | None = None) -> str:
+    """The generated table of `section`'s settings between its begin/end markers, as docs/watchlist.md holds it."""
     begin, end = _markers(section)
     return f"{begin}\n{GENERATED}\n{table(section, registry)}\n{end}"
 

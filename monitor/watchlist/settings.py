@@ -40,17 +40,21 @@ class Reader:
         self.canaries: list[tuple[int, str, str, Any, str]] = []  # (line, field, platform, handle, status)
 
     def problem(self, line: int | None, field_: str | None, message: str) -> None:
+        """Record a problem at `line` (None: the file) in `field_`; a message over 500 characters is cut with '…'."""
         if len(message) > 500:  # a value quoted in a message may be a whole list an alias expanded
             message = message[:500] + "…"
         self.problems.append(WatchlistError(self.path, line, field_, message))
 
     def check_keys(self, mapping: LineDict, allowed: tuple[str, ...], where: str = "") -> None:
+        """Record a problem for every key of `mapping` not in `allowed`, named `where` + key."""
         for key in mapping:
             if key not in allowed:
                 self.problem(mapping.key_lines[key], f"{where}{key}",
                              f"unknown key (expected one of: {', '.join(allowed)})")
 
     def convert(self, mapping: LineDict, key: str, fn: Callable[[Any], Any], default: Any) -> Any:
+        """`fn(mapping[key])`, or `default` when the key is absent or `fn` raises ValueError (recorded as a problem at
+        the key's line)."""
         if key not in mapping:
             return default
         try:
@@ -84,6 +88,7 @@ class Setting:
     qualified: bool = False
 
     def field_name(self, where: str) -> str:
+        """The name errors give this setting inside `where`: 'where.key' when qualified, else 'key'."""
         return f"{where}.{self.key}" if self.qualified else self.key
 
     def documented_default(self) -> str | None:
@@ -141,10 +146,12 @@ class Section:
 
     @property
     def keys(self) -> tuple[str, ...]:
+        """The keys the section accepts, in declaration order."""
         return tuple(s.key for s in self.settings)
 
     @property
     def defaults(self) -> dict[str, Any]:
+        """Each key's default value (key -> value)."""
         return {s.key: s.default for s in self.settings}
 
     def default(self) -> Any:
@@ -228,6 +235,8 @@ class AccountSettings:
 
 @dataclass(frozen=True)
 class Route:
+    """An alert route: accounts whose tags meet `tags` alert in `channel` (a Slack channel name or id)."""
+
     tags: tuple[str, ...]
     channel: str
 

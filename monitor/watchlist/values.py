@@ -29,6 +29,8 @@ def show_duration(seconds: float) -> str:
 
 
 def positive_duration(value: Any) -> float:
+    """A duration with units ('90s', '10m', '1h30m', '90d'; see parse_duration) -> seconds (float), more than 0.
+    Raises ValueError otherwise."""
     seconds = parse_duration(value)
     if seconds <= 0:
         raise ValueError(f"{value!r} must be longer than 0s")
@@ -36,12 +38,14 @@ def positive_duration(value: Any) -> float:
 
 
 def whole(value: Any) -> int | None:
+    """A whole number written as an int or a string of digits -> int; None for anything else (bools included)."""
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def count(value: Any) -> int:
+    """A whole number of 1 or more (int or digits) -> int. Raises ValueError otherwise."""
     number = whole(value)
     if number is None or number < 1:
         raise ValueError(f"{value!r} is not a whole number (1 or more)")
@@ -49,6 +53,8 @@ def count(value: Any) -> int:
 
 
 def confirmations(value: Any) -> int:
+    """How many agreeing observations confirm a change: a whole number of 1 or more -> int. Raises ValueError
+    otherwise."""
     number = whole(value)
     if number is None or number < 1:
         raise ValueError(f"{number if number is not None else value!r} is not a whole number of observations "
@@ -57,6 +63,7 @@ def confirmations(value: Any) -> int:
 
 
 def tags(value: Any) -> tuple[str, ...]:
+    """A list of non-empty strings -> tuple of them. Raises ValueError for anything else."""
     if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
         raise ValueError(f"{value!r} is not a list of tags, e.g. [crypto, media]")
     return tuple(value)
@@ -68,6 +75,7 @@ def add_tags(inherited: tuple[str, ...], own: tuple[str, ...]) -> tuple[str, ...
 
 
 def opt_str(value: Any) -> str | None:
+    """None stays None; anything else -> str(value)."""
     return None if value is None else str(value)
 
 

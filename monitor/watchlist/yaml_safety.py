@@ -28,11 +28,15 @@ EXPANSION = 2  # ...or this many times the document's distinct nodes, when that 
 
 
 class LineDict(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers where it was written: `line` (1-based) and `key_lines` (key -> line)."""
+
     line: int
     key_lines: dict[Any, int]
 
 
 class LineList(list):  # type: ignore[type-arg]
+    """A YAML sequence that remembers where it was written: `line` (1-based) and `item_lines` (one per item)."""
+
     line: int
     item_lines: list[int]
 
@@ -158,6 +162,7 @@ def _value(node: yaml.Node) -> Any:
 
 
 def empty_mapping(line: int = 1) -> LineDict:
+    """An empty LineDict at `line` (1-based), for a document or value that has none."""
     mapping = LineDict()
     mapping.line, mapping.key_lines = line, {}
     return mapping
