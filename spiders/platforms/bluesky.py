@@ -183,7 +183,15 @@ def second_probe(verdict: Verdict, account: Account, secrets: Secrets | None = N
 
 
 def classify_second(reply: Reply, account: Account, first: Verdict) -> Verdict:
-    """com.atproto.sync.getRepoStatus: `{did, active, status}` or 400 RepoNotFound."""
+    """com.atproto.sync.getRepoStatus: `{did, active, status}` or 400 RepoNotFound -> Verdict; `first` is the
+    first probe's verdict (bluesky.profile_not_found). Pure; never raises on what the relay sends.
+
+    Rules (source: the atproto `com.atproto.sync.getRepoStatus` lexicon and its `status` values; full table:
+    docs/platforms.md, "Bluesky", "Second probe"): `takendown` / `suspended` -> suspended (`bluesky.repo_takendown`,
+    `bluesky.repo_suspended`); `deleted` / `deactivated` -> deactivated; 400 RepoNotFound -> not_found
+    (`bluesky.repo_not_found`); `active: true` -> unknown `bluesky.appview_lag`; another status -> unknown
+    (`bluesky.repo_status_other`, or a named rule `bluesky.repo_status:<value>`). Unconfirmed: the relay's answer for
+    a real deleted DID (not captured)."""
     if (early := transient(reply, NAME)) is not None:
         return early
     doc = json_body(reply)

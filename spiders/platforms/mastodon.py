@@ -209,6 +209,12 @@ def classify_second(reply: Reply, account: Account, first: Verdict) -> Verdict:
 
     A 403 or 410 proves something only when the page is Mastodon's own error page (`_own_error_page`): any
     other 403 or 410 (a proxy, a firewall without a known marker, a shut-down instance's placeholder) is unknown.
+
+    Reply -> Verdict; `first` is the API's verdict (mastodon.suspended). Pure; never raises on what the instance
+    sends. Rules (source: Mastodon's `AccountOwnedConcern#check_account_suspension` and `layouts/error.html.haml`;
+    full table: docs/platforms.md, "Mastodon (and compatible servers)", "Second probe"): 403 on Mastodon's error
+    page -> suspended `mastodon.html_suspended`; 410 -> deactivated `mastodon.html_gone`; 403/410 on any other page
+    -> unknown `mastodon.html_unmarked`; 200 -> unknown `mastodon.html_disagrees`.
     """
     if (wall := blocked(reply, NAME)) is not None:
         return wall
