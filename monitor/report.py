@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -121,6 +121,6 @@ def since_from(text: str, now: datetime) -> str:
     from monitor.watchlist import parse_duration
 
     try:
-        return iso(now - __import__("datetime").timedelta(seconds=parse_duration(text)))
+        return iso(now - timedelta(seconds=parse_duration(text)))
     except ValueError:
         return iso(parse_iso(text if "T" in text else text + "T00:00:00+00:00"))

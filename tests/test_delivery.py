@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from alerts.console import ConsoleNotifier
 from alerts.dispatch import Dispatcher
+from alerts.notifier import Mark, Message
 from alerts.slack import SlackNotifier
 from monitor.cli import cli
 from monitor.model import Account, Observation, Status
@@ -114,8 +115,7 @@ def test_interrupted_send_is_reconciled_not_repeated_and_the_control_case_repeat
     (row,) = world.alerts()
     # A crash after Slack stored the message but before the row was marked sent:
     world.store.db.execute("UPDATE alerts SET state = 'sending' WHERE id = ?", [row["id"]])
-    world.notifier.send("#banwatch", __import__("alerts.notifier").notifier.Message("x"),
-                        mark=__import__("alerts.notifier").notifier.Mark("banwatch_alert", "alert_id", row["id"]))
+    world.notifier.send("#banwatch", Message("x"), mark=Mark("banwatch_alert", "alert_id", row["id"]))
     report = world.deliver(at(5))
     assert report.reconciled == 1 and report.sent == 0
     assert len(slack.in_channel("#banwatch")) == 1 and world.alerts()[0]["state"] == "sent"
