@@ -15,17 +15,22 @@ THRESHOLD = 0.9
 
 @dataclass(frozen=True)
 class RunStat:
+    """One finished run of a platform: when it started (aware UTC), accounts checked, how many read unknown."""
+
     started_at: datetime
     accounts: int
     unknown: int
 
     @property
     def blind(self) -> bool:
+        """At least THRESHOLD (90 %) of the run's accounts read unknown; False for an empty run."""
         return self.accounts > 0 and self.unknown / self.accounts >= THRESHOLD
 
 
 @dataclass(frozen=True)
 class Assessment:
+    """A platform's health from its recent runs: blind or not, since when, and the unknown rate (0..1)."""
+
     blind: bool
     since: datetime | None  # start of the current all-unknown streak
     unknown_rate: float  # over the runs given

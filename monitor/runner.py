@@ -16,14 +16,14 @@ from typing import Any, TypeVar
 
 import spiders.platforms  # noqa: F401 - the composition: installs the platform registry the core reads
 from monitor.errors import StoreError
-from monitor.model import Account, Observation, Politeness, Status
-from monitor.state import ALERT_KINDS, LOSSES, advance, alert_kind
-from monitor.store import Store
+from monitor.model import Account, Observation, Politeness, RecordContext, RecordPlan, Rename, Status
+from monitor import state
+from monitor.state import HELD, Step  # noqa: F401 - HELD: also part of this module's interface
+from monitor.store import Recorded, Store
 from monitor.timeutil import now_iso
 from monitor.watchdog import Watchdog
 from monitor.watchlist import AlertSettings
 
-HELD = 10**9  # confirmations needed while a platform's classifier is drifting: never reached
 BATCH = 50  # observations recorded per transaction, at most...
 BATCH_BYTES = 16 * 1024 * 1024  # ...and at most this much evidence held for it (answers may be MiBs each)
 
@@ -33,6 +33,8 @@ T = TypeVar("T")
 
 @dataclass
 class ChangeNote:
+    """A change confirmed during a check, for its summary: account key, statuses (values), the rule."""
+
     key: str
     from_status: str
     to_status: str
@@ -41,6 +43,9 @@ class ChangeNote:
 
 @dataclass
 class CheckSummary:
+    """What a check did: crawl rounds, observations by status and unknown rule, baselines, changes, alerts
+    queued, and the accounts still pending when it ended."""
+
     rounds: int = 0
     observations: int = 0
     counts: Counter[str] = field(default_factory=Counter)
@@ -61,7 +66,7 @@ class Checker:
         self.accounts = {a.key: replace(a, platform_id=ids.get(a.key)) for a in accounts}
         self.store, self.base_urls, self.channel, self.command = store, base_urls, channel, command
         self.politeness, self.alerts = politeness, alerts or AlertSettings()
-        self.watchdog = Watchdog(store, channel, self.alerts.kinds, self.alerts.give_up)
+        self.watchdog = Watchdog(channel, self.alerts.kinds)
         self._batch: list[Observation] = []
         self._batch_bytes = 0  # evidence bytes held in _batch
         self.on_observation = on_observation
@@ -72,28 +77,37 @@ class Checker:
         self._closing: Any = None  # the task closing a crawl the database failed
 
     def record(self, obs: Observation) -> None:
-        """Decide one observation and write what it changes (inside the caller's transaction: `flush`
-        records a batch in one, each observation in its own savepoint)."""
+        """Decide one observation and write what it changes: read once (`Store.context`), decide (`decide`, no
+        store), write once (`Store.apply`), inside the caller's transaction (`flush` records a batch in one, each
+        observation in its own savepoint). KeyError for an account this checker was not given; raises what
+        `Store.apply` raises."""
         account = self.accounts[obs.account_key]
-        self.watchdog.observe(account, obs)
-        # While a canary reads wrong, the classifier may be drifting: changes accumulate but are not confirmed.
-        held = not account.canary and self.watchdog.drifting(account.platform)
-        step = advance(self.store.state(account.key), obs.status, obs.checked_at,
-                       HELD if held else account.confirmations, weak=obs.weak)
-        told = self.store.announced_status(account.key) if step.transition or step.corroborated else None
-        result = self.store.record(account, obs, step, self.outbox_rows(account, step, told), self.alerts.give_up,
-                                   rename=self.rename(account, obs))
+        wants = self.watchdog.wants(account.platform)
+        context = self.store.context(account.key, wants.keys, wants.prefix)
+        todo = self.decide(account, obs, context)
+        result = self.store.apply(todo)
+        self._summarise(account, obs, todo, result)
+
+    def decide(self, account: Account, obs: Observation, context: RecordContext) -> RecordPlan:
+        """Everything recording `obs` writes, from what the store held (`context`), touching no store: the
+        watchdog's conclusions (`Watchdog.observe`), then `state.decide` (state machine, alert policy and
+        routing, rename). The watchdog's memory moves on (see `record_isolated`)."""
+        self.watchdog.learn(context.service, context.service_sets)
+        watch = self.watchdog.observe(account, obs)
+        return state.decide(account, obs, context, watch, self.alerts, self.channel)
+
+    def _summarise(self, account: Account, obs: Observation, todo: RecordPlan, result: Recorded) -> None:
         s = self.summary
         s.observations += 1
         s.counts[obs.status.value] += 1
         if not obs.status.conclusive:
             s.unknown_rules[obs.rule] += 1
         self._round_counts[account.platform, obs.status.value, obs.rule] += 1
-        if result.baseline and step.state.status:
-            s.baselines[account.key] = step.state.status.value
-        if step.transition:
-            s.changes.append(ChangeNote(account.key, step.transition.from_status.value,
-                                        step.transition.to_status.value, obs.rule))
+        if result.baseline and todo.state.status:
+            s.baselines[account.key] = todo.state.status.value
+        if todo.change:
+            s.changes.append(ChangeNote(account.key, todo.change.from_status.value, todo.change.to_status.value,
+                                        obs.rule))
             s.alerts += len(result.alert_ids)
         (s.pending.add if result.pending else s.pending.discard)(account.key)
         if obs.platform_id and not account.platform_id:
@@ -102,48 +116,18 @@ class Checker:
         if self.on_observation:
             self.on_observation(obs)
 
-    def outbox_rows(self, account: Account, step: Any, told: Status | None = None) -> list[tuple[str, str]]:
+    def outbox_rows(self, account: Account, step: Step, told: Status | None = None) -> list[tuple[str, str]]:
         """(kind, channel) for each alert a confirmed change raises: kinds switched on, routed by tags.
-        `told`: the status last announced for the account (Store.announced_status), None before any change."""
-        return self._route(account, self.alert_for(step, told))
+        `told`: the status last announced for the account (RecordContext.announced), None before any change."""
+        return state.route(account, self.alert_for(step, told), self.alerts, self.channel)
 
-    def alert_for(self, step: Any, told: Status | None = None) -> str | None:
-        """The alert kind a step raises, under `alerts.weak_findings`.
+    def alert_for(self, step: Step, told: Status | None = None) -> str | None:
+        """The alert kind a step raises, under this check's `alerts.weak_findings` (see `state.alert_for`)."""
+        return state.alert_for(step, told, self.alerts.weak_findings)
 
-        With "alert", every confirmed change alerts by its own kind. With "record" (the default), alerts
-        follow what people were told (`told`, else the baseline): a loss confirmed by a weak rule raises
-        nothing (it is an unconfirmed change) and is alerted when a proof rule later reads it (`corroborated`)
-        or reads another loss; a change back to the status last announced raises nothing (suspended, a weak
-        not_found, suspended again is one alert); a return to active alerts `reinstated` only when the status
-        last announced was a loss.
-        """
-        if self.alerts.weak_findings != "record":
-            return alert_kind(step.transition) if step.transition is not None else None
-        if step.corroborated:
-            status = step.state.status
-            return ALERT_KINDS.get(status) if status in LOSSES and status != told else None
-        change = step.transition
-        if change is None or (change.weak and change.to_status in LOSSES):
-            return None
-        announced = told or change.from_status
-        if change.to_status == announced:
-            return None
-        return alert_kind(replace(change, from_status=announced))
-
-    def _route(self, account: Account, kind: str | None) -> list[tuple[str, str]]:
-        if kind is None or kind not in self.alerts.kinds or account.canary:
-            return []
-        return [(kind, channel) for channel in self.alerts.channels(account.tags, self.channel)]
-
-    def rename(self, account: Account, obs: Observation) -> tuple[str, str, list[tuple[str, str]]] | None:
-        """Same stable id, another handle than last seen: (old, new, outbox rows), else None."""
-        if not obs.handle or obs.status.value != "active" or not account.platform_id \
-                or obs.platform_id != account.platform_id:
-            return None
-        old = self.store.current_handle(account.key)
-        if old is None or old.lower() == obs.handle.lower():
-            return None
-        return old, obs.handle, self._route(account, "renamed")
+    def rename(self, account: Account, obs: Observation, old: str | None) -> Rename | None:
+        """Same stable id, another handle than `old`: the rename and its outbox rows (see `state.rename`)."""
+        return state.rename(account, obs, old, self.alerts, self.channel)
 
     def _on_item(self, item: Observation, **_: Any) -> None:
         """Scrapy's item_scraped handler. Scrapy catches what a signal handler raises and logs its traceback,
@@ -201,14 +185,15 @@ class Checker:
                 raise
             error = type(exc).__name__
             log.debug("recording %s failed", obs.account_key, exc_info=True)
-        # The savepoint undid what the watchdog wrote; its memory of the service table may not match: re-read.
-        self.watchdog = Watchdog(self.store, self.channel, self.alerts.kinds, self.alerts.give_up)
+        # The savepoint undid what the watchdog decided; its memory of the service table may not match: re-read.
+        self.watchdog = Watchdog(self.channel, self.alerts.kinds)
         platform = obs.account_key.partition(":")[0]
         log.error("%s: recording its %s observation (%r) failed with %s; recorded as unknown (%s.record_error)",
                   obs.account_key, obs.status.value, obs.rule, error, platform)
         fallback = Observation(obs.account_key, Status.UNKNOWN, f"{platform}.record_error",
                                f"recording the observation failed: {error}", obs.checked_at,
-                               http_status=obs.http_status, probes=obs.probes)
+                               http_status=obs.http_status, probes=obs.probes,
+                               classifier_version=obs.classifier_version)
         try:
             with self.store.db.atomic():
                 self.record(fallback)

@@ -9,41 +9,37 @@
   this client) is confirmed like any other but marked weak (`AccountState.weak`, `Transition.weak`). A later
   reading of the same status by a proof rule corroborates it (`Step.corroborated`). Whether a weak change
   alerts is the caller's policy (`alerts.weak_findings`), not the state machine's.
+
+`decide` is the whole decision about one observation, pure: from what the store held (`RecordContext`) and what
+the watchdog concluded (`Watch`), the step, the alert policy (`alert_for`) and routing (`route`), a rename, and
+everything to write as one `RecordPlan` (`plan`), which `Store.apply` writes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from monitor.model import Status
+from monitor.due import next_check
+from monitor.model import (Account, AccountState, HealthAlert, Observation, RecordContext, RecordPlan, Rename,
+                           Status, Transition)
+from monitor.timeutil import iso, parse_iso
 
+if TYPE_CHECKING:
+    from monitor.watchdog import Watch
+    from monitor.watchlist import AlertSettings
 
-@dataclass(frozen=True)
-class AccountState:
-    status: Status | None = None  # confirmed status; None before the baseline
-    status_since: str | None = None
-    last_seen_at: str | None = None  # last observation agreeing with the confirmed status
-    pending_status: Status | None = None
-    pending_count: int = 0
-    pending_since: str | None = None  # first observation of the pending status
-    weak: bool = False  # the confirmed status was read by a weak rule and no proof rule has read it since
+__all__ = ["ALERT_KINDS", "HELD", "LOSSES", "AccountState", "Step", "Transition", "advance", "alert_for", "alert_kind",
+           "decide", "plan", "rename", "route"]
 
-
-@dataclass(frozen=True)
-class Transition:
-    """A confirmed change of status, with its detection window."""
-
-    from_status: Status
-    to_status: Status
-    last_seen_before_at: str | None  # last observation of the old status
-    first_seen_at: str  # first observation of the new status
-    confirmed_at: str
-    weak: bool = False  # the confirming observation was read by a weak rule
-    from_weak: bool = False  # the status left behind had only ever been read by weak rules
+HELD = 10**9  # confirmations needed while a platform's classifier is drifting: never reached
 
 
 @dataclass(frozen=True)
 class Step:
+    """What one observation did to an account's state: the new state, and whether it was the baseline, confirmed
+    a change (`transition`) or corroborated a weak confirmed status (`corroborated`)."""
+
     state: AccountState
     baseline: bool = False
     transition: Transition | None = None
@@ -51,11 +47,15 @@ class Step:
 
     @property
     def pending(self) -> bool:
+        """A change is pending (the account is checked again after its confirm_delay)."""
         return self.state.pending_status is not None
 
 
 def advance(state: AccountState, observed: Status, at: str, confirmations: int, weak: bool = False) -> Step:
-    """Apply one observation made at `at` (ISO-8601 UTC), read by a weak rule or not, to `state`."""
+    """Apply one observation made at `at` (ISO-8601 UTC), read by a weak rule or not, to `state`.
+
+    `confirmations`: consecutive agreeing conclusive observations that confirm a change (below 1 counts as 1).
+    Pure; never raises for a valid Status."""
     if not observed.conclusive:
         return Step(state)
     if state.status is None:
@@ -89,3 +89,91 @@ def alert_kind(change: Transition) -> str | None:
     if change.to_status is Status.ACTIVE and change.from_status in LOSSES:
         return "reinstated"
     return ALERT_KINDS.get(change.to_status)
+
+
+def plan(account: Account, obs: Observation, step: Step, context: RecordContext,
+         alerts: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (), give_up: float = 86400.0,
+         rename: Rename | None = None, service: tuple[tuple[str, str], ...] = (),
+         health: tuple[HealthAlert, ...] = ()) -> RecordPlan:
+    """What recording `obs` writes, given the `step` the state machine took and the `context` read before it.
+
+    `alerts`: the (kind, channel) outbox rows the step raises (the caller's policy, Checker.outbox_rows); they
+    are attached to the confirmed change, or to the corroborated weak change (none when there is no such change
+    left to corroborate: `context.open_change` is None). `give_up`: seconds after `obs.checked_at` an outbox
+    row is given up. `service`/`health`: the watchdog's writes. Pure; raises ValueError on a `checked_at` that
+    is not ISO-8601.
+    """
+    corroborate = context.open_change if step.corroborated else None
+    raises = step.transition is not None or corroborate is not None
+    span = context.span
+    extend = span.id if span is not None and (span.status, span.rule, span.classifier_version) == (
+        obs.status.value, obs.rule, obs.classifier_version) else None
+    return RecordPlan(
+        obs=obs, state=step.state, next_check_at=iso(next_check(account, parse_iso(obs.checked_at), step.pending)),
+        extend=extend, baseline=step.baseline and not step.corroborated, pending=step.pending and not step.corroborated,
+        change=None if step.corroborated else step.transition, corroborate=corroborate,
+        alerts=tuple(alerts) if raises else (), rename=rename, service=tuple(service), health=tuple(health),
+        give_up=give_up)
+
+
+def alert_for(step: Step, told: Status | None, weak_findings: str = "record") -> str | None:
+    """The alert kind a step raises, under `alerts.weak_findings` ("record" or "alert"); None for none.
+
+    With "alert", every confirmed change alerts by its own kind. With "record" (the default), alerts follow
+    what people were told (`told`: the status last announced, RecordContext.announced, else the baseline): a
+    loss confirmed by a weak rule raises nothing (it is an unconfirmed change) and is alerted when a proof rule
+    later reads it (`corroborated`) or reads another loss; a change back to the status last announced raises
+    nothing (suspended, a weak not_found, suspended again is one alert); a return to active alerts
+    `reinstated` only when the status last announced was a loss.
+    """
+    if weak_findings != "record":
+        return alert_kind(step.transition) if step.transition is not None else None
+    if step.corroborated:
+        status = step.state.status
+        return ALERT_KINDS.get(status) if status in LOSSES and status != told else None
+    change = step.transition
+    if change is None or (change.weak and change.to_status in LOSSES):
+        return None
+    announced = told or change.from_status
+    if change.to_status == announced:
+        return None
+    return alert_kind(replace(change, from_status=announced))
+
+
+def route(account: Account, kind: str | None, alerts: AlertSettings, channel: str | None) -> list[tuple[str, str]]:
+    """(kind, channel) outbox rows for an alert of `kind` about `account`: none when `kind` is None, switched
+    off or the account is a canary; else one per channel whose route tags meet the account's (else `channel`,
+    the default)."""
+    if kind is None or kind not in alerts.kinds or account.canary:
+        return []
+    return [(kind, ch) for ch in alerts.channels(account.tags, channel)]
+
+
+def rename(account: Account, obs: Observation, old: str | None, alerts: AlertSettings,
+           channel: str | None) -> Rename | None:
+    """Same stable id (`account.platform_id`), another handle than `old` (the handle last read while active,
+    RecordContext.current_handle), compared ignoring case: the rename with its `renamed` outbox rows, else None.
+    Only an active observation renames."""
+    if not obs.handle or obs.status is not Status.ACTIVE or not account.platform_id \
+            or obs.platform_id != account.platform_id:
+        return None
+    if old is None or old.lower() == obs.handle.lower():
+        return None
+    return Rename(old, obs.handle, tuple(route(account, "renamed", alerts, channel)))
+
+
+def decide(account: Account, obs: Observation, context: RecordContext, watch: Watch, alerts: AlertSettings,
+           channel: str | None) -> RecordPlan:
+    """Everything recording `obs` writes, from what the store held (`context`) and what the watchdog concluded
+    (`watch`): the state machine's step (every change held pending while the platform drifts, canaries
+    excepted), the alerts it raises under `alerts` routed by tags (`channel`: the default), the rename, and
+    the watchdog's service values and health alerts. Pure; ValueError on a `checked_at` that is not ISO-8601.
+    """
+    held = not account.canary and watch.drifting
+    step = advance(context.state, obs.status, obs.checked_at, HELD if held else account.confirmations,
+                   weak=obs.weak)
+    told = context.announced if step.transition or step.corroborated else None
+    rows = route(account, alert_for(step, told, alerts.weak_findings), alerts, channel)
+    return plan(account, obs, step, context, rows, alerts.give_up,
+                rename=rename(account, obs, context.current_handle, alerts, channel), service=watch.service,
+                health=watch.health)

@@ -3,7 +3,9 @@
 SQL lives only here and in schema.py, outbox.py, query.py and reads.py (tests/test_layering.py).
 
 Writes that belong together happen in one `db.atomic()` transaction: an observation, the account's new
-state, and — when a change is confirmed — the change row, its evidence and its outbox row.
+state, and — when a change is confirmed — the change row, its evidence and its outbox row. Recording one
+observation is one read (`context`: everything deciding it needs) and one write (`apply`: the plan decided
+from it, monitor.state.decide).
 
 Every write transaction begins IMMEDIATE (`WriteDatabase.atomic`), so it waits out the busy timeout for
 another process's write lock; a lock that outlasts it, a full disk or an I/O error is a one-line StoreError.
@@ -17,22 +19,52 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
 from monitor.errors import StoreError, database_error
-from monitor.model import Account, Observation, Reply, Status
+from monitor.model import (Account, AccountState, Observation, RecordContext, RecordPlan, Rename, Reply, Span,
+                           Status, Transition)
 from monitor.schema import SCHEMA_VERSION, migrate
-from monitor.state import AccountState, Step, Transition
-from monitor.due import first_checks, next_check
+from monitor.state import Step
+from monitor.state import plan as make_plan
+from monitor.due import first_checks
 from monitor.timeutil import iso, later, parse_iso
 from monitor.watchlist import Watchlist
 from monitor.model import drift_rule  # noqa: F401 - also part of this module's interface
 
 BODY_CAP = 2 * 1024 * 1024  # evidence bodies beyond this are truncated (and flagged)
+
+_STATE_COLUMNS = ("status, status_since, last_seen_at, pending_status, pending_count, pending_since, status_weak")
+# Store.context: the account row, the status last announced (the newest proof or corroborated change, else the
+# first change's old status), the latest status change (corroborable when weak and not yet corroborated) and the
+# latest observation span. Each subquery walks one account's rows of an (account_key, ...) index.
+_CONTEXT_SQL = f"""
+SELECT {', '.join('a.' + c.strip() for c in _STATE_COLUMNS.split(','))}, a.current_handle, a.platform_id,
+  coalesce(
+    (SELECT to_status FROM changes WHERE account_key = a.key AND from_status != to_status
+       AND (strength IS NOT 'weak' OR corroborated_at IS NOT NULL) ORDER BY confirmed_at DESC, id DESC LIMIT 1),
+    (SELECT from_status FROM changes WHERE account_key = a.key AND from_status != to_status
+       ORDER BY confirmed_at, id LIMIT 1)) AS announced,
+  c.id AS change_id, c.strength = 'weak' AND c.corroborated_at IS NULL AS change_open,
+  o.id AS span_id, o.status AS span_status, o.rule AS span_rule, o.classifier_version AS span_version
+FROM accounts a
+LEFT JOIN changes c ON c.id = (SELECT id FROM changes WHERE account_key = a.key AND from_status != to_status
+                               ORDER BY confirmed_at DESC, id DESC LIMIT 1)
+LEFT JOIN observations o ON o.id = (SELECT id FROM observations WHERE account_key = a.key ORDER BY id DESC LIMIT 1)
+WHERE a.key = ?"""
+
+
+def _account_state(row: dict[str, Any]) -> AccountState:
+    return AccountState(
+        status=Status(row["status"]) if row["status"] else None, status_since=row["status_since"],
+        last_seen_at=row["last_seen_at"],
+        pending_status=Status(row["pending_status"]) if row["pending_status"] else None,
+        pending_count=row["pending_count"] or 0, pending_since=row["pending_since"],
+        weak=bool(row["status_weak"]))
 
 
 def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
@@ -61,6 +93,8 @@ class WriteDatabase(Database):
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[Database]:
+        """A transaction: BEGIN IMMEDIATE at the outermost level (committed on exit, rolled back on any
+        exception), a savepoint when one is open. Raises StoreError for a locked, full or failing database."""
         if self.conn.in_transaction:
             with super().atomic():  # a savepoint
                 yield self
@@ -95,6 +129,9 @@ class Recorded:
 
 
 class Store:
+    """banwatch's own reads and writes over one SQLite file (see the module's docstring); `db` is the open
+    WriteDatabase, `path` its file. Made by `Store.open`; one per thread."""
+
     def __init__(self, db: Database, path: str) -> None:
         self.db, self.path = db, path
 
@@ -138,6 +175,7 @@ class Store:
         return cls(db, path)
 
     def close(self) -> None:
+        """Close the connection; the Store is unusable afterwards."""
         self.db.close()
 
     # -- watchlist ---------------------------------------------------------------------------------
@@ -192,6 +230,7 @@ class Store:
             [platform, now, limit])]
 
     def platform_ids(self, keys: Iterable[str]) -> dict[str, str]:
+        """Account key -> stored stable platform id, for those of `keys` that have one (one query)."""
         keys = list(keys)
         if not keys:
             return {}
@@ -200,36 +239,73 @@ class Store:
             f"SELECT key, platform_id FROM accounts WHERE key IN ({marks}) AND platform_id IS NOT NULL", keys)}
 
     def state(self, key: str) -> AccountState:
-        row = next(self.db.query(
-            "SELECT status, status_since, last_seen_at, pending_status, pending_count, pending_since, status_weak "
-            "FROM accounts WHERE key = ?", [key]))
-        return AccountState(
-            status=Status(row["status"]) if row["status"] else None, status_since=row["status_since"],
-            last_seen_at=row["last_seen_at"],
-            pending_status=Status(row["pending_status"]) if row["pending_status"] else None,
-            pending_count=row["pending_count"] or 0, pending_since=row["pending_since"],
-            weak=bool(row["status_weak"]))
+        """The account's state as the state machine keeps it. StopIteration when the key is not in the store."""
+        row = next(self.db.query(f"SELECT {_STATE_COLUMNS} FROM accounts WHERE key = ?", [key]))
+        return _account_state(row)
+
+    def context(self, key: str, service: Iterable[str] = (), prefix: str | None = None) -> RecordContext:
+        """Everything deciding one observation of account `key` reads, in one call (model.RecordContext): its
+        state, current handle, platform id, the status last announced, the change a proof rule would
+        corroborate and its latest observation span; plus the service-table values `service` (None when absent)
+        and, given `prefix`, the keys under it whose value is set (the watchdog's `wants`).
+
+        One SELECT on the account (indexed subqueries on changes and observations), one more only when service
+        values are asked for. StopIteration when the key is not in the store (accounts are synced first)."""
+        row = next(self.db.query(_CONTEXT_SQL, [key]))
+        keys = list(service)
+        values: dict[str, str | None] = dict.fromkeys(keys)
+        if keys:
+            values.update((r["key"], r["value"]) for r in self.db.query(
+                f"SELECT key, value FROM service WHERE key IN ({','.join('?' * len(keys))})", keys))
+        return RecordContext(
+            account_key=key, state=_account_state(row), current_handle=row["current_handle"],
+            platform_id=row["platform_id"], announced=Status(row["announced"]) if row["announced"] else None,
+            open_change=row["change_id"] if row["change_open"] else None,
+            span=Span(row["span_id"], row["span_status"], row["span_rule"], row["span_version"] or 1)
+            if row["span_id"] is not None else None,
+            service=values, service_sets={prefix: frozenset(self.service_keys(prefix))} if prefix else {})
 
     # -- observations --------------------------------------------------------------------------------
 
     def record(self, account: Account, obs: Observation, step: Step, alerts: list[tuple[str, str]] = (),
-               give_up: float = 86400.0, classifier_version: int = 1,
+               give_up: float = 86400.0, classifier_version: int | None = None,
                rename: tuple[str, str, list[tuple[str, str]]] | None = None) -> Recorded:
-        """Record one observation and everything it caused, all or nothing.
+        """Record one observation and everything it caused, all or nothing: `context`, `state.plan`, `apply`.
 
-        `alerts` are the (kind, channel) outbox rows a confirmed change raises; the caller decides them.
+        For callers that decide `step` themselves (tests, benchmarks); the monitor's own path is
+        Checker.record. `alerts` are the (kind, channel) outbox rows a confirmed change raises; `give_up` in
+        seconds; `classifier_version` replaces the observation's own; `rename` is (old handle, new handle,
+        outbox rows). Raises StoreError when the database fails (see WriteDatabase.atomic).
         """
+        if classifier_version is not None:
+            obs = replace(obs, classifier_version=classifier_version)
+        renamed = Rename(rename[0], rename[1], tuple(rename[2])) if rename is not None else None
+        return self.apply(make_plan(account, obs, step, self.context(account.key), alerts, give_up, renamed))
+
+    def apply(self, plan: RecordPlan) -> Recorded:
+        """Write everything one observation decided (model.RecordPlan), in one transaction: a savepoint inside
+        the caller's, else its own BEGIN IMMEDIATE. In order: the watchdog's service values and health alerts
+        (details redacted here), the observation span, the account row, a rename, the change or corroboration
+        with its evidence and outbox rows. What it did is returned (`Recorded`); it reads nothing but the
+        evidence body's existence (bodies are stored once per sha256). Raises StoreError when the database
+        fails, sqlite3 errors (or UnicodeEncodeError) on a value it cannot store: all of it is rolled back.
+        """
+        obs, key, st = plan.obs, plan.account_key, plan.state
         with self.db.atomic():
-            self._extend_span(obs, classifier_version)
-            st = step.state
-            next_at = next_check(account, parse_iso(obs.checked_at), step.pending)
+            for service_key, value in plan.service:
+                self.db["service"].upsert({"key": service_key, "value": value, "updated_at": obs.checked_at},
+                                          pk="key")
+            for health in plan.health:
+                self.health_alert(health.subject, health.detail, list(health.channels), obs.checked_at,
+                                  plan.give_up)
+            self._write_span(obs, plan.extend)
             update: dict[str, Any] = {
                 "status": st.status.value if st.status else None, "status_since": st.status_since,
                 "last_seen_at": st.last_seen_at,
                 "pending_status": st.pending_status.value if st.pending_status else None,
                 "pending_count": st.pending_count, "pending_since": st.pending_since,
                 "last_checked_at": obs.checked_at, "last_rule": obs.rule,
-                "next_check_at": iso(next_at), "status_weak": int(st.weak),
+                "next_check_at": plan.next_check_at, "status_weak": int(st.weak),
             }
             if obs.platform_id and obs.status is Status.ACTIVE:
                 update["platform_id"] = obs.platform_id
@@ -239,55 +315,35 @@ class Store:
                 update["current_handle"] = obs.handle
             # one UPDATE, hot path: no existence check (the account was synced before it was crawled)
             self.db.execute(f"UPDATE accounts SET {', '.join(f'{c} = ?' for c in update)} WHERE key = ?",
-                            [*update.values(), account.key])
-            if rename is not None:
-                self._insert_rename(account.key, obs, *rename, give_up)
-            if step.corroborated:  # a proof rule now reads the status a weak rule confirmed: alert it now
-                change_id = self._corroborate(account.key, obs.checked_at)
-                alert_ids = self._enqueue(alerts, obs.checked_at, give_up, change_id=change_id,
-                                          account_key=account.key) if change_id is not None else ()
-                return Recorded(False, change_id, alert_ids, False)
-            if step.transition is None:
-                return Recorded(step.baseline, None, (), step.pending)
-            change_id = self._insert_change(account.key, obs, step.transition)
-            alert_ids = self._enqueue(alerts, obs.checked_at, give_up, change_id=change_id, account_key=account.key)
+                            [*update.values(), key])
+            if plan.rename is not None:
+                self._insert_rename(key, obs, plan.rename, plan.give_up)
+            if plan.corroborate is not None:  # a proof rule now reads the status a weak rule confirmed: alert it now
+                self.db.execute("UPDATE changes SET corroborated_at = ? WHERE id = ? AND corroborated_at IS NULL",
+                                [obs.checked_at, plan.corroborate])
+                alert_ids = self._enqueue(plan.alerts, obs.checked_at, plan.give_up, change_id=plan.corroborate,
+                                          account_key=key)
+                return Recorded(False, plan.corroborate, alert_ids, False)
+            if plan.change is None:
+                return Recorded(plan.baseline, None, (), plan.pending)
+            change_id = self._insert_change(key, obs, plan.change)
+            alert_ids = self._enqueue(plan.alerts, obs.checked_at, plan.give_up, change_id=change_id, account_key=key)
             return Recorded(False, change_id, alert_ids, False)
 
     def announced_status(self, key: str) -> Status | None:
         """The status people were last told about: the newest change confirmed by a proof rule (or since
         corroborated), else the baseline (the first change's old status); None before any change."""
-        row = next(self.db.query(
-            "SELECT to_status FROM changes WHERE account_key = ? AND from_status != to_status "
-            "AND (strength IS NOT 'weak' OR corroborated_at IS NOT NULL) ORDER BY confirmed_at DESC, id DESC LIMIT 1",
-            [key]), None) or next(self.db.query(
-            "SELECT from_status AS to_status FROM changes WHERE account_key = ? AND from_status != to_status "
-            "ORDER BY confirmed_at, id LIMIT 1", [key]), None)
-        return Status(row["to_status"]) if row else None
+        return self.context(key).announced
 
-    def _corroborate(self, key: str, at: str) -> int | None:
-        """Mark the account's latest unconfirmed (weak) change as corroborated at `at`; its id, or None."""
-        row = next(self.db.query(
-            "SELECT id FROM changes WHERE account_key = ? AND from_status != to_status "
-            "ORDER BY confirmed_at DESC, id DESC LIMIT 1", [key]), None)
-        if row is None:
-            return None
-        cursor = self.db.execute("UPDATE changes SET corroborated_at = ? WHERE id = ? AND strength = 'weak' "
-                                 "AND corroborated_at IS NULL", [at, row["id"]])
-        return int(row["id"]) if cursor.rowcount else None
-
-    def current_handle(self, key: str) -> str | None:
-        row = next(self.db.query("SELECT current_handle FROM accounts WHERE key = ?", [key]), None)
-        return row["current_handle"] if row else None
-
-    def _insert_rename(self, key: str, obs: Observation, old: str, new: str, alerts: list[tuple[str, str]],
-                       give_up: float) -> None:
+    def _insert_rename(self, key: str, obs: Observation, rename: Rename, give_up: float) -> None:
         """Same stable id, new handle: a change of name, not of status (alertable as `renamed`)."""
+        old, new = rename.old, rename.new
         evidence_id = self._insert_evidence(key, obs.evidence, obs.checked_at) if obs.evidence else None
         change_id = int(self.db["changes"].insert({
             "account_key": key, "from_status": "active", "to_status": "active", "from_handle": old, "to_handle": new,
             "rule": obs.rule, "reason": f"renamed from {old} to {new} (same id {obs.platform_id})",
             "first_seen_at": obs.checked_at, "confirmed_at": obs.checked_at, "evidence_id": evidence_id}).last_pk)
-        self._enqueue(alerts, obs.checked_at, give_up, change_id=change_id, account_key=key)
+        self._enqueue(rename.alerts, obs.checked_at, give_up, change_id=change_id, account_key=key)
 
     def _enqueue(self, alerts: Iterable[tuple[str, str]], at: str, give_up: float, **fields: Any) -> tuple[int, ...]:
         """Outbox rows, one per (kind, channel): pending from `at`, given up `give_up` seconds after it."""
@@ -296,6 +352,7 @@ class Store:
             "created_at": at, "give_up_at": later(at, give_up), **fields}).last_pk) for kind, channel in alerts)
 
     def get_service(self, key: str) -> str | None:
+        """The service table's value for `key`, None when absent."""
         row = next(self.db.query("SELECT value FROM service WHERE key = ?", [key]), None)
         return row["value"] if row else None
 
@@ -313,20 +370,18 @@ class Store:
         return {row["key"][len(prefix):] for row in self.db.query(
             "SELECT key FROM service WHERE substr(key, 1, ?) = ? AND value != ''", [len(prefix), prefix])}
 
-    def _extend_span(self, obs: Observation, version: int) -> None:
-        """Run-length observations: a steady account costs one UPDATE per check, not a new row."""
-        last = next(self.db.query(
-            "SELECT id, status, rule FROM observations WHERE account_key = ? ORDER BY id DESC LIMIT 1",
-            [obs.account_key]), None)
-        if last and last["status"] == obs.status.value and last["rule"] == obs.rule:
+    def _write_span(self, obs: Observation, extend: int | None) -> None:
+        """Run-length observations: a steady account costs one UPDATE per check (`extend`: the span it
+        continues), not a new row; a new span (also after a classifier version bump) records the version."""
+        if extend is not None:
             self.db.execute(
                 "UPDATE observations SET last_checked_at = ?, checks = checks + 1, last_http_status = ?, "
-                "reason = ? WHERE id = ?", [obs.checked_at, obs.http_status, obs.reason, last["id"]])
+                "reason = ? WHERE id = ?", [obs.checked_at, obs.http_status, obs.reason, extend])
             return
         self.db["observations"].insert({
             "account_key": obs.account_key, "status": obs.status.value, "rule": obs.rule, "reason": obs.reason,
             "first_checked_at": obs.checked_at, "last_checked_at": obs.checked_at, "checks": 1,
-            "last_http_status": obs.http_status, "classifier_version": version})
+            "last_http_status": obs.http_status, "classifier_version": obs.classifier_version})
 
     def _insert_change(self, key: str, obs: Observation, change: Transition) -> int:
         evidence_id = self._insert_evidence(key, obs.evidence, obs.checked_at) if obs.evidence else None
@@ -349,6 +404,7 @@ class Store:
     # -- runs ------------------------------------------------------------------------------------------
 
     def start_run(self, command: str, platform: str, accounts: int, at: str) -> int:
+        """A `runs` row for a crawl of `accounts` accounts of `platform` started at `at` (ISO-8601 UTC); its id."""
         return int(self.db["runs"].insert({"command": command, "platform": platform, "started_at": at,
                                            "accounts": accounts}).last_pk)
 
@@ -370,6 +426,7 @@ class Store:
             "AND finished_at IS NOT NULL ORDER BY started_at DESC", [platform, since]))
 
     def health_state(self, platform: str) -> str:
+        """The platform's recorded health: 'blind' or 'ok' (also when never recorded)."""
         row = next(self.db.query("SELECT state FROM platform_states WHERE platform = ?", [platform]), None)
         return row["state"] if row else "ok"
 
@@ -391,6 +448,7 @@ class Store:
                           detail=redact(detail))
 
     def set_service(self, values: dict[str, str], at: str) -> None:
+        """Upsert service-table values (key -> text), stamped `at` (ISO-8601 UTC), in one transaction."""
         with self.db.atomic():
             for key, value in values.items():
                 self.db["service"].upsert({"key": key, "value": value, "updated_at": at}, pk="key")

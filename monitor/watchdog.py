@@ -10,54 +10,104 @@
   health alert naming the account, and one when the account reads again (a conclusive status).
 State lives in the `service` table (`credentials:<platform>`, `drift:<platform>`, `api:<account key>`), so it
 survives restarts and `banwatch check` alerts once, not once per run.
+
+Pure: the watchdog never touches the store. It says which service-table values it has not read yet (`wants`),
+is given them with the observation's record context (`learn`), and returns what an observation changes —
+service-table writes and health alerts — as data (`observe` -> `Watch`), which `Store.apply` writes with the
+observation, in its transaction.
 """
 
 from __future__ import annotations
 
-from monitor.model import Account, Observation, drift_rule
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from monitor.model import Account, HealthAlert, Observation, drift_rule
 from monitor.registry import Registry, titles
-from monitor.store import Store
+
+API = "api:"  # service-table prefix: accounts whose server does not speak the Mastodon API
+
+
+@dataclass(frozen=True)
+class Wants:
+    """The service-table values the watchdog has not read yet: `keys` (each value, None when absent) and, when
+    `prefix` is set, every key under it whose value is set. Empty when it knows all it needs."""
+
+    keys: tuple[str, ...] = ()
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What the watchdog concluded from one observation: whether the account's platform is drifting (its changes
+    are held), the service-table writes ((key, value) in order) and the health alerts it raises."""
+
+    drifting: bool = False
+    service: tuple[tuple[str, str], ...] = ()
+    health: tuple[HealthAlert, ...] = ()
 
 
 class Watchdog:
-    """`registry`: the platforms whose titles the alerts name (monitor.registry; the installed one when None)."""
+    """Credentials, canaries and foreign servers, per platform; pure (see the module's docstring).
 
-    def __init__(self, store: Store, channel: str | None, kinds: frozenset[str], give_up: float,
-                 registry: Registry | None = None) -> None:
-        self.store, self.give_up = store, give_up
+    `channel`: where health alerts go (None: the default channel, ""); `kinds`: the alert kinds switched on
+    (no "health": its alerts have no channel, and are not queued). `registry`: the platforms whose titles the
+    alerts name (monitor.registry; the installed one when None, else NoRegistry)."""
+
+    def __init__(self, channel: str | None, kinds: frozenset[str], registry: Registry | None = None) -> None:
         self._titles = titles(registry)
-        self.channels = [channel or ""] if "health" in kinds else []
+        self.channels = (channel or "",) if "health" in kinds else ()
         self._memo: dict[str, str | None] = {}  # service-table values read or written by this process
         self._unread: set[str] | None = None  # keys of accounts whose server does not speak the API (read once)
+        self._writes: list[tuple[str, str]] = []  # of the observation being watched
+        self._alerts: list[HealthAlert] = []
 
-    def _get(self, key: str) -> str | None:
-        if key not in self._memo:
-            self._memo[key] = self.store.get_service(key)
-        return self._memo[key]
+    def wants(self, platform: str) -> Wants:
+        """What to read for an observation on `platform` (Store.context reads it with the account's context)."""
+        keys = tuple(k for k in (f"credentials:{platform}", f"drift:{platform}") if k not in self._memo)
+        return Wants(keys, API if self._unread is None else None)
 
-    def _set(self, key: str, value: str, at: str) -> None:
-        self._memo[key] = value
-        self.store.set_service({key: value}, at)
-
-    def _alert(self, subject: str, detail: str, at: str) -> None:
-        self.store.health_alert(subject, detail, self.channels, at, self.give_up)  # redacted by the store
+    def learn(self, service: Mapping[str, str | None], sets: Mapping[str, frozenset[str]] | None = None) -> None:
+        """Take in values read for `wants` (RecordContext.service / service_sets). What this process wrote
+        itself wins over a value read again."""
+        for key, value in service.items():
+            self._memo.setdefault(key, value)
+        if self._unread is None and sets and API in sets:
+            self._unread = set(sets[API])
 
     def drifting(self, platform: str) -> bool:
-        return bool(self._get(f"drift:{platform}"))
+        """A canary of `platform` reads wrong (its changes are held). KeyError if `drift:<platform>` was never
+        learned (see `wants`)."""
+        return bool(self._memo[f"drift:{platform}"])
 
-    def observe(self, account: Account, obs: Observation) -> None:
+    def observe(self, account: Account, obs: Observation) -> Watch:
+        """Watch one observation; its memory moves on at once (a caller whose write fails builds a new Watchdog).
+
+        Needs what `wants(account.platform)` named to have been `learn`ed first (else KeyError/TypeError)."""
+        self._writes, self._alerts = [], []
         self._credentials(account.platform, obs)
         self._api(account, obs)
         if account.canary:
             self._canary(account, obs)
+        return Watch(self.drifting(account.platform), tuple(self._writes), tuple(self._alerts))
+
+    def _get(self, key: str) -> str | None:
+        return self._memo[key]
+
+    def _set(self, key: str, value: str, at: str) -> None:
+        self._memo[key] = value
+        self._writes.append((key, value))
+
+    def _alert(self, subject: str, detail: str, at: str) -> None:
+        self._alerts.append(HealthAlert(subject, detail, self.channels))  # redacted by the store
 
     def _api(self, account: Account, obs: Observation) -> None:
         """One alert when an account's server turns out not to speak the Mastodon API, one when it reads again."""
         down = obs.rule.endswith(".not_mastodon_api")
         if not down and not obs.status.conclusive:
             return
-        if self._unread is None:  # one query per process, not one per account: most accounts never appear here
-            self._unread = self.store.service_keys("api:")
+        if self._unread is None:  # read once per process, with the first observation's context
+            raise RuntimeError("the watchdog has not learned the api: keys (Watchdog.wants)")
         was = account.key in self._unread
         if down == was:
             return

@@ -53,6 +53,8 @@ def too_large(failure: Failure) -> bool:
 
 
 def failure_rule(failure: Failure) -> str:
+    """The unknown rule's suffix for a request that failed: too_large, redirect_refused, timeout, dns, ...,
+    network_error when nothing more specific matches."""
     if too_large(failure):
         return "too_large"
     names = {cls.__name__ for cls in failure.type.__mro__}
@@ -104,6 +106,7 @@ class StatusSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> StatusSpider:
+        """Scrapy's constructor: base URLs and secrets from the crawler's settings unless given."""
         if kwargs.get("base_urls") is None:
             kwargs["base_urls"] = crawler.settings.getdict("BANWATCH_BASE_URLS")
         if kwargs.get("secrets") is None:
@@ -118,6 +121,8 @@ class StatusSpider(scrapy.Spider):
         return int(limits.get(platform) or PLATFORMS[platform].max_answer)
 
     async def start(self) -> AsyncIterator[scrapy.Request | Observation]:
+        """One probe request per account; an account whose platform lacks a credential is yielded as an unknown
+        Observation (`<platform>.no_credentials`) instead."""
         for account in self.accounts.values():
             try:
                 probe = PLATFORMS[account.platform].probe(account, self.secrets)
@@ -134,6 +139,8 @@ class StatusSpider(scrapy.Spider):
                                     **answer_limits(self.max_answer(account.platform))})
 
     def parse(self, response: Response, key: str) -> Any:
+        """The first probe's reply for account `key`: its Observation, or the second probe's Request when the
+        platform needs one to tell (Platform.second_probe). Classifier errors become unknown verdicts."""
         account = self.accounts[key]
         platform = PLATFORMS[account.platform]
         reply = _reply(response)
@@ -145,6 +152,7 @@ class StatusSpider(scrapy.Spider):
         return self._observation(key, verdict, reply, (response.url,))
 
     def parse_second(self, response: Response, key: str, first: Verdict, first_url: str) -> Observation:
+        """The second probe's reply, read knowing the `first` verdict: the Observation (both URLs as probes)."""
         account = self.accounts[key]
         platform = PLATFORMS[account.platform]
         reply = _reply(response)
@@ -156,13 +164,19 @@ class StatusSpider(scrapy.Spider):
             account_key=key, status=verdict.status, rule=verdict.rule, reason=verdict.reason,
             checked_at=iso(datetime.now(UTC)), http_status=reply.status, platform_id=verdict.platform_id,
             display_name=verdict.display_name, evidence=reply if self.keep_evidence else None,
-            probes=probes, handle=verdict.handle, weak=verdict.weak)
+            probes=probes, handle=verdict.handle, weak=verdict.weak, classifier_version=self._version(key))
 
     def _unknown(self, key: str, rule: str, reason: str, probes: tuple[str, ...]) -> Observation:
         return Observation(account_key=key, status=Status.UNKNOWN, rule=rule, reason=reason,
-                           checked_at=iso(datetime.now(UTC)), probes=probes)
+                           checked_at=iso(datetime.now(UTC)), probes=probes, classifier_version=self._version(key))
+
+    def _version(self, key: str) -> int:
+        """The classifier version of the account's platform (Platform.version), recorded with the observation."""
+        return PLATFORMS[self.accounts[key].platform].version
 
     def failed(self, failure: Failure) -> Observation:
+        """A request that got no reply (errback): an unknown Observation `<platform>.<failure_rule>`, its reason
+        the error's class and message, at most 300 characters."""
         request = failure.request  # type: ignore[attr-defined]
         key = request.cb_kwargs["key"]
         platform = self.accounts[key].platform

@@ -235,7 +235,7 @@ def test_an_error_of_the_database_itself_still_fails_the_batch(store: Store) -> 
 
     check = checker(store)
     acc = BATCH_WL.accounts[0]
-    check.store.record = lambda *a, **k: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked"))
+    check.store.apply = lambda *a, **k: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked"))
     check._on_item(Observation(acc.key, Status.ACTIVE, "reddit.x", "", "2026-01-01T00:01:00.000Z"))
     from monitor.errors import StoreError
 

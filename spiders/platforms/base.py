@@ -106,7 +106,9 @@ class Platform:
     # this platform's from_url and no other's. Empty for open networks (Mastodon: any instance).
     hosts: tuple[str, ...] = ()
     url_forms: tuple[str, ...] = ()  # the profile URL forms from_url accepts, for error messages
-    version: int = 1  # classifier version, recorded with every observation
+    # The classifier version: bump it when `classify` reads answers differently. The spider puts it on every
+    # Observation (classifier_version) and the store records it with the observation span it opens.
+    version: int = 1
     credentials: tuple[str, ...] = ()  # environment variables the platform can use (listed by `validate`)
     # A second probe, part of the same check, where one endpoint cannot separate two states: given the first
     # verdict, the probe to ask next (or None), and how to read its reply knowing the first verdict.
