@@ -105,6 +105,12 @@ def _reference_id(platform: str) -> str | None:
     return None
 
 
+def replace_id(body: bytes, old: str, new: str) -> bytes:
+    """`old` replaced by `new` in `body` as a whole token only: a short id ("1") must not rewrite the digits
+    inside a handle ("m10") or another id."""
+    return re.sub(rb"(?<![\w])" + re.escape(old.encode()) + rb"(?![\w])", new.encode(), body)
+
+
 def own(fx: Fixture, key: str, handle_now: str | None = None) -> Fixture:
     """A saved response made this account's: its handle (or the handle it was renamed to), its DID and its
     stable id, the same in every saved response of the account (as on the real platform)."""
@@ -119,7 +125,7 @@ def own(fx: Fixture, key: str, handle_now: str | None = None) -> Fixture:
         found = None
     reference = _reference_id(platform)
     if found and reference and found.lower() not in (old.lower(), new.lower()) and not found.startswith("did:"):
-        mine = replace(mine, body=body.replace(found.encode(), id_of(key, reference).encode()))
+        mine = replace(mine, body=replace_id(body, found, id_of(key, reference)))
     return mine
 
 
