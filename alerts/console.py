@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import click
 
-from alerts.notifier import Delivery, Mark, Message
+from banwatch.alerts.notifier import Delivery, Mark, Message
 
 
 class ConsoleNotifier:

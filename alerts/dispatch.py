@@ -49,12 +49,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from alerts.notifier import Delivery, Mark, Message, Notifier, NotifierError
-from alerts.render import render, render_wave, simplify
-from monitor.outbox import Outbox
-from monitor.store import Store
-from monitor.timeutil import epoch, iso, later, parse_iso
-from monitor.watchlist import AlertSettings
+from banwatch.alerts.notifier import Delivery, Mark, Message, Notifier, NotifierError
+from banwatch.alerts.render import render, render_wave, simplify
+from banwatch.monitor.outbox import Outbox
+from banwatch.monitor.store import Store
+from banwatch.monitor.timeutil import epoch, iso, later, parse_iso
+from banwatch.monitor.watchlist import AlertSettings
 
 log = logging.getLogger(__name__)
 CLOCK_SKEW_MARGIN_S = 600.0  # how far before an attempt (our clock, corrected by the measured offset) to look

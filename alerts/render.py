@@ -18,9 +18,9 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from alerts.notifier import Message
-from monitor import registry
-from monitor.timeutil import minute_utc
+from banwatch.alerts.notifier import Message
+from banwatch.monitor import registry
+from banwatch.monitor.timeutil import minute_utc
 
 Titles = Mapping[str, str]  # platform name -> how people write it
 

@@ -41,9 +41,9 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
-from alerts.notifier import Delivery, Mark, Message, NotifierError
-from monitor.redact import current as redactor
-from monitor.settings import SlackSettings
+from banwatch.alerts.notifier import Delivery, Mark, Message, NotifierError
+from banwatch.monitor.redact import current as redactor
+from banwatch.monitor.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 IN_CALL_WAIT_MAX_S = 5.0  # the longest Retry-After waited out inside a call; longer ones go back to the outbox
@@ -421,7 +421,7 @@ class WebhookNotifier:
 
 def make_notifier(settings: SlackSettings) -> Any:
     """The bot token wins (exactly once); else the webhook (at least once); else the console."""
-    from alerts.console import ConsoleNotifier
+    from banwatch.alerts.console import ConsoleNotifier
 
     if settings.bot_token:
         return SlackNotifier(settings)

@@ -49,8 +49,8 @@ from urllib.parse import parse_qs, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.model import Account, Status, Verdict  # noqa: E402
-from spiders.platforms import PLATFORMS  # noqa: E402
+from banwatch.monitor.model import Account, Status, Verdict  # noqa: E402
+from banwatch.spiders.platforms import PLATFORMS  # noqa: E402
 from tests.conftest import Banwatch  # noqa: E402
 from tests.fakes import FakePlatforms, FakeSlack, LocalServer, QuietHandler  # noqa: E402
 from tests.fixtures import Fixture, by_rule  # noqa: E402
@@ -76,7 +76,7 @@ class Proc:
         self.bench, self.args = bench, args
         self.out_path, self.err_path = bench.dir / f"cmd{n:02d}.out", bench.dir / f"cmd{n:02d}.err"
         with self.out_path.open("w") as out, self.err_path.open("w") as err:
-            self.popen = subprocess.Popen([sys.executable, "-m", "monitor", *args], cwd=bench.dir, env=bench.env,
+            self.popen = subprocess.Popen([sys.executable, "-m", "banwatch.monitor", *args], cwd=bench.dir, env=bench.env,
                                           stdout=out, stderr=err, text=True)
         self.started = time.monotonic()
         self.seconds = 0.0
@@ -406,7 +406,7 @@ def held_rows(bench: Bench) -> list[dict[str, Any]]:
 def until_due(bench: Bench, longest: float = 15.0) -> float:
     """Seconds until the oldest held alert is due (its next_attempt_at, banwatch's clock; a channel's alerts go
     in order, so nothing goes before it), within [0.2, longest]."""
-    from monitor.timeutil import parse_iso
+    from banwatch.monitor.timeutil import parse_iso
 
     rows = sorted(held_rows(bench), key=lambda r: r["id"])
     if not rows or not rows[0]["next_attempt_at"]:

@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.query import run_sql  # noqa: E402
-from monitor.store import Store  # noqa: E402
-from monitor.timeutil import iso  # noqa: E402
+from banwatch.monitor.query import run_sql  # noqa: E402
+from banwatch.monitor.store import Store  # noqa: E402
+from banwatch.monitor.timeutil import iso  # noqa: E402
 
 PLATFORMS = ("weibo", "reddit", "bluesky", "mastodon")
 END = datetime.now(UTC).replace(microsecond=0)

@@ -99,9 +99,9 @@ async def hammer(url: str, path: str, host: str, seconds: float = 5.0, concurren
 def throughput(sizes: list[int]) -> None:
     print("\n## 1. throughput: every account checked once against the simulator")
     print(f"{'accounts':>9} {'banwatch check/s':>17} {'bare scrapy/s':>14} {'ratio':>6} {'simulator req/s':>16}")
-    from monitor.model import Account
-    from spiders.platforms import PLATFORMS
-    from spiders.platforms.base import rebase
+    from banwatch.monitor.model import Account
+    from banwatch.spiders.platforms import PLATFORMS
+    from banwatch.spiders.platforms.base import rebase
 
     for n in sizes:
         keys = keys_for(n)
@@ -110,7 +110,7 @@ def throughput(sizes: list[int]) -> None:
             sim_rate = asyncio.run(hammer(url, "/user/bench_1/about.json", "www.reddit.com"))
             work = Path(tempfile.mkdtemp(prefix="banwatch-bench-"))
             (work / "watchlist.yaml").write_text(watchlist(keys), encoding="utf-8")
-            out = subprocess.run([sys.executable, "-m", "monitor", "check", "--no-progress"], cwd=work,
+            out = subprocess.run([sys.executable, "-m", "banwatch.monitor", "check", "--no-progress"], cwd=work,
                                  env=banwatch_env(work, url), capture_output=True, text=True, check=True)
             conn = sqlite3.connect(work / "banwatch.db")
             first, last, checks = conn.execute(
@@ -137,7 +137,7 @@ def throughput(sizes: list[int]) -> None:
 
 
 def _ts(stamp: str) -> float:
-    from monitor.timeutil import parse_iso
+    from banwatch.monitor.timeutil import parse_iso
 
     return parse_iso(stamp).timestamp()
 
@@ -152,10 +152,10 @@ def rss_kib(pid: int) -> int:
 
 def scale(n: int, seconds: float) -> None:
     print(f"\n## 2. scale: {n} accounts")
-    import spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
-    from monitor.store import Store
-    from monitor.timeutil import now_iso
-    from monitor.watchlist import parse
+    import banwatch.spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
+    from banwatch.monitor.store import Store
+    from banwatch.monitor.timeutil import now_iso
+    from banwatch.monitor.watchlist import parse
 
     keys = keys_for(n)
     text = watchlist(keys, interval="10m", fast=False)
@@ -168,7 +168,7 @@ def scale(n: int, seconds: float) -> None:
     t0 = time.perf_counter()
     store.sync_watchlist(wl, now_iso())
     sync = time.perf_counter() - t0
-    from monitor.timeutil import later
+    from banwatch.monitor.timeutil import later
 
     latencies = []
     for platform in PLATFORM_ROWS:
@@ -178,7 +178,7 @@ def scale(n: int, seconds: float) -> None:
     store.close()
     sim, url = start_sim(keys)
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "run"], cwd=work, env=banwatch_env(work, url),
+        proc = subprocess.Popen([sys.executable, "-m", "banwatch.monitor", "run"], cwd=work, env=banwatch_env(work, url),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         peak, t0 = 0, time.monotonic()
         while time.monotonic() - t0 < seconds:
@@ -200,12 +200,12 @@ def scale(n: int, seconds: float) -> None:
 
 def storage() -> None:
     print("\n## 3. storage")
-    import spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
-    from monitor.model import Account, Observation, Reply, Status
-    from monitor.state import advance
-    from monitor.store import Store
-    from monitor.timeutil import later
-    from monitor.watchlist import Watchlist
+    import banwatch.spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
+    from banwatch.monitor.model import Account, Observation, Reply, Status
+    from banwatch.monitor.state import advance
+    from banwatch.monitor.store import Store
+    from banwatch.monitor.timeutil import later
+    from banwatch.monitor.watchlist import Watchlist
     from tests.fixtures import by_rule
 
     work = Path(tempfile.mkdtemp(prefix="banwatch-storage-"))
@@ -260,7 +260,7 @@ def latency(samples: int) -> None:
         encoding="utf-8")
     with FakeSlack() as slack:
         env = {**banwatch_env(work, url), "SLACK_BOT_TOKEN": slack.token, "BANWATCH_SLACK_API_URL": slack.api_url}
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "run"], cwd=work, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "banwatch.monitor", "run"], cwd=work, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             time.sleep(40)  # baselines

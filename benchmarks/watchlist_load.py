@@ -33,7 +33,7 @@ from benchmarks.proof import keys_for, watchlist  # noqa: E402
 
 
 def _at(rev: str) -> ModuleType:
-    """monitor.watchlist as of `rev`, imported under another name next to the current one."""
+    """banwatch.monitor.watchlist as of `rev`, imported under another name next to the current one."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
@@ -72,8 +72,8 @@ def main() -> None:
     ap.add_argument("--against", metavar="REV", help="also time the reader as of this git revision")
     args = ap.parse_args()
 
-    import spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
-    from monitor import watchlist as current
+    import banwatch.spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
+    from banwatch.monitor import watchlist as current
 
     modules = {"working tree": current}
     if args.against:

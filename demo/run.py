@@ -68,8 +68,8 @@ def watchlist() -> str:
 
 
 def keys(text: str) -> list[str]:
-    import spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
-    from monitor.watchlist import parse
+    import banwatch.spiders.platforms  # noqa: F401 - installs the platform registry the core reads (monitor.registry)
+    from banwatch.monitor.watchlist import parse
 
     return [a.key for a in parse(text, "demo.yaml").accounts]
 
@@ -89,7 +89,7 @@ def main() -> int:
                    BANWATCH_DB=str(work / "banwatch.db"))
         started = time.monotonic()
         say(started, f"simulator at {sim.url}; {len(keys(text))} accounts; banwatch run starts (alerts: console)")
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "run"], cwd=work, env=env, text=True,
+        proc = subprocess.Popen([sys.executable, "-m", "banwatch.monitor", "run"], cwd=work, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         printer = threading.Thread(target=lambda: [print("  " + line, end="", flush=True) for line in proc.stdout],
                                    daemon=True)  # type: ignore[union-attr]
@@ -119,7 +119,7 @@ def main() -> int:
         ("Where each platform stands", "SELECT platform, state, blind_since, unknown_rate_24h FROM platform_health"),
     ):
         print(f"\n-- {title}\n$ banwatch sql \"{sql}\"", flush=True)
-        subprocess.run([sys.executable, "-m", "monitor", "sql", sql], cwd=work, env=env, check=True)
+        subprocess.run([sys.executable, "-m", "banwatch.monitor", "sql", sql], cwd=work, env=env, check=True)
     print(f"\n(the demo's files are in {work})")
     return 0
 

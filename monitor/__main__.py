@@ -1,5 +1,5 @@
-"""`python -m monitor` is the `banwatch` command."""
+"""`python -m banwatch.monitor` is the `banwatch` command."""
 
-from monitor.cli import cli
+from banwatch.monitor.cli import cli
 
 cli(prog_name="banwatch")

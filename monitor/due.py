@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.model import Account, Politeness
+from banwatch.monitor.model import Account, Politeness
 
 JITTER = 0.1
 STEP_S = 5.0  # a wall-clock jump this much larger or smaller than the monotonic time elapsed is a step

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.errors import BanwatchError
-from monitor.reads import Reader
+from banwatch.monitor.errors import BanwatchError
+from banwatch.monitor.reads import Reader
 
 _EXTENSIONS = (("json", ".json"), ("html", ".html"), ("xml", ".xml"))
 

@@ -11,9 +11,9 @@ import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from monitor.model import Account
-from spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
-from spiders.platforms.base import MissingCredentials, rebase
+from banwatch.monitor.model import Account
+from banwatch.spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
+from banwatch.spiders.platforms.base import MissingCredentials, rebase
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.errors import store_failure
-from monitor.redact import redact
-from monitor.store import Store
-from monitor.timeutil import from_epoch
+from banwatch.monitor.errors import store_failure
+from banwatch.monitor.redact import redact
+from banwatch.monitor.store import Store
+from banwatch.monitor.timeutil import from_epoch
 
 _ALERT_ROW = """
     SELECT al.*, a.platform, a.handle, a.entity, a.tags AS account_tags

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from monitor.errors import StoreError
+from banwatch.monitor.errors import StoreError
 
 
 def open_readonly(path: str) -> sqlite3.Connection:
@@ -132,7 +132,7 @@ def platform_status(path: str, now: str) -> tuple[list[str], list[tuple[Any, ...
     """`banwatch status`'s platforms: last run, unknown share of the hour before `now`, health, and from the
     `platform_health` view the unknown-rule drift (docs/cli.md). A database that no banwatch with drift has
     opened yet (the view has no `drifting`) is shown without the drift columns, not refused."""
-    from monitor.timeutil import later
+    from banwatch.monitor.timeutil import later
 
     params = {"hour_ago": later(now, -3600)}
     _, view = run_sql(path, "SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'platform_health'")
@@ -200,8 +200,8 @@ def alert_list(path: str, state: str | None = None, limit: int = 100) -> tuple[l
     read-only connection, as ALERT_COLUMNS; a time or error not set yet is ''."""
     from sqlite_utils import Database
 
-    from monitor.outbox import Outbox
-    from monitor.store import Store
+    from banwatch.monitor.outbox import Outbox
+    from banwatch.monitor.store import Store
 
     with reading(path) as conn:
         conn.set_authorizer(_read_only_in_savepoints)  # sqlite-utils reads inside a SAVEPOINT

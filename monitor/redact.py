@@ -27,8 +27,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
-from monitor.registry import Registry
-from monitor.registry import current as current_registry
+from banwatch.monitor.registry import Registry
+from banwatch.monitor.registry import current as current_registry
 
 MASK = "<secret>"
 MIN_SECRET = 4
@@ -47,7 +47,7 @@ _PATTERNS = [
 def secrets_in_env(env: Mapping[str, str] | None = None, registry: Registry | None = None) -> list[str]:
     """Every secret value set in `env` (os.environ by default); the platforms' variables are those of
     `registry` (monitor.registry; the installed one when None)."""
-    from monitor.settings import base_url_var, secrets_from_env
+    from banwatch.monitor.settings import base_url_var, secrets_from_env
 
     env = os.environ if env is None else env
     values = [env.get("SLACK_BOT_TOKEN", ""), env.get("SLACK_WEBHOOK_URL", "")]

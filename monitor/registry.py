@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from monitor.model import Politeness
+from banwatch.monitor.model import Politeness
 
 __all__ = ["NoRegistry", "PlatformSpec", "Registry", "UnresolvedUrl", "credential_names", "current", "install",
            "titles"]

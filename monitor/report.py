@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
-from monitor.reads import Reader
-from monitor.timeutil import day, minute, parse_iso
+from banwatch.monitor.reads import Reader
+from banwatch.monitor.timeutil import day, minute, parse_iso
 
 COLOURS = {"active": "#2e7d32", "suspended": "#c62828", "not_found": "#6a1b9a", "deactivated": "#ef6c00",
            "restricted": "#f9a825", "unknown": "#9e9e9e", None: "#bdbdbd"}
@@ -117,8 +117,8 @@ a suspension wave are drawn large and ringed.</p>{_timeline(data['changes'], sin
 
 def since_from(text: str, now: datetime) -> str:
     """'30d', '12h' or an ISO date -> ISO timestamp."""
-    from monitor.timeutil import iso
-    from monitor.watchlist import parse_duration
+    from banwatch.monitor.timeutil import iso
+    from banwatch.monitor.watchlist import parse_duration
 
     try:
         return iso(now - timedelta(seconds=parse_duration(text)))

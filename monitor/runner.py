@@ -14,15 +14,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-import spiders.platforms  # noqa: F401 - the composition: installs the platform registry the core reads
-from monitor.errors import StoreError
-from monitor.model import Account, Observation, Politeness, RecordContext, RecordPlan, Rename, Status
-from monitor import state
-from monitor.state import HELD, Step  # noqa: F401 - HELD: also part of this module's interface
-from monitor.store import Recorded, Store
-from monitor.timeutil import now_iso
-from monitor.watchdog import Watchdog
-from monitor.watchlist import AlertSettings
+import banwatch.spiders.platforms  # noqa: F401 - the composition: installs the platform registry the core reads
+from banwatch.monitor.errors import StoreError
+from banwatch.monitor.model import Account, Observation, Politeness, RecordContext, RecordPlan, Rename, Status
+from banwatch.monitor import state
+from banwatch.monitor.state import HELD, Step  # noqa: F401 - HELD: also part of this module's interface
+from banwatch.monitor.store import Recorded, Store
+from banwatch.monitor.timeutil import now_iso
+from banwatch.monitor.watchdog import Watchdog
+from banwatch.monitor.watchlist import AlertSettings
 
 BATCH = 50  # observations recorded per transaction, at most...
 BATCH_BYTES = 16 * 1024 * 1024  # ...and at most this much evidence held for it (answers may be MiBs each)
@@ -209,7 +209,7 @@ class Checker:
         from scrapy.crawler import Crawler
         from scrapy.utils.defer import deferred_to_future
 
-        from spiders.status import StatusSpider, download_slots
+        from banwatch.spiders.status import StatusSpider, download_slots
 
         accounts = [self.accounts[k] for k in keys]
         started = now_iso()
@@ -277,10 +277,10 @@ def run_in_reactor(main: Callable[[Any], Awaitable[T]], settings: dict[str, Any]
     from scrapy.settings import Settings
     from scrapy.utils.reactor import install_reactor
 
-    from monitor.settings import base_urls_from_env, secrets_from_env
+    from banwatch.monitor.settings import base_urls_from_env, secrets_from_env
 
     project = Settings()
-    project.setmodule("spiders.settings", priority="project")  # wherever banwatch is run from
+    project.setmodule("banwatch.spiders.settings", priority="project")  # wherever banwatch is run from
     # The spider's configuration as the environment holds it now (spiders.settings read it when first imported).
     project.setdict({"BANWATCH_BASE_URLS": base_urls_from_env(), "BANWATCH_SECRETS": secrets_from_env()},
                     priority="project")

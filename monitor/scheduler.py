@@ -29,15 +29,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor import due, health
-from monitor.errors import BanwatchError, InvalidWatchlist, WatchlistError, store_failure
-from monitor.outbox import DELIVERY_LEASE, LEASE_RENEW_S, SERVICE_LEASE, Lease, new_owner
-from monitor.runner import Checker
-from monitor.settings import SlackSettings
-from monitor.store import Store
-from monitor.timeutil import Clock, iso, now_iso, parse_iso
-from monitor.watchlist import AlertSettings, Watchlist, load
-from spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
+from banwatch.monitor import due, health
+from banwatch.monitor.errors import BanwatchError, InvalidWatchlist, WatchlistError, store_failure
+from banwatch.monitor.outbox import DELIVERY_LEASE, LEASE_RENEW_S, SERVICE_LEASE, Lease, new_owner
+from banwatch.monitor.runner import Checker
+from banwatch.monitor.settings import SlackSettings
+from banwatch.monitor.store import Store
+from banwatch.monitor.timeutil import Clock, iso, now_iso, parse_iso
+from banwatch.monitor.watchlist import AlertSettings, Watchlist, load
+from banwatch.spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
 
 log = logging.getLogger("banwatch.service")
 SHUTDOWN_GRACE_S = 8.0  # in-flight crawls get this long; the process is gone within 10 s
@@ -277,8 +277,8 @@ class Service:
             self.delivering = None
 
     def _deliver_in_thread(self, slack: SlackSettings, settings: AlertSettings) -> None:
-        from alerts.dispatch import deliver
-        from alerts.slack import make_notifier
+        from banwatch.alerts.dispatch import deliver
+        from banwatch.alerts.slack import make_notifier
 
         store = Store.open(self.db_path)  # sqlite connections belong to one thread
         try:

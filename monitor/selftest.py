@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus, unquote_to_bytes
 
-from monitor.errors import ConfigError
-from monitor.model import Account, Observation, Politeness, Reply, Status, Verdict, drift_rule
-from monitor.timeutil import day, now_iso
-from monitor.watchlist import Watchlist
-from spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
-from spiders.platforms.base import BLOCK_HEADERS, MissingCredentials
-from spiders.platforms.canaries import BUILTIN
+from banwatch.monitor.errors import ConfigError
+from banwatch.monitor.model import Account, Observation, Politeness, Reply, Status, Verdict, drift_rule
+from banwatch.monitor.timeutil import day, now_iso
+from banwatch.monitor.watchlist import Watchlist
+from banwatch.spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
+from banwatch.spiders.platforms.base import BLOCK_HEADERS, MissingCredentials
+from banwatch.spiders.platforms.canaries import BUILTIN
 
 OK, DRIFT, INCONCLUSIVE, SKIPPED, NONE = "ok", "drift", "inconclusive", "skipped", "none"
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
@@ -735,7 +735,7 @@ async def crawl(runner: Any, accounts: list[Account], base_urls: dict[str, str],
     from scrapy.crawler import Crawler
     from scrapy.utils.defer import deferred_to_future
 
-    from spiders.status import StatusSpider, _reply, download_slots
+    from banwatch.spiders.status import StatusSpider, _reply, download_slots
 
     observations: dict[str, Observation] = {}
     captured: dict[str, list[Captured]] = {}
@@ -762,9 +762,9 @@ def run(names: Sequence[str], watchlist_path: str, watchlist_given: bool, save_t
         log_level: str = "WARNING", announce: Callable[[str], None] = lambda _: None) -> Report:
     """Everything `banwatch selftest` does except printing. Raises ConfigError (or another BanwatchError) for
     a user error, before any request is made."""
-    from monitor.runner import run_in_reactor
-    from monitor.settings import base_urls_from_env, scrapy_overrides, secrets_from_env
-    from monitor.watchlist import load
+    from banwatch.monitor.runner import run_in_reactor
+    from banwatch.monitor.settings import base_urls_from_env, scrapy_overrides, secrets_from_env
+    from banwatch.monitor.watchlist import load
 
     chosen = platform_names(names)
     folder = save_dir(save_to) if save_to else None

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from monitor.errors import ConfigError
-from monitor.registry import Registry, credential_names, current
+from banwatch.monitor.errors import ConfigError
+from banwatch.monitor.registry import Registry, credential_names, current
 
 DEFAULT_DB = "banwatch.db"
 DEFAULT_WATCHLIST = "watchlist.yaml"

@@ -20,14 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from monitor.due import next_check
-from monitor.model import (Account, AccountState, HealthAlert, Observation, RecordContext, RecordPlan, Rename,
+from banwatch.monitor.due import next_check
+from banwatch.monitor.model import (Account, AccountState, HealthAlert, Observation, RecordContext, RecordPlan, Rename,
                            Status, Transition)
-from monitor.timeutil import iso, parse_iso
+from banwatch.monitor.timeutil import iso, parse_iso
 
 if TYPE_CHECKING:
-    from monitor.watchdog import Watch
-    from monitor.watchlist import AlertSettings
+    from banwatch.monitor.watchdog import Watch
+    from banwatch.monitor.watchlist import AlertSettings
 
 __all__ = ["ALERT_KINDS", "HELD", "LOSSES", "AccountState", "Step", "Transition", "advance", "alert_for", "alert_kind",
            "decide", "plan", "rename", "route"]

@@ -25,16 +25,16 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from monitor.errors import StoreError, database_error
-from monitor.model import (Account, AccountState, Observation, RecordContext, RecordPlan, Rename, Reply, Span,
+from banwatch.monitor.errors import StoreError, database_error
+from banwatch.monitor.model import (Account, AccountState, Observation, RecordContext, RecordPlan, Rename, Reply, Span,
                            Status, Transition)
-from monitor.schema import SCHEMA_VERSION, migrate
-from monitor.state import Step
-from monitor.state import plan as make_plan
-from monitor.due import first_checks
-from monitor.timeutil import iso, later, parse_iso
-from monitor.watchlist import Watchlist
-from monitor.model import drift_rule  # noqa: F401 - also part of this module's interface
+from banwatch.monitor.schema import SCHEMA_VERSION, migrate
+from banwatch.monitor.state import Step
+from banwatch.monitor.state import plan as make_plan
+from banwatch.monitor.due import first_checks
+from banwatch.monitor.timeutil import iso, later, parse_iso
+from banwatch.monitor.watchlist import Watchlist
+from banwatch.monitor.model import drift_rule  # noqa: F401 - also part of this module's interface
 
 BODY_CAP = 2 * 1024 * 1024  # evidence bodies beyond this are truncated (and flagged)
 
@@ -143,7 +143,7 @@ class Store:
         else 30, see monitor.settings)."""
         path = str(path)
         if busy_timeout is None:
-            from monitor.settings import busy_timeout_from_env
+            from banwatch.monitor.settings import busy_timeout_from_env
 
             busy_timeout = busy_timeout_from_env()
         if Path(path).parent and not Path(path).parent.exists():
@@ -441,7 +441,7 @@ class Store:
     def health_alert(self, subject: str, detail: str, channels: list[str], at: str, give_up: float = 86400.0) -> None:
         """banwatch's own health (no channels: the kind is switched off). The detail is redacted here, for
         every caller: it can quote a platform's or Slack's answer to a request that carried a credential."""
-        from monitor.redact import redact
+        from banwatch.monitor.redact import redact
 
         with self.db.atomic():
             self._enqueue([("health", channel) for channel in channels], at, give_up, subject=subject,

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from monitor.model import Account, HealthAlert, Observation, drift_rule
-from monitor.registry import Registry, titles
+from banwatch.monitor.model import Account, HealthAlert, Observation, drift_rule
+from banwatch.monitor.registry import Registry, titles
 
 API = "api:"  # service-table prefix: accounts whose server does not speak the Mastodon API
 

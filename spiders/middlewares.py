@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 
-from spiders.platforms.base import non_public
+from banwatch.spiders.platforms.base import non_public
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -106,7 +106,7 @@ class RedirectGuardMiddleware:
             return self._secrets
         if self.crawler is None:
             return {}
-        from spiders.status import settings_secrets
+        from banwatch.spiders.status import settings_secrets
 
         found = settings_secrets(self.crawler.settings)  # shown by name only, like the setting
         spider = getattr(self.crawler, "spider", None)

@@ -16,12 +16,12 @@ crawl (monitor/runner.py: the base URLs it was given, at cmdline priority); here
 environment once, when this module is loaded, which is what a `scrapy crawl status` dry run uses.
 """
 
-import spiders.platforms  # noqa: F401 - installs the platform registry the settings below are read against
-from monitor import __version__
-from monitor.settings import base_urls_from_env, secrets_from_env
+import banwatch.spiders.platforms  # noqa: F401 - installs the platform registry the settings below are read against
+from banwatch.monitor import __version__
+from banwatch.monitor.settings import base_urls_from_env, secrets_from_env
 
 BOT_NAME = "banwatch"
-SPIDER_MODULES = ["spiders.status"]
+SPIDER_MODULES = ["banwatch.spiders.status"]
 USER_AGENT = f"banwatch/{__version__} (account status monitor)"
 
 # A monitor asks one public profile endpoint per account at a low rate; robots.txt of most platforms
@@ -51,7 +51,7 @@ COOKIES_ENABLED = False
 # sent: a redirect to another origin loses every credential header and every header holding a secret's
 # value, and a redirect to a private, loopback or link-local address or a local name is refused
 # (`<platform>.redirect_refused`) unless the chain started at such a host (an overridden base URL).
-DOWNLOADER_MIDDLEWARES = {"spiders.middlewares.RedirectGuardMiddleware": 720}
+DOWNLOADER_MIDDLEWARES = {"banwatch.spiders.middlewares.RedirectGuardMiddleware": 720}
 # Every request carries its platform's own limit (Platform.max_answer, as download_maxsize/download_warnsize
 # request meta), which bounds the body on the wire and after decompression. These are only the backstop for
 # a request without one: Scrapy's 1 GiB default let one 1.5 KB brotli answer take the process to 2 GiB.

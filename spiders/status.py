@@ -16,11 +16,11 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from monitor.model import Account, Observation, Reply, Status, Verdict
-from monitor.settings import SecretValues
-from monitor.timeutil import iso
-from spiders.platforms import PLATFORMS
-from spiders.platforms.base import MissingCredentials, Politeness, Probe, answer_limits, rebase
+from banwatch.monitor.model import Account, Observation, Reply, Status, Verdict
+from banwatch.monitor.settings import SecretValues
+from banwatch.monitor.timeutil import iso
+from banwatch.spiders.platforms import PLATFORMS
+from banwatch.spiders.platforms.base import MissingCredentials, Politeness, Probe, answer_limits, rebase
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -96,7 +96,7 @@ class StatusSpider(scrapy.Spider):
                  secrets: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if accounts is None and watchlist:
-            from monitor.watchlist import load
+            from banwatch.monitor.watchlist import load
             accounts = list(load(watchlist).accounts)
             keep_evidence = False  # the dry run prints observations as JSON lines
         self.accounts = {a.key: a for a in accounts or []}

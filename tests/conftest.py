@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import spiders.platforms  # noqa: F401 - installs the platform registry for tests that call the core directly
+import banwatch.spiders.platforms  # noqa: F401 - installs the platform registry for tests that call the core directly
 from tests.fakes import FakePlatforms, FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def slack() -> Iterator[FakeSlack]:
 
 
 class Banwatch:
-    """Runs `python -m monitor ...` (the banwatch command) as a real subprocess against the fakes."""
+    """Runs `python -m banwatch.monitor ...` (the banwatch command) as a real subprocess against the fakes."""
 
     def __init__(self, workdir: Path, platforms: FakePlatforms, slack: FakeSlack | None) -> None:
         self.workdir = workdir
@@ -45,7 +45,7 @@ class Banwatch:
             self.env.update({"SLACK_BOT_TOKEN": "xoxb-e2e-secret", "BANWATCH_SLACK_API_URL": slack.api_url})
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "monitor", *args], cwd=self.workdir, env=self.env,
+        proc = subprocess.run([sys.executable, "-m", "banwatch.monitor", *args], cwd=self.workdir, env=self.env,
                               capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"banwatch {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
@@ -54,7 +54,7 @@ class Banwatch:
     def start(self, *args: str) -> subprocess.Popen[str]:
         """`banwatch run` (or any command) in the background; stderr goes to a file for inspection."""
         self.log = (self.workdir / f"banwatch-{len(list(self.workdir.glob('banwatch-*.log')))}.log")
-        return subprocess.Popen([sys.executable, "-m", "monitor", *args], cwd=self.workdir, env=self.env,
+        return subprocess.Popen([sys.executable, "-m", "banwatch.monitor", *args], cwd=self.workdir, env=self.env,
                                 stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True)
 
     def rows(self, query: str, *params: Any) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.model import Reply
+from banwatch.monitor.model import Reply
 
 ROOT = Path(__file__).parent / "fixtures"
 

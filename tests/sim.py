@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from monitor.model import Account, Status, Verdict
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.model import Account, Status, Verdict
+from banwatch.spiders.platforms import PLATFORMS
 from tests.fixtures import Fixture, all_fixtures, by_rule
 
 STATES = ("active", "suspended", "not_found", "deactivated", "restricted", "renamed")

@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from alerts.console import ConsoleNotifier
-from alerts.dispatch import backoff, deliver
-from alerts.notifier import Delivery, Message
-from alerts.render import render, siblings_summary
-from alerts.slack import SlackNotifier
-from monitor.model import Observation, Status
-from monitor.settings import slack_from_env
-from monitor.state import advance
-from monitor.store import Store
-from monitor.watchlist import parse
+from banwatch.alerts.console import ConsoleNotifier
+from banwatch.alerts.dispatch import backoff, deliver
+from banwatch.alerts.notifier import Delivery, Message
+from banwatch.alerts.render import render, siblings_summary
+from banwatch.alerts.slack import SlackNotifier
+from banwatch.monitor.model import Observation, Status
+from banwatch.monitor.settings import slack_from_env
+from banwatch.monitor.state import advance
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchlist import parse
 from tests.fakes import FakeSlack
 
 

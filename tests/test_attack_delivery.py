@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from monitor.timeutil import later, now_iso
+from banwatch.monitor.timeutil import later, now_iso
 from tests.fakes import FakeSlack, _SlackHandler
 from tests.test_delivery import World, people
 from tests.test_lost_reply import copies, world

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor import runner
-from monitor.model import Observation, Reply, Status
-from monitor.runner import Checker
-from monitor.store import Store
-from monitor.watchlist import AlertSettings, parse
-from spiders.platforms.base import Politeness
+from banwatch.monitor import runner
+from banwatch.monitor.model import Observation, Reply, Status
+from banwatch.monitor.runner import Checker
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchlist import AlertSettings, parse
+from banwatch.spiders.platforms.base import Politeness
 
 MiB = 1024 * 1024
 N = 60

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms import PLATFORMS
-from spiders.platforms.base import blocked
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms import PLATFORMS
+from banwatch.spiders.platforms.base import blocked
 from tests.fixtures import all_fixtures
 
 HTML = {"content-type": "text/html; charset=UTF-8"}
@@ -136,7 +136,7 @@ def test_a_block_page_is_never_counted_as_classifier_drift(page: str, name: str,
                                                            first: Verdict | None) -> None:
     """A wall the platform's classifier does not know by name reads as the wall, not as an answer it no longer
     recognises: drift (status, platform_health, the watchdog) counts changed platforms, not captchas."""
-    from spiders.platforms.base import drift_rule
+    from banwatch.spiders.platforms.base import drift_rule
 
     verdict = PLATFORMS[name].read(_reply(page, url), account, first)
     assert not drift_rule(verdict.rule), f"{page} on {name} counted as drift: {verdict.rule}"
@@ -145,7 +145,7 @@ def test_a_block_page_is_never_counted_as_classifier_drift(page: str, name: str,
 def test_control_without_the_guard_an_unrecognised_wall_is_drift() -> None:
     from dataclasses import replace
 
-    from spiders.platforms.base import drift_rule, unrecognised
+    from banwatch.spiders.platforms.base import drift_rule, unrecognised
 
     platform = replace(PLATFORMS["bluesky"], classify=lambda r, a: unrecognised(r, "bluesky"))
     account = Account("bluesky", "someone.bsky.social", "bluesky:someone.bsky.social")

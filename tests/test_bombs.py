@@ -140,7 +140,7 @@ def check_measured(banwatch: Banwatch) -> tuple[int, str, str, float]:
     out, err = banwatch.workdir / "check.out", banwatch.workdir / "check.err"
     peak_kib = 0
     with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "check"], cwd=banwatch.workdir, env=banwatch.env,
+        proc = subprocess.Popen([sys.executable, "-m", "banwatch.monitor", "check"], cwd=banwatch.workdir, env=banwatch.env,
                                 stdout=stdout, stderr=stderr, text=True)
         status = Path(f"/proc/{proc.pid}/status")
         while proc.poll() is None:

@@ -32,11 +32,11 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from monitor.model import Account, Verdict
-from monitor.settings import secrets_from_env
-from monitor.watchlist import load as load_watchlist
-from spiders.platforms import PLATFORMS
-from spiders.platforms.base import MissingCredentials, Probe
+from banwatch.monitor.model import Account, Verdict
+from banwatch.monitor.settings import secrets_from_env
+from banwatch.monitor.watchlist import load as load_watchlist
+from banwatch.spiders.platforms import PLATFORMS
+from banwatch.spiders.platforms.base import MissingCredentials, Probe
 from tests.conftest import Banwatch
 from tests.fakes import FakeSlack, LocalServer, QuietHandler
 from tests.fixtures import Fixture, all_fixtures

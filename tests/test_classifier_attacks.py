@@ -21,8 +21,8 @@ from dataclasses import replace
 
 import pytest
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms import PLATFORMS
 from tests.fixtures import load
 
 HTML = {"content-type": "text/html; charset=UTF-8"}

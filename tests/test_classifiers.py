@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.model import Account, Status, Verdict
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.model import Account, Status, Verdict
+from banwatch.spiders.platforms import PLATFORMS
 from tests.fixtures import Fixture, all_fixtures
 
 FIXTURES = all_fixtures()

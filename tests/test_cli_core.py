@@ -12,9 +12,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.cli.core import EXIT_USAGE, EXIT_USER
-from monitor.errors import BanwatchError
+from banwatch.monitor.cli import cli
+from banwatch.monitor.cli.core import EXIT_USAGE, EXIT_USER
+from banwatch.monitor.errors import BanwatchError
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "monitor" / "cli"
@@ -30,19 +30,19 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:  # a relative import names a sibling
-                out |= {f"monitor.cli.{base or a.name}" for a in node.names}
+                out |= {f"banwatch.monitor.cli.{base or a.name}" for a in node.names}
             else:
                 out.add(base)
-                out |= {f"{base}.{a.name}" for a in node.names if base == "monitor.cli"}
+                out |= {f"{base}.{a.name}" for a in node.names if base == "banwatch.monitor.cli"}
     return out
 
 
 def test_command_modules_import_only_core_from_the_package() -> None:
     assert COMMAND_MODULES, "no command modules found"
     for path in COMMAND_MODULES:
-        siblings = {m for m in _imports(path) if m == "monitor.cli" or m.startswith("monitor.cli.")}
-        assert siblings <= {"monitor.cli.core"}, f"{path.name} imports {sorted(siblings - {'monitor.cli.core'})}"
-    core = {m for m in _imports(PACKAGE / "core.py") if m == "monitor.cli" or m.startswith("monitor.cli.")}
+        siblings = {m for m in _imports(path) if m == "banwatch.monitor.cli" or m.startswith("banwatch.monitor.cli.")}
+        assert siblings <= {"banwatch.monitor.cli.core"}, f"{path.name} imports {sorted(siblings - {'banwatch.monitor.cli.core'})}"
+    core = {m for m in _imports(PACKAGE / "core.py") if m == "banwatch.monitor.cli" or m.startswith("banwatch.monitor.cli.")}
     assert not core, f"core.py imports {sorted(core)}: the plumbing depends on no command"
 
 
@@ -84,7 +84,7 @@ DOCUMENTED_EXIT = {("selftest",): EXIT_USAGE}  # docs/cli.md: selftest's user er
 
 
 def test_selftest_user_errors_exit_with_its_usage_code() -> None:
-    from monitor import selftest
+    from banwatch.monitor import selftest
 
     assert selftest.EXIT_USAGE == EXIT_USAGE == 2
 
@@ -132,7 +132,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_command_closes_the_store_it_opened(tmp_path: Path) -> None:
-    from monitor.cli.core import App
+    from banwatch.monitor.cli.core import App
 
     opened: list[App] = []
 
@@ -156,11 +156,11 @@ def test_python_dash_m_monitor_is_the_command() -> None:
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "monitor", "--help"], capture_output=True, text=True, cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "banwatch.monitor", "--help"], capture_output=True, text=True, cwd=ROOT,
                           timeout=60)
     assert proc.returncode == 0 and "Usage: banwatch" in proc.stdout
     assert {"check", "run", "status", "alerts"} <= set(re.findall(r"^  (\w+)", proc.stdout, re.M))
 
 
 def test_the_console_script_points_at_the_group() -> None:
-    assert 'banwatch = "monitor.cli:cli"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'banwatch = "banwatch.monitor.cli:cli"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor import due
-from monitor.model import Account, Observation, Status
-from monitor.scheduler import Service
-from monitor.settings import SlackSettings
-from monitor.state import advance
-from monitor.timeutil import iso, parse_iso
-from monitor.watchlist import Watchlist
-from spiders.platforms.base import Politeness
+from banwatch.monitor import due
+from banwatch.monitor.model import Account, Observation, Status
+from banwatch.monitor.scheduler import Service
+from banwatch.monitor.settings import SlackSettings
+from banwatch.monitor.state import advance
+from banwatch.monitor.timeutil import iso, parse_iso
+from banwatch.monitor.watchlist import Watchlist
+from banwatch.spiders.platforms.base import Politeness
 
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 INTERVAL = 60.0

@@ -11,17 +11,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from alerts.console import ConsoleNotifier
-from alerts.dispatch import Dispatcher
-from alerts.notifier import Mark, Message
-from alerts.slack import SlackNotifier
-from monitor.cli import cli
-from monitor.model import Account, Observation, Status
-from monitor.runner import Checker
-from monitor.settings import slack_from_env
+from banwatch.alerts.console import ConsoleNotifier
+from banwatch.alerts.dispatch import Dispatcher
+from banwatch.alerts.notifier import Mark, Message
+from banwatch.alerts.slack import SlackNotifier
+from banwatch.monitor.cli import cli
+from banwatch.monitor.model import Account, Observation, Status
+from banwatch.monitor.runner import Checker
+from banwatch.monitor.settings import slack_from_env
 
-from monitor.store import Store
-from monitor.watchlist import AlertSettings, Route, Watchlist
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchlist import AlertSettings, Route, Watchlist
 from tests.conftest import Banwatch, wait_for
 from tests.fakes import FakePlatforms, FakeSlack
 
@@ -29,7 +29,7 @@ T0 = "2026-03-01T10:42:00.000Z"
 
 
 def at(seconds: float) -> str:
-    from monitor.timeutil import later
+    from banwatch.monitor.timeutil import later
 
     return later(T0, seconds)
 
@@ -211,7 +211,7 @@ def test_undeliverable_alerts_die_after_give_up_and_can_be_retried(world_factory
                               "alerts", "retry", "--dead"])
     assert out.exit_code == 0 and "1 alert(s) back in the outbox" in out.output
     slack.fail_with = None
-    from monitor.timeutil import now_iso
+    from banwatch.monitor.timeutil import now_iso
 
     assert world.deliver(now_iso()).sent == 1 and len(slack.in_channel("#banwatch")) == 1
 
@@ -265,7 +265,7 @@ def _seed(banwatch: Banwatch, n: int) -> None:
     store.sync_watchlist(Watchlist(path="w.yaml", accounts=tuple(accounts)), T0)
     # wave_size is raised in the watchlist so every alert is a single message with its own metadata
     checker = Checker(store, accounts, {}, "#banwatch", lambda p: None, AlertSettings())  # type: ignore[arg-type]
-    from monitor.timeutil import later, now_iso
+    from banwatch.monitor.timeutil import later, now_iso
 
     start = now_iso()
     for i, a in enumerate(accounts):
@@ -318,7 +318,7 @@ def test_the_token_never_reaches_logs_the_database_or_messages(tmp_path: Path, p
 
 
 def test_webhook_delivery_is_plain_messages_without_waves(tmp_path: Path, slack: FakeSlack) -> None:
-    from alerts.slack import WebhookNotifier, make_notifier
+    from banwatch.alerts.slack import WebhookNotifier, make_notifier
 
     settings = slack_from_env("#x", {"SLACK_WEBHOOK_URL": slack.url + "/services/T0/B0/XyZzy123"})
     notifier = make_notifier(settings)

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from alerts.dispatch import Dispatcher
-from alerts.slack import SlackNotifier
-from monitor.cli import cli
-from monitor.outbox import DELIVERY_LEASE, SERVICE_LEASE, Lease, Outbox
-from monitor.settings import slack_from_env
-from monitor.store import Store
-from monitor.watchlist import AlertSettings
+from banwatch.alerts.dispatch import Dispatcher
+from banwatch.alerts.slack import SlackNotifier
+from banwatch.monitor.cli import cli
+from banwatch.monitor.outbox import DELIVERY_LEASE, SERVICE_LEASE, Lease, Outbox
+from banwatch.monitor.settings import slack_from_env
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchlist import AlertSettings
 from tests.conftest import Banwatch, wait_for
 from tests.fakes import FakePlatforms, FakeSlack
 from tests.test_delivery import World, alert_ids, at, people
@@ -147,7 +147,9 @@ def test_alerts_send_posts_nothing_while_another_dispatcher_holds_the_outbox(
         tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    import monitor.outbox
+    import banwatch.monitor.outbox
+
+    from banwatch import monitor
 
     world = _pending_world(tmp_path / "banwatch.db", slack)
     (tmp_path / "watchlist.yaml").write_text(

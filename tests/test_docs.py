@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import cli
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.cli import cli
+from banwatch.spiders.platforms import PLATFORMS
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_DOC = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
@@ -80,7 +80,7 @@ def test_readme_quick_start_is_the_two_make_commands() -> None:
 
 
 def test_every_watchlist_key_is_documented() -> None:
-    from monitor import watchlist as w
+    from banwatch.monitor import watchlist as w
 
     doc = (ROOT / "docs" / "watchlist.md").read_text(encoding="utf-8")
     keys = {*w.TOP_KEYS, *w.DEFAULT_KEYS, *w.ALERT_KEYS, *w.ACCOUNT_KEYS, *w.ENTITY_KEYS, *w.PLATFORM_KEYS,
@@ -90,24 +90,24 @@ def test_every_watchlist_key_is_documented() -> None:
 
 
 def test_the_support_matrix_is_generated_from_the_registry() -> None:
-    from spiders.platforms.matrix import block
+    from banwatch.spiders.platforms.matrix import block
 
     doc = (ROOT / "docs" / "platforms.md").read_text(encoding="utf-8")
-    assert block() in doc, "run: python -m spiders.platforms.matrix --write docs/platforms.md"
+    assert block() in doc, "run: python -m banwatch.spiders.platforms.matrix --write docs/platforms.md"
 
 
 def test_the_fixture_counts_are_generated_from_the_fixtures() -> None:
-    from spiders.platforms.matrix import counts_block
+    from banwatch.spiders.platforms.matrix import counts_block
 
     doc = (ROOT / "docs" / "platforms.md").read_text(encoding="utf-8")
-    assert counts_block() in doc, "run: python -m spiders.platforms.matrix --write docs/platforms.md"
+    assert counts_block() in doc, "run: python -m banwatch.spiders.platforms.matrix --write docs/platforms.md"
     for platform in PLATFORMS.values():
         for credential in platform.credentials:
             assert f"`{credential}`" in doc
 
 
 def test_every_watchlist_example_in_the_docs_loads() -> None:
-    from monitor.watchlist import parse
+    from banwatch.monitor.watchlist import parse
 
     examples = 0
     for path in (ROOT / "README.md", *(ROOT / "docs").glob("*.md")):

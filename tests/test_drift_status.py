@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from sqlite_utils import Database
 
-from monitor import schema
-from monitor.cli import cli
-from monitor.query import platform_status, run_sql
-from monitor.store import Store, drift_rule
-from monitor.timeutil import iso, now_iso
+from banwatch.monitor import schema
+from banwatch.monitor.cli import cli
+from banwatch.monitor.query import platform_status, run_sql
+from banwatch.monitor.store import Store, drift_rule
+from banwatch.monitor.timeutil import iso, now_iso
 from tests.conftest import Banwatch
 from tests.fakes import FakePlatforms
 from tests.test_e2e import ACTIVE, serve

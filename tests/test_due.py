@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor.due import first_checks, fraction, next_check
-from monitor.model import Account, Observation, Status
-from monitor.state import advance
-from monitor.store import Store
-from monitor.timeutil import iso, parse_iso
-from monitor.watchlist import Watchlist
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.due import first_checks, fraction, next_check
+from banwatch.monitor.model import Account, Observation, Status
+from banwatch.monitor.state import advance
+from banwatch.monitor.store import Store
+from banwatch.monitor.timeutil import iso, parse_iso
+from banwatch.monitor.watchlist import Watchlist
+from banwatch.spiders.platforms import PLATFORMS
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from monitor.model import Account
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.model import Account
+from banwatch.spiders.platforms import PLATFORMS
 from tests.conftest import Banwatch
 from tests.fakes import FakePlatforms, FakeSlack
 from tests.fixtures import by_rule
@@ -159,7 +159,7 @@ def test_without_slack_credentials_alerts_go_to_the_console(tmp_path: Path, plat
 
 def serve_second(fake: FakePlatforms, key: str, rule: str) -> None:
     """The second probe of `key` (asked after the first verdict in the saved response) answers with `rule`."""
-    from monitor.model import Status, Verdict
+    from banwatch.monitor.model import Status, Verdict
 
     platform, handle = key.split(":", 1)
     fx = by_rule(platform, rule)

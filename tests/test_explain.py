@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.cli import cli
+from banwatch.spiders.platforms import PLATFORMS
 from tests.test_url_resolution import HANDLES, _variants
 
 

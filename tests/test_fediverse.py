@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from monitor.model import Account, Observation, Reply, Status, Verdict
-from monitor.runner import Checker
-from monitor.store import Store
-from monitor.watchlist import AlertSettings, parse
-from spiders.platforms import PLATFORMS, mastodon
+from banwatch.monitor.model import Account, Observation, Reply, Status, Verdict
+from banwatch.monitor.runner import Checker
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchlist import AlertSettings, parse
+from banwatch.spiders.platforms import PLATFORMS, mastodon
 from tests.fixtures import Fixture, load
 from tests.sim import own
 
@@ -235,7 +235,7 @@ def test_the_docs_table_names_every_server_and_every_known_message() -> None:
 def test_the_suspended_flag_in_any_spelling(value: object, status: str) -> None:
     import json
 
-    from monitor.model import Reply
+    from banwatch.monitor.model import Reply
 
     fx = load("mastodon", "active")
     body = json.dumps({**json.loads(fx.body), "suspended": value}).encode()

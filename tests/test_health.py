@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.health import RunStat, assess, transition
+from banwatch.monitor.health import RunStat, assess, transition
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 

@@ -16,13 +16,13 @@ import pytest
 from click.testing import CliRunner
 from sqlite_utils import Database
 
-from monitor import schema
-from monitor.cli import cli
-from monitor.errors import StoreError
-from monitor.model import Observation, Reply, Status
-from monitor.state import advance, alert_kind
-from monitor.store import Store
-from monitor.watchlist import parse
+from banwatch.monitor import schema
+from banwatch.monitor.cli import cli
+from banwatch.monitor.errors import StoreError
+from banwatch.monitor.model import Observation, Reply, Status
+from banwatch.monitor.state import advance, alert_kind
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchlist import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 WL = parse("accounts:\n  - name: Outlet\n    tags: [crypto]\n    accounts: {weibo: \"1234567890\", reddit: outlet}\n"
@@ -196,7 +196,7 @@ def test_docs_have_ten_recipes() -> None:
 
 @pytest.mark.parametrize("recipe", recipes())
 def test_every_recipe_in_docs_runs(db: str, recipe: str) -> None:
-    from monitor.query import run_sql
+    from banwatch.monitor.query import run_sql
 
     try:
         columns, _ = run_sql(db, recipe)

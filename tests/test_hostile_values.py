@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor.model import Account, Observation, Status, Verdict
-from monitor.runner import Checker
-from monitor.state import advance
-from monitor.store import Store
-from monitor.watchlist import AlertSettings, parse
-from spiders.platforms import PLATFORMS
-from spiders.platforms.base import CAPS, Politeness, clean_verdict
+from banwatch.monitor.model import Account, Observation, Status, Verdict
+from banwatch.monitor.runner import Checker
+from banwatch.monitor.state import advance
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchlist import AlertSettings, parse
+from banwatch.spiders.platforms import PLATFORMS
+from banwatch.spiders.platforms.base import CAPS, Politeness, clean_verdict
 from tests.conftest import Banwatch
 from tests.fakes import FakePlatforms, FakeSlack
 from tests.fixtures import Fixture, by_rule, load
@@ -212,7 +212,7 @@ def test_an_observation_that_fails_to_record_is_unknown_and_the_batch_commits(
             check._on_item(Observation(acc.key, Status.ACTIVE, "mastodon.account", "", at, display_name="\ud800"))
         else:
             check._on_item(Observation(acc.key, Status.SUSPENDED, "reddit.is_suspended", "", at))
-    with caplog.at_level(logging.ERROR, logger="monitor.runner"):
+    with caplog.at_level(logging.ERROR, logger="banwatch.monitor.runner"):
         check.flush()
     rows = {r["key"]: (r["status"], r["last_rule"]) for r in store.db.query(
         "SELECT key, status, last_rule FROM accounts")}
@@ -237,7 +237,7 @@ def test_an_error_of_the_database_itself_still_fails_the_batch(store: Store) -> 
     acc = BATCH_WL.accounts[0]
     check.store.apply = lambda *a, **k: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked"))
     check._on_item(Observation(acc.key, Status.ACTIVE, "reddit.x", "", "2026-01-01T00:01:00.000Z"))
-    from monitor.errors import StoreError
+    from banwatch.monitor.errors import StoreError
 
     with pytest.raises(StoreError, match="database is locked"):  # the batch fails, as one clear error
         check.flush()

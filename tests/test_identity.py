@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from alerts.render import render
-from monitor.cli import cli
-from monitor.model import Account, Observation, Status
-from monitor.runner import Checker
-from monitor.store import Store
-from monitor.watchlist import AlertSettings, parse
-from spiders.platforms import PLATFORMS
+from banwatch.alerts.render import render
+from banwatch.monitor.cli import cli
+from banwatch.monitor.model import Account, Observation, Status
+from banwatch.monitor.runner import Checker
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchlist import AlertSettings, parse
+from banwatch.spiders.platforms import PLATFORMS
 from tests.fixtures import by_rule
 
 T = "2026-06-05T10:{:02d}:00.000Z"

@@ -19,36 +19,45 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("monitor", "spiders", "alerts")
-COMPOSITION = {"monitor.cli", "monitor.scheduler", "monitor.runner", "monitor.selftest", "monitor.explain"}
+COMPOSITION = {"banwatch.monitor.cli", "banwatch.monitor.scheduler", "banwatch.monitor.runner", "banwatch.monitor.selftest", "banwatch.monitor.explain"}
 
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
-    return ".".join(parts)
+    return ".".join(["banwatch", *parts])  # installed, the three folders are banwatch's subpackages
 
 
 def is_composition(module: str) -> bool:
     last = module.rsplit(".", 1)[-1]
-    return (module in COMPOSITION or module.startswith("monitor.cli.") or module.startswith("monitor.cli_")
+    return (module in COMPOSITION or module.startswith("banwatch.monitor.cli.") or module.startswith("banwatch.monitor.cli_")
             or last == "__main__")
 
 
 def layer(module: str) -> str | None:
     """`core`, `composition`, `spiders` or `alerts`; None for anything outside banwatch (libraries)."""
-    top = module.split(".", 1)[0]
+    if module.split(".", 1)[0] in OLD_NAMES:
+        return "old"
+    if not module.startswith("banwatch."):
+        return None
+    top = module.split(".", 2)[1]
     if top == "monitor":
         return "composition" if is_composition(module) else "core"
     return top if top in ("spiders", "alerts") else None
 
 
+# The folders' own names are not importable once installed (pyproject.toml maps them under banwatch):
+# importing them works only from a checkout, so no module may.
+OLD_NAMES = ("monitor", "alerts", "spiders")
+
+
 # What each layer may not import (the layer of the imported module).
 FORBIDDEN = {
-    "core": {"spiders", "alerts", "composition"},
-    "spiders": {"alerts", "composition"},
-    "alerts": {"spiders", "composition"},
-    "composition": set(),
+    "core": {"spiders", "alerts", "composition", "old"},
+    "spiders": {"alerts", "composition", "old"},
+    "alerts": {"spiders", "composition", "old"},
+    "composition": {"old"},
 }
 
 
@@ -105,10 +114,10 @@ def test_each_layer_imports_only_what_it_may() -> None:
 
 
 def test_the_core_and_the_composition_are_what_the_docs_say() -> None:
-    assert layer("monitor.watchlist.accounts") == layer("monitor.store") == layer("monitor.registry") == "core"
-    assert layer("monitor.redact") == layer("monitor.watchdog") == layer("monitor.settings") == "core"
-    for module in ("monitor.cli", "monitor.cli.alerts", "monitor.cli_history", "monitor.scheduler", "monitor.runner",
-                   "monitor.selftest", "monitor.explain", "monitor.__main__", "monitor.watchlist.__main__"):
+    assert layer("banwatch.monitor.watchlist.accounts") == layer("banwatch.monitor.store") == layer("banwatch.monitor.registry") == "core"
+    assert layer("banwatch.monitor.redact") == layer("banwatch.monitor.watchdog") == layer("banwatch.monitor.settings") == "core"
+    for module in ("banwatch.monitor.cli", "banwatch.monitor.cli.alerts", "banwatch.monitor.cli_history", "banwatch.monitor.scheduler", "banwatch.monitor.runner",
+                   "banwatch.monitor.selftest", "banwatch.monitor.explain", "banwatch.monitor.__main__", "banwatch.monitor.watchlist.__main__"):
         assert layer(module) == "composition", module
 
 
@@ -118,39 +127,47 @@ import json
 
 
 def load():
-    from spiders import x
+    from banwatch.spiders import x
     return x
 '''
 
 
 def test_control_a_lazy_import_inside_a_function_is_reported() -> None:
-    assert violations(LAZY, "monitor.watchlist.fake") == [
-        "monitor.watchlist.fake:7: imports spiders (a spiders module; core may not)",
-        "monitor.watchlist.fake:7: imports spiders.x (a spiders module; core may not)"]
-    assert violations(LAZY, "monitor.runner") == [], "the composition may"
-    assert violations(LAZY, "alerts.render"), "alerts may not"
+    assert violations(LAZY, "banwatch.monitor.watchlist.fake") == [
+        "banwatch.monitor.watchlist.fake:7: imports banwatch.spiders (a spiders module; core may not)",
+        "banwatch.monitor.watchlist.fake:7: imports banwatch.spiders.x (a spiders module; core may not)"]
+    assert violations(LAZY, "banwatch.monitor.runner") == [], "the composition may"
+    assert violations(LAZY, "banwatch.alerts.render"), "alerts may not"
 
 
 @pytest.mark.parametrize("source", [
-    "import spiders.platforms",
-    "from spiders.platforms.base import Politeness",
-    "class A:\n    def f(self):\n        import alerts.render",
-    "import importlib\nimportlib.import_module('spiders.platforms')",
-    "from monitor import runner",
+    "import banwatch.spiders.platforms",
+    "from banwatch.spiders.platforms.base import Politeness",
+    "class A:\n    def f(self):\n        import banwatch.alerts.render",
+    "import importlib\nimportlib.import_module('banwatch.spiders.platforms')",
+    "from banwatch.monitor import runner",
     "from .. import runner",
+    "from monitor.store import Store",  # a folder's own name: importable only from a checkout
+    "import spiders.platforms",
 ])
 def test_control_every_spelling_of_a_forbidden_import_is_reported(source: str) -> None:
-    assert violations(source, "monitor.watchlist.fake"), source
+    assert violations(source, "banwatch.monitor.watchlist.fake"), source
 
 
 def test_control_alerts_may_import_the_core_but_not_spiders() -> None:
-    assert violations("from monitor.store import Store\nfrom monitor import registry", "alerts.fake") == []
-    assert violations("from spiders.platforms import PLATFORMS", "alerts.fake")
+    assert violations("from banwatch.monitor.store import Store\nfrom banwatch.monitor import registry",
+                      "banwatch.alerts.fake") == []
+    assert violations("from banwatch.spiders.platforms import PLATFORMS", "banwatch.alerts.fake")
+
+
+def test_control_the_composition_may_import_any_layer_but_not_the_folders_own_names() -> None:
+    assert violations("import banwatch.spiders.platforms\nimport banwatch.alerts.dispatch", "banwatch.monitor.runner") == []
+    assert violations("import spiders.platforms", "banwatch.monitor.runner"), "not importable once installed"
 
 
 def test_without_an_installed_registry_the_core_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from monitor import registry
-    from monitor.watchlist import parse
+    from banwatch.monitor import registry
+    from banwatch.monitor.watchlist import parse
 
     monkeypatch.setattr(registry, "_installed", None)
     with pytest.raises(registry.NoRegistry, match="no platform registry: the composition imports spiders.platforms"):
@@ -158,10 +175,10 @@ def test_without_an_installed_registry_the_core_says_what_is_missing(monkeypatch
 
 
 def test_a_registry_passed_in_is_the_one_used() -> None:
-    from monitor import registry
-    from monitor.model import Politeness
-    from monitor.watchlist import parse
-    from spiders.platforms import PLATFORMS, REGISTRY
+    from banwatch.monitor import registry
+    from banwatch.monitor.model import Politeness
+    from banwatch.monitor.watchlist import parse
+    from banwatch.spiders.platforms import PLATFORMS, REGISTRY
 
     class One:
         platforms = {"reddit": PLATFORMS["reddit"]}

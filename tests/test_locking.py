@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.errors import StoreError
-from monitor.model import Status
-from monitor.store import Store
+from banwatch.monitor.errors import StoreError
+from banwatch.monitor.model import Status
+from banwatch.monitor.store import Store
 from tests.conftest import Banwatch, wait_for
 from tests.fakes import FakePlatforms
 from tests.test_e2e import ACTIVE, serve

@@ -11,10 +11,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from monitor.model import Account
-from monitor.outbox import SERVICE_LEASE, Lease
-from monitor.store import Store
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.model import Account
+from banwatch.monitor.outbox import SERVICE_LEASE, Lease
+from banwatch.monitor.store import Store
+from banwatch.spiders.platforms import PLATFORMS
 from tests.conftest import Banwatch, wait_for
 from tests.fakes import FakePlatforms, FakeSlack
 from tests.fixtures import by_rule

@@ -26,15 +26,16 @@ from typing import Any
 import pytest
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
 
-import alerts.dispatch
-import alerts.slack
-from alerts.dispatch import Dispatcher
-from alerts.notifier import Mark, Message
-from alerts.slack import SlackNotifier
-from monitor.model import Account
-from monitor.settings import slack_from_env
-from monitor.timeutil import later, now_iso
-from monitor.watchlist import AlertSettings
+import banwatch.alerts.dispatch
+import banwatch.alerts.slack
+from banwatch import alerts
+from banwatch.alerts.dispatch import Dispatcher
+from banwatch.alerts.notifier import Mark, Message
+from banwatch.alerts.slack import SlackNotifier
+from banwatch.monitor.model import Account
+from banwatch.monitor.settings import slack_from_env
+from banwatch.monitor.timeutil import later, now_iso
+from banwatch.monitor.watchlist import AlertSettings
 from tests.fakes import FakeSlack
 from tests.test_delivery import World, people
 
@@ -150,7 +151,7 @@ def test_control_a_lost_answer_taken_for_a_failure_is_posted_again(
 
 def test_a_webhook_cannot_look_so_a_lost_answer_is_sent_again_at_least_once(tmp_path: Path, slack: FakeSlack) -> None:
     """The documented fallback: a notifier that cannot find its messages (exact = False) sends again."""
-    from alerts.slack import WebhookNotifier
+    from banwatch.alerts.slack import WebhookNotifier
 
     t0 = now_iso()
     w = world(tmp_path, slack, people(1), wave_size=1000)

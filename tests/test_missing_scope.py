@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from alerts.notifier import Mark, Message
-from monitor.cli import cli
-from monitor.watchlist import AlertSettings
+from banwatch.alerts.notifier import Mark, Message
+from banwatch.monitor.cli import cli
+from banwatch.monitor.watchlist import AlertSettings
 from tests.fakes import FakeSlack
 from tests.test_delivery import World, alert_ids, at, people
 
@@ -53,7 +53,7 @@ def test_without_history_scope_the_interrupted_row_is_sent_again_and_the_channel
     slack.scopes = NO_HISTORY
     ids = suspend_all(world)
     interrupt(world, ids[0])
-    with caplog.at_level(logging.INFO, logger="alerts.dispatch"):
+    with caplog.at_level(logging.INFO, logger="banwatch.alerts.dispatch"):
         report = world.deliver(at(60))
     delivered = alert_ids(slack.in_channel("#banwatch"))
     assert set(ids) <= set(delivered), "every alert reaches the channel: the channel is not blocked"
@@ -71,7 +71,7 @@ def test_without_history_scope_the_interrupted_row_is_sent_again_and_the_channel
     # Another interruption later: the channel is asked once, no second health alert, no second WARNING.
     calls = history_calls(slack)
     world.store.db.execute("UPDATE alerts SET state = 'sending' WHERE id = ?", [ids[5]])
-    with caplog.at_level(logging.INFO, logger="alerts.dispatch"):
+    with caplog.at_level(logging.INFO, logger="banwatch.alerts.dispatch"):
         again = world.deliver(at(200))
     assert again.sent == 1 and history_calls(slack) - calls == 1
     assert len(health(world)) == 1

@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 
-from monitor.model import Account, Status
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.model import Account, Status
+from banwatch.spiders.platforms import PLATFORMS
 from tests.fixtures import Fixture, all_fixtures
 
 WITH_ID = []
@@ -54,7 +54,7 @@ def test_a_namesake_on_another_server_is_another_account() -> None:
     """Sharkey's fuzzy fallback can answer with a remote namesake: same name, another server."""
     import json
 
-    from monitor.model import Reply
+    from banwatch.monitor.model import Reply
     from tests.fixtures import load
 
     fx = load("mastodon", "active_sharkey")

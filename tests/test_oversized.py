@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-import alerts.dispatch
-from alerts.dispatch import malformed
-from alerts.notifier import Message
-from alerts.render import escape, fit, render, render_wave
+import banwatch.alerts.dispatch
+
+from banwatch import alerts
+from banwatch.alerts.dispatch import malformed
+from banwatch.alerts.notifier import Message
+from banwatch.alerts.render import escape, fit, render, render_wave
 from tests.fakes import FakeSlack
 from tests.fakes import malformed as slack_rejects
 from tests.test_alerts import ctx

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms import PLATFORMS
 from tests.fixtures import Fixture, load
 
 MINE = ("weibo", "reddit", "bluesky", "x", "youtube", "telegram", "tiktok", "twitch", "instagram", "bilibili",

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from alerts.dispatch import BACKOFF_MAX_S, Dispatcher, backoff
-from alerts.notifier import Delivery, Mark, Message
-from alerts.slack import IN_CALL_WAIT_MAX_S, SlackNotifier
-from monitor.errors import InvalidWatchlist
-from monitor.settings import slack_from_env
-from monitor.timeutil import later, parse_iso
-from monitor.watchlist import AlertSettings, parse
+from banwatch.alerts.dispatch import BACKOFF_MAX_S, Dispatcher, backoff
+from banwatch.alerts.notifier import Delivery, Mark, Message
+from banwatch.alerts.slack import IN_CALL_WAIT_MAX_S, SlackNotifier
+from banwatch.monitor.errors import InvalidWatchlist
+from banwatch.monitor.settings import slack_from_env
+from banwatch.monitor.timeutil import later, parse_iso
+from banwatch.monitor.watchlist import AlertSettings, parse
 from tests.conftest import Banwatch, wait_for
 from tests.fakes import FakePlatforms, FakeSlack
 from tests.test_delivery import World, at, people

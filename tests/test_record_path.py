@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from scrapy.http import Request, TextResponse
 
-from monitor.model import Observation, Status
-from monitor.runner import Checker
-from monitor.store import Store
-from monitor.watchdog import Watchdog
-from monitor.watchlist import AlertSettings, parse
-from spiders.platforms import PLATFORMS
-from spiders.status import StatusSpider
+from banwatch.monitor.model import Observation, Status
+from banwatch.monitor.runner import Checker
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchdog import Watchdog
+from banwatch.monitor.watchlist import AlertSettings, parse
+from banwatch.spiders.platforms import PLATFORMS
+from banwatch.spiders.status import StatusSpider
 from tests.fixtures import load
 
 T = "2026-06-05T10:{:02d}:00.000Z"

@@ -21,12 +21,12 @@ from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.http import HtmlResponse, Response
 from scrapy.utils.test import get_crawler
 
-from monitor.model import Account
-from spiders.middlewares import RedirectGuardMiddleware, RedirectRefused, non_public
-from spiders.platforms import PLATFORMS
-from spiders.platforms.base import rebase
-from spiders.platforms.canaries import BUILTIN
-from spiders.status import StatusSpider, failure_rule
+from banwatch.monitor.model import Account
+from banwatch.spiders.middlewares import RedirectGuardMiddleware, RedirectRefused, non_public
+from banwatch.spiders.platforms import PLATFORMS
+from banwatch.spiders.platforms.base import rebase
+from banwatch.spiders.platforms.canaries import BUILTIN
+from banwatch.spiders.status import StatusSpider, failure_rule
 from tests.conftest import Banwatch
 from tests.fakes import LocalServer, QuietHandler
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.model import Observation, Reply, Status
-from monitor.state import advance
-from monitor.store import Store
-from monitor.watchlist import parse
+from banwatch.monitor.cli import cli
+from banwatch.monitor.model import Observation, Reply, Status
+from banwatch.monitor.state import advance
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchlist import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIL = '<img src=x onerror="document.title=1">Crypto & Co'

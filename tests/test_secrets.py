@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.redact import NO_LOG_FILTER, RedactingFilter, Redactor
+from banwatch.monitor.redact import NO_LOG_FILTER, RedactingFilter, Redactor
 from tests.conftest import Banwatch
 from tests.fakes import FakePlatforms, FakeSlack, LocalServer, QuietHandler
 from tests.test_delivery import _seed
@@ -182,7 +182,7 @@ def test_the_filter_redacts_arguments_exceptions_and_every_logger(monkeypatch: p
     old = root.level
     root.setLevel(logging.DEBUG)
     try:
-        from monitor import redact
+        from banwatch.monitor import redact
 
         handler.addFilter(RedactingFilter())
         logging.getLogger("slack_sdk.webhook.client").debug("Sending a request - url: %s", secret)

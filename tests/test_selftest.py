@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from monitor.model import Account, Reply, Status, Verdict
-from monitor.selftest import CAPTURED, DRIFT, INCONCLUSIVE, OK, SKIPPED, Scrubber, judge
-from monitor.watchlist import CANARY_STATES
-from spiders.platforms import PLATFORMS
-from spiders.platforms.canaries import BUILTIN
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.monitor.selftest import CAPTURED, DRIFT, INCONCLUSIVE, OK, SKIPPED, Scrubber, judge
+from banwatch.monitor.watchlist import CANARY_STATES
+from banwatch.spiders.platforms import PLATFORMS
+from banwatch.spiders.platforms.canaries import BUILTIN
 from tests.fixtures import load
 from tests.sim import STATE_RULES, Answer, Simulator, env_for
 
@@ -56,7 +56,7 @@ def sim() -> Iterator[EchoingSimulator]:
 
 
 class Selftest:
-    """`python -m monitor selftest ...` in tmp_path (no watchlist.yaml there unless a test writes one)."""
+    """`python -m banwatch.monitor selftest ...` in tmp_path (no watchlist.yaml there unless a test writes one)."""
 
     def __init__(self, workdir: Path, sim: Simulator) -> None:
         self.workdir = workdir
@@ -67,7 +67,7 @@ class Selftest:
                          "BANWATCH_DB": str(workdir / "banwatch.db")})
 
     def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "monitor", *args], cwd=self.workdir, env=self.env,
+        proc = subprocess.run([sys.executable, "-m", "banwatch.monitor", *args], cwd=self.workdir, env=self.env,
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == code, f"selftest {args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         return proc

@@ -15,10 +15,10 @@ from urllib.parse import quote, quote_plus, unquote
 
 import pytest
 
-from monitor.model import Account, Reply, Status, Verdict
-from monitor.selftest import Canary, Captured, Scrubber, save
-from spiders.platforms import PLATFORMS
-from spiders.platforms.base import BLOCK_HEADERS
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.monitor.selftest import Canary, Captured, Scrubber, save
+from banwatch.spiders.platforms import PLATFORMS
+from banwatch.spiders.platforms.base import BLOCK_HEADERS
 from tests.fixtures import all_fixtures, load
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.model import Account, Status
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.model import Account, Status
+from banwatch.spiders.platforms import PLATFORMS
 from tests.fixtures import all_fixtures
 from tests.sim import own
 

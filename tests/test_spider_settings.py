@@ -22,13 +22,13 @@ import pytest
 from scrapy.settings import default_settings
 from scrapy.utils.test import get_crawler
 
-import spiders.settings as spider_settings
-from monitor.model import Account
-from monitor.redact import NO_LOG_FILTER
-from monitor.settings import secrets_from_env
-from spiders.middlewares import RedirectGuardMiddleware
-from spiders.platforms import PLATFORMS
-from spiders.status import StatusSpider
+import banwatch.spiders.settings as spider_settings
+from banwatch.monitor.model import Account
+from banwatch.monitor.redact import NO_LOG_FILTER
+from banwatch.monitor.settings import secrets_from_env
+from banwatch.spiders.middlewares import RedirectGuardMiddleware
+from banwatch.spiders.platforms import PLATFORMS
+from banwatch.spiders.status import StatusSpider
 from tests.conftest import ROOT, Banwatch
 from tests.fakes import FakePlatforms, LocalServer, QuietHandler
 from tests.fixtures import by_rule
@@ -115,9 +115,9 @@ logging.basicConfig(level="DEBUG", stream=sys.stderr, format="%(levelname)s %(na
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_to_future
-from monitor.model import Account
-from monitor.runner import run_in_reactor
-from spiders.status import StatusSpider
+from banwatch.monitor.model import Account
+from banwatch.monitor.runner import run_in_reactor
+from banwatch.spiders.status import StatusSpider
 
 base_url, secrets = sys.argv[1], json.loads(sys.argv[2])
 seen = []

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from monitor.model import Status
-from monitor.state import AccountState, Transition, advance, alert_kind
+from banwatch.monitor.model import Status
+from banwatch.monitor.state import AccountState, Transition, advance, alert_kind
 
 A, S, N, U, D = Status.ACTIVE, Status.SUSPENDED, Status.NOT_FOUND, Status.UNKNOWN, Status.DEACTIVATED
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor import evidence
-from monitor.cli import cli
-from monitor.errors import StoreError
-from monitor.model import Account, Observation, Reply, Status
-from monitor.query import run_sql
-from monitor.state import advance, alert_kind
-from monitor.store import Store
-from monitor.watchlist import parse
+from banwatch.monitor import evidence
+from banwatch.monitor.cli import cli
+from banwatch.monitor.errors import StoreError
+from banwatch.monitor.model import Account, Observation, Reply, Status
+from banwatch.monitor.query import run_sql
+from banwatch.monitor.state import advance, alert_kind
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchlist import parse
 
 WL = parse("alerts: {slack_channel: '#c'}\naccounts:\n  - name: Outlet\n    accounts: "
            "{reddit: outlet, bluesky: outlet.bsky.social}\n", "w.yaml")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor import outbox
-from monitor.errors import database_error, store_failure
-from monitor.outbox import Lease
-from monitor.store import Store
+from banwatch.monitor import outbox
+from banwatch.monitor.errors import database_error, store_failure
+from banwatch.monitor.outbox import Lease
+from banwatch.monitor.store import Store
 from tests.test_locking import hold_write_lock
 
 
@@ -28,7 +28,7 @@ def test_a_lease_renewal_that_meets_the_lock_is_one_line_and_keeps_trying(
     db = tmp_path / "banwatch.db"
     store = Store.open(db)
     lease = Lease(store, "lease:delivery", "test")
-    caplog.set_level(logging.ERROR, logger="monitor.outbox")
+    caplog.set_level(logging.ERROR, logger="banwatch.monitor.outbox")
     with lease.held(renew=0.1) as other:
         assert other is None
         holder = hold_write_lock(db, 1.0)
@@ -49,7 +49,7 @@ def test_control_a_renewal_that_fails_for_another_reason_keeps_its_traceback(
 
     monkeypatch.setattr(outbox.Lease, "take", broken)
     lease = Lease(store, "lease:delivery", "test")
-    caplog.set_level(logging.ERROR, logger="monitor.outbox")
+    caplog.set_level(logging.ERROR, logger="banwatch.monitor.outbox")
     stop_after = time.monotonic() + 5
     lease.wait = lambda seconds, poll=0.25: None  # type: ignore[method-assign]  # held without taking
     with lease.held(renew=0.05):

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from monitor.model import Account, Observation, Reply, Status, Verdict
-from monitor.runner import Checker
-from monitor.state import AccountState, advance
-from monitor.store import Store
-from monitor.watchlist import parse
-from spiders.platforms import PLATFORMS
-from spiders.platforms.base import PROOF, Platform, weak
-from spiders.platforms.matrix import STATES, rules
+from banwatch.monitor.model import Account, Observation, Reply, Status, Verdict
+from banwatch.monitor.runner import Checker
+from banwatch.monitor.state import AccountState, advance
+from banwatch.monitor.store import Store
+from banwatch.monitor.watchlist import parse
+from banwatch.spiders.platforms import PLATFORMS
+from banwatch.spiders.platforms.base import PROOF, Platform, weak
+from banwatch.spiders.platforms.matrix import STATES, rules
 
 T = "2026-06-05T10:{:02d}:00.000Z"
 
@@ -135,7 +135,7 @@ def test_a_weak_baseline_never_alerts_when_proven(tmp_path: Path) -> None:
 
 
 def test_weak_findings_setting_is_checked(tmp_path: Path) -> None:
-    from monitor.errors import InvalidWatchlist
+    from banwatch.monitor.errors import InvalidWatchlist
     with pytest.raises(InvalidWatchlist) as err:
         parse(WATCHLIST + "alerts:\n  weak_findings: sometimes\n", "w.yaml")
     assert "w.yaml:4: weak_findings: 'sometimes' is not one of record, alert" in str(err.value)
@@ -144,7 +144,7 @@ def test_weak_findings_setting_is_checked(tmp_path: Path) -> None:
 def test_status_and_history_show_an_unconfirmed_change(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from banwatch.monitor.cli import cli
 
     p = Pipeline(tmp_path)
     p.see(Status.ACTIVE, False)

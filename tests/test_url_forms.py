@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from spiders.platforms import PLATFORMS, UnresolvedUrl, resolve_url
+from banwatch.spiders.platforms import PLATFORMS, UnresolvedUrl, resolve_url
 
 OWNING = sorted(name for name, p in PLATFORMS.items() if p.hosts)
 

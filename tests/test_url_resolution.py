@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.errors import InvalidWatchlist
-from monitor.watchlist import parse
-from spiders.platforms import PLATFORMS, UnresolvedUrl, resolve_url
+from banwatch.monitor.errors import InvalidWatchlist
+from banwatch.monitor.watchlist import parse
+from banwatch.spiders.platforms import PLATFORMS, UnresolvedUrl, resolve_url
 from tests.fixtures import all_fixtures
 
 # one valid handle per platform, from the saved responses
@@ -146,7 +146,7 @@ def test_every_way_of_naming_a_fediverse_account_refuses_a_server_it_may_not_ask
 def test_malformed_urls_are_file_line_errors_without_a_traceback(tmp_path: Path, text: str) -> None:
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from banwatch.monitor.cli import cli
 
     path = tmp_path / "watchlist.yaml"
     path.write_text(text, encoding="utf-8")

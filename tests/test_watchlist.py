@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.errors import InvalidWatchlist
-from monitor.watchlist import load, parse, parse_duration
-from spiders.platforms import PLATFORMS
+from banwatch.monitor.cli import cli
+from banwatch.monitor.errors import InvalidWatchlist
+from banwatch.monitor.watchlist import load, parse, parse_duration
+from banwatch.spiders.platforms import PLATFORMS
 
 KNOWN = ", ".join(sorted(PLATFORMS))
 
@@ -107,8 +107,8 @@ def test_broken_watchlist_exits_1_and_leaves_the_database_untouched(tmp_path: Pa
     good.write_text(GOOD, encoding="utf-8")
     runner = CliRunner()
     # A database with the good watchlist synced into it (no network: sync only).
-    from monitor.store import Store
-    from monitor.watchlist import load as load_wl
+    from banwatch.monitor.store import Store
+    from banwatch.monitor.watchlist import load as load_wl
 
     store = Store.open(db)
     store.sync_watchlist(load_wl(good), "2026-01-01T00:00:00.000Z")

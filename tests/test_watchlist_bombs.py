@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor import scheduler, watchlist
-from monitor.cli import cli
-from monitor.errors import InvalidWatchlist
-from monitor.scheduler import Service
-from monitor.settings import SlackSettings
-from monitor.watchlist import MAX_BYTES, MAX_DEPTH, load, parse
+from banwatch.monitor import scheduler, watchlist
+from banwatch.monitor.cli import cli
+from banwatch.monitor.errors import InvalidWatchlist
+from banwatch.monitor.scheduler import Service
+from banwatch.monitor.settings import SlackSettings
+from banwatch.monitor.watchlist import MAX_BYTES, MAX_DEPTH, load, parse
 
 GOOD = """\
 alerts: {slack_channel: "#svc"}
@@ -230,8 +230,8 @@ def test_a_list_written_out_in_full_is_never_refused_for_its_values_and_aliases_
     """The value cap bounds what aliases add, not the size of a list written out: a watchlist of more values
     than MAX_NODES, with no alias, loads (its size is bounded by MAX_BYTES); the control, with the cap taken
     as absolute (EXPANSION 0), refuses it. A laughs file under the same cap is refused either way."""
-    from monitor import watchlist
-    from monitor.watchlist import yaml_safety
+    from banwatch.monitor import watchlist
+    from banwatch.monitor.watchlist import yaml_safety
 
     monkeypatch.setattr(watchlist, "MAX_NODES", 1_000)
     text = "accounts:\n" + "".join(f"  - {{platform: reddit, handle: user{i}, tags: [a, b]}}\n" for i in range(300))

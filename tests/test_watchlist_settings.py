@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor import watchlist
-from monitor.errors import InvalidWatchlist
-from monitor.watchlist import AlertSettings, Retention, ServiceSettings, parse
-from monitor.watchlist.__main__ import main
-from monitor.watchlist.docs import render, undocumented
-from monitor.watchlist.settings import SECTIONS, Section, setting
-from monitor.watchlist.values import positive_duration
+from banwatch.monitor import watchlist
+from banwatch.monitor.errors import InvalidWatchlist
+from banwatch.monitor.watchlist import AlertSettings, Retention, ServiceSettings, parse
+from banwatch.monitor.watchlist.__main__ import main
+from banwatch.monitor.watchlist.docs import render, undocumented
+from banwatch.monitor.watchlist.settings import SECTIONS, Section, setting
+from banwatch.monitor.watchlist.values import positive_duration
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "watchlist.md"
 ACCOUNTS = "accounts:\n  - {platform: reddit, handle: spez}\n"
@@ -22,7 +22,7 @@ ACCOUNTS = "accounts:\n  - {platform: reddit, handle: spez}\n"
 
 def test_the_settings_tables_in_the_docs_are_generated_from_the_declarations() -> None:
     text = DOC.read_text(encoding="utf-8")
-    assert render(text) == text, "run: python -m monitor.watchlist --write-docs docs/watchlist.md"
+    assert render(text) == text, "run: python -m banwatch.monitor.watchlist --write-docs docs/watchlist.md"
     assert main(["--check-docs", str(DOC)]) == 0
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import click
 
-import spiders.platforms  # noqa: F401 - the composition: installs the platform registry the core reads
-from monitor.cli import (
+import banwatch.spiders.platforms  # noqa: F401 - the composition: installs the platform registry the core reads
+from banwatch.monitor.cli import (
     alerts, check, evidence, history, prune, report, run, selftest, serve, sql, status, validate,
 )
-from monitor.cli.core import App, BanwatchGroup, configure_logging
-from monitor.settings import DEFAULT_DB, DEFAULT_WATCHLIST
+from banwatch.monitor.cli.core import App, BanwatchGroup, configure_logging
+from banwatch.monitor.settings import DEFAULT_DB, DEFAULT_WATCHLIST
 
 
 @click.group(cls=BanwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from monitor.cli.core import EXIT_ELSEWHERE, App, deliver, emit, format_option, pass_app
-from monitor.errors import BanwatchError
-from monitor.settings import slack_from_env
+from banwatch.monitor.cli.core import EXIT_ELSEWHERE, App, deliver, emit, format_option, pass_app
+from banwatch.monitor.errors import BanwatchError
+from banwatch.monitor.settings import slack_from_env
 
 
 @click.group()
@@ -22,8 +22,8 @@ def alerts() -> None:
 @pass_app
 def alerts_test(app: App, channel: str | None) -> None:
     """Check the bot token's scopes, send a sample message and report what Slack said."""
-    from alerts.notifier import Message
-    from alerts.slack import make_notifier
+    from banwatch.alerts.notifier import Message
+    from banwatch.alerts.slack import make_notifier
 
     try:
         wl_channel = app.watchlist.slack_channel
@@ -48,8 +48,8 @@ def alerts_test(app: App, channel: str | None) -> None:
 
 def _report_scopes(notifier: Any) -> None:
     """auth.test, then each scope exactly-once delivery needs: present or missing, and what happens without it."""
-    from alerts.notifier import NotifierError
-    from alerts.slack import SCOPES
+    from banwatch.alerts.notifier import NotifierError
+    from banwatch.alerts.slack import SCOPES
 
     try:
         info, granted = notifier.scopes()
@@ -95,7 +95,7 @@ def alerts_send(app: App) -> None:
 @pass_app
 def alerts_list(app: App, state: str | None, limit: int, fmt: str) -> None:
     """The newest alerts in the outbox, with their state and last error."""
-    from monitor.query import alert_list
+    from banwatch.monitor.query import alert_list
 
     columns, rows = alert_list(app.db_path, state, limit)
     emit(columns, rows, fmt)
@@ -107,9 +107,9 @@ def alerts_list(app: App, state: str | None, limit: int, fmt: str) -> None:
 @pass_app
 def alerts_retry(app: App, ids: tuple[int, ...], all_dead: bool) -> None:
     """Give dead alerts another full give-up window; they are sent on the next delivery."""
-    from monitor.outbox import Outbox
-    from monitor.timeutil import later, now_iso
-    from monitor.watchlist import AlertSettings
+    from banwatch.monitor.outbox import Outbox
+    from banwatch.monitor.timeutil import later, now_iso
+    from banwatch.monitor.watchlist import AlertSettings
 
     if not ids and not all_dead:
         raise click.UsageError("give alert IDs or --dead")

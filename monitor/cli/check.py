@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitor.cli.core import App, deliver, pass_app
+from banwatch.monitor.cli.core import App, deliver, pass_app
 
 if TYPE_CHECKING:
-    from alerts.dispatch import DeliveryReport
+    from banwatch.alerts.dispatch import DeliveryReport
 
 
 @click.command()
@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 @pass_app
 def check(app: App, progress: bool | None) -> None:
     """Check every account once, confirm changes, deliver alerts, print a summary."""
-    from monitor.runner import Checker, run_in_reactor
-    from monitor.timeutil import now_iso
+    from banwatch.monitor.runner import Checker, run_in_reactor
+    from banwatch.monitor.timeutil import now_iso
 
     wl = app.watchlist  # before the store: a broken watchlist writes nothing
     base_urls = app.base_urls

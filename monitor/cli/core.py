@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from tabulate import tabulate
 
-from monitor.errors import BanwatchError, database_error
-from monitor.settings import DEFAULT_DB, base_urls_from_env, scrapy_overrides, slack_from_env
+from banwatch.monitor.errors import BanwatchError, database_error
+from banwatch.monitor.settings import DEFAULT_DB, base_urls_from_env, scrapy_overrides, slack_from_env
 
 if TYPE_CHECKING:
-    from alerts.dispatch import DeliveryReport
-    from monitor.settings import SlackSettings
-    from monitor.store import Store
-    from monitor.watchlist import Watchlist
+    from banwatch.alerts.dispatch import DeliveryReport
+    from banwatch.monitor.settings import SlackSettings
+    from banwatch.monitor.store import Store
+    from banwatch.monitor.watchlist import Watchlist
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,7 +57,7 @@ class App:
         """The watchlist at `watchlist_path`, loaded on first use and kept. Raises WatchlistError (every problem,
         file:line: field) or ConfigError."""
         if self._watchlist is None:
-            from monitor.watchlist import load
+            from banwatch.monitor.watchlist import load
 
             self._watchlist = load(self.watchlist_path)
         return self._watchlist
@@ -85,7 +85,7 @@ class App:
     def store(self) -> Store:
         """The database, opened for writing (created and migrated if needed) on first use."""
         if self._store is None:
-            from monitor.store import Store
+            from banwatch.monitor.store import Store
 
             self._store = Store.open(self.db_path)
             click.get_current_context().call_on_close(self._close_store)
@@ -104,7 +104,7 @@ def configure_logging(level: str) -> None:
     """Configure the root logger at `level` (a logging level name, 'INFO'), install the redacting filter on its
     handlers, and quiet Scrapy, Twisted and tldextract below DEBUG. Call once, at start-up."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from monitor import redact
+    from banwatch.monitor import redact
 
     redact.install()  # every record from every logger (slack-sdk's too) is redacted before it is written
     if level != "DEBUG":
@@ -151,7 +151,7 @@ class BanwatchGroup(click.Group):
                     raise
                 raise mapped from None
         except BanwatchError as exc:
-            from monitor.redact import redact
+            from banwatch.monitor.redact import redact
 
             text = redact(exc)
             click.echo(f"Error: {text}" if "\n" not in text else f"Error:\n{text}", err=True)
@@ -198,10 +198,10 @@ def deliver(app: App, command: str) -> tuple[DeliveryReport | None, str]:
     """(report, notifier name) of one delivery pass over the app's store under the delivery lease; (None, why)
     when another dispatcher has the outbox: a running service (at once), or one pass that did not end within
     DELIVERY_WAIT_S. Then nothing is posted here and those alerts go from there."""
-    from alerts.dispatch import deliver as deliver_outbox
-    from alerts.slack import make_notifier
-    from monitor.outbox import DELIVERY_LEASE, DELIVERY_WAIT_S, SERVICE_LEASE, Lease
-    from monitor.timeutil import now_iso
+    from banwatch.alerts.dispatch import deliver as deliver_outbox
+    from banwatch.alerts.slack import make_notifier
+    from banwatch.monitor.outbox import DELIVERY_LEASE, DELIVERY_WAIT_S, SERVICE_LEASE, Lease
+    from banwatch.monitor.timeutil import now_iso
 
     store, slack, settings = app.store, app.slack, app.watchlist.alerts
     if Lease(store, SERVICE_LEASE, command).holder() is not None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli.core import App, pass_app
-from monitor.errors import BanwatchError
+from banwatch.monitor.cli.core import App, pass_app
+from banwatch.monitor.errors import BanwatchError
 
 
 @click.command()
@@ -17,8 +17,8 @@ def evidence(app: App, evidence_id: int | None, out: str | None, verify_all: boo
     """Write the proof of a change (EVIDENCE_ID) to --out, or --verify every stored body's sha256."""
     from pathlib import Path
 
-    from monitor import evidence as ev
-    from monitor.query import open_readonly
+    from banwatch.monitor import evidence as ev
+    from banwatch.monitor.query import open_readonly
 
     if verify_all == (evidence_id is not None):
         raise click.UsageError("give an EVIDENCE_ID with --out, or --verify")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli.core import App, emit, format_option, pass_app
-from monitor.errors import BanwatchError
+from banwatch.monitor.cli.core import App, emit, format_option, pass_app
+from banwatch.monitor.errors import BanwatchError
 
 
 @click.command()
@@ -14,8 +14,8 @@ from monitor.errors import BanwatchError
 @pass_app
 def history(app: App, account: str | None, fmt: str) -> None:
     """The timeline of one ACCOUNT (or all): each confirmed change with its detection window."""
-    from monitor.query import account_keys, timeline
-    from monitor.timeutil import span
+    from banwatch.monitor.query import account_keys, timeline
+    from banwatch.monitor.timeutil import span
 
     key = None
     if account:
@@ -47,7 +47,7 @@ def history(app: App, account: str | None, fmt: str) -> None:
 @pass_app
 def export(app: App, since: str, fmt: str) -> None:
     """Changes with their account fields, for spreadsheets and newsrooms."""
-    from monitor.query import changes_export
+    from banwatch.monitor.query import changes_export
 
     columns, rows = changes_export(app.db_path, since)
     emit(columns, rows, fmt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli.core import App, pass_app
+from banwatch.monitor.cli.core import App, pass_app
 
 
 @click.command()
@@ -14,7 +14,7 @@ from monitor.cli.core import App, pass_app
 @pass_app
 def prune(app: App, dry_run: bool, include_changes: bool) -> None:
     """Delete history older than the watchlist's `retention:` (changes and evidence are kept)."""
-    from monitor.timeutil import later, now_iso
+    from banwatch.monitor.timeutil import later, now_iso
 
     wl = app.watchlist
     store = app.store

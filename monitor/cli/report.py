@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli.core import App, pass_app
+from banwatch.monitor.cli.core import App, pass_app
 
 
 @click.command()
@@ -16,10 +16,10 @@ def report(app: App, since: str, out: str) -> None:
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from monitor import report as rep
-    from monitor.query import open_readonly
-    from monitor.timeutil import day, iso
-    from spiders.platforms import PLATFORMS
+    from banwatch.monitor import report as rep
+    from banwatch.monitor.query import open_readonly
+    from banwatch.monitor.timeutil import day, iso
+    from banwatch.spiders.platforms import PLATFORMS
 
     now = datetime.now(UTC)
     try:

@@ -6,16 +6,16 @@ import logging
 
 import click
 
-from monitor.cli.core import App, pass_app
-from monitor.settings import slack_from_env
+from banwatch.monitor.cli.core import App, pass_app
+from banwatch.monitor.settings import slack_from_env
 
 
 @click.command()
 @pass_app
 def run(app: App) -> None:
     """Run the monitor as a long-lived service until SIGINT/SIGTERM."""
-    from monitor.runner import run_in_reactor
-    from monitor.scheduler import Service
+    from banwatch.monitor.runner import run_in_reactor
+    from banwatch.monitor.scheduler import Service
 
     wl = app.watchlist
     base_urls = app.base_urls

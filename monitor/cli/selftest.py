@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from monitor.cli.core import EXIT_USAGE, App, Command, pass_app
+from banwatch.monitor.cli.core import EXIT_USAGE, App, Command, pass_app
 
 
 @click.command(cls=Command, user_error_exit=EXIT_USAGE)  # exit 1 means drift here, so a user error is 2
@@ -18,7 +18,7 @@ from monitor.cli.core import EXIT_USAGE, App, Command, pass_app
 @pass_app
 def selftest(app: App, platforms: tuple[str, ...], save_to: str | None, as_json: bool, strict: bool) -> None:
     """Ask each platform about its canaries; exit 1 if a classifier drifted. Writes no database."""
-    from monitor import selftest as st
+    from banwatch.monitor import selftest as st
 
     sys.exit(st.main(platforms, app.watchlist_path, app.watchlist_given, save_to, as_json, strict, app.log_level,
                      click.echo))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.core import App, pass_app
-from monitor.errors import BanwatchError
+from banwatch.monitor.cli.core import App, pass_app
+from banwatch.monitor.errors import BanwatchError
 
 METADATA = Path(__file__).resolve().parents[2] / "datasette" / "metadata.yml"  # the canned queries
 

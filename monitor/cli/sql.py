@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli.core import App, emit, format_option, pass_app
+from banwatch.monitor.cli.core import App, emit, format_option, pass_app
 
 
 @click.command()
@@ -14,7 +14,7 @@ from monitor.cli.core import App, emit, format_option, pass_app
 @pass_app
 def sql(app: App, query: str, fmt: str, timeout: float) -> None:
     """Run a read-only SQL QUERY against the database (safe while the monitor runs)."""
-    from monitor.query import run_sql
+    from banwatch.monitor.query import run_sql
 
     columns, rows = run_sql(app.db_path, query, timeout=timeout)
     emit(columns, rows, fmt)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from monitor.cli.core import App, emit, format_option, pass_app, table
+from banwatch.monitor.cli.core import App, emit, format_option, pass_app, table
 
 
 @click.command()
@@ -14,8 +14,8 @@ from monitor.cli.core import App, emit, format_option, pass_app, table
 @pass_app
 def status(app: App, fmt: str) -> None:
     """The service's last tick, each platform's last run, unknown rate and drift, and every account's status."""
-    from monitor.query import account_status, platform_status, service_state
-    from monitor.timeutil import now_iso
+    from banwatch.monitor.query import account_status, platform_status, service_state
+    from banwatch.monitor.timeutil import now_iso
 
     svc = service_state(app.db_path)
     p_cols, platforms = platform_status(app.db_path, now_iso())

@@ -6,8 +6,8 @@ import json
 
 import click
 
-from monitor.cli.core import App, pass_app
-from monitor.settings import secrets_from_env
+from banwatch.monitor.cli.core import App, pass_app
+from banwatch.monitor.settings import secrets_from_env
 
 
 @click.command()
@@ -19,7 +19,7 @@ def validate(app: App, explain: bool, as_json: bool) -> None:
     wl = app.watchlist
     base_urls = app.base_urls
     if as_json or explain:
-        from monitor import explain as explaining
+        from banwatch.monitor import explain as explaining
 
         rows = explaining.explain(wl.accounts, secrets_from_env(), base_urls)
         if as_json:
@@ -35,7 +35,7 @@ def validate(app: App, explain: bool, as_json: bool) -> None:
     click.echo(slack.describe())
     for name, url in sorted(base_urls.items()):
         click.echo(f"{name}: base URL overridden to {url}")
-    from spiders.platforms import PLATFORMS
+    from banwatch.spiders.platforms import PLATFORMS
 
     secrets = secrets_from_env()
     for name, platform in PLATFORMS.items():

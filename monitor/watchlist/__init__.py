@@ -11,7 +11,7 @@ The package, by concern:
   (key, type, default, converter, doc), and the one reader they all go through;
 - accounts: entries, entities, profile URLs and canaries -> Accounts;
 - docs: docs/watchlist.md's settings tables, generated from the declarations
-  (`python -m monitor.watchlist --write-docs docs/watchlist.md`).
+  (`python -m banwatch.monitor.watchlist --write-docs docs/watchlist.md`).
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.errors import InvalidWatchlist, WatchlistError
-from monitor.model import Account, Politeness
-from monitor.registry import PlatformSpec, Registry, current
-from monitor.watchlist.accounts import ACCOUNT_KEYS, ENTITY_KEYS, AccountReader, Entity
-from monitor.watchlist.settings import (
+from banwatch.monitor.errors import InvalidWatchlist, WatchlistError
+from banwatch.monitor.model import Account, Politeness
+from banwatch.monitor.registry import PlatformSpec, Registry, current
+from banwatch.monitor.watchlist.accounts import ACCOUNT_KEYS, ENTITY_KEYS, AccountReader, Entity
+from banwatch.monitor.watchlist.settings import (
     ALERT_KINDS, ALERTS, BUILTIN_DEFAULTS, CANARY_STATES, DEFAULTS, PLATFORMS_SECTION, RETENTION, ROUTE_KEYS, SECTIONS,
     SERVICE, WEAK_FINDINGS, AlertSettings, Retention, Route, ServiceSettings)
-from monitor.watchlist.values import parse_duration
-from monitor.watchlist.yaml_safety import MAX_BYTES, MAX_DEPTH, MAX_NODES, LineDict, compose, empty_mapping, read_text
+from banwatch.monitor.watchlist.values import parse_duration
+from banwatch.monitor.watchlist.yaml_safety import MAX_BYTES, MAX_DEPTH, MAX_NODES, LineDict, compose, empty_mapping, read_text
 
 __all__ = [
     "ACCOUNT_KEYS", "ALERT_KEYS", "ALERT_KINDS", "BUILTIN_DEFAULTS", "CANARY_STATES", "DEFAULT_KEYS", "ENTITY_KEYS",

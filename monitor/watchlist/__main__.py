@@ -1,4 +1,4 @@
-"""python -m monitor.watchlist --write-docs docs/watchlist.md: regenerate the settings tables there.
+"""python -m banwatch.monitor.watchlist --write-docs docs/watchlist.md: regenerate the settings tables there.
 --check-docs PATH exits 1 when they are out of date."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import spiders.platforms  # noqa: F401 - an entry point: installs the platform registry the tables list
-from monitor.watchlist.docs import render
+import banwatch.spiders.platforms  # noqa: F401 - an entry point: installs the platform registry the tables list
+from banwatch.monitor.watchlist.docs import render
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m monitor.watchlist --write-docs PATH | --check-docs PATH`: rewrite, or check, the generated settings
+    """`python -m banwatch.monitor.watchlist --write-docs PATH | --check-docs PATH`: rewrite, or check, the generated settings
     tables in a Markdown file. Returns the exit code: 0, or 1 when --check-docs finds them stale."""
-    ap = argparse.ArgumentParser(prog="python -m monitor.watchlist", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m banwatch.monitor.watchlist", description=__doc__)
     group = ap.add_mutually_exclusive_group(required=True)
     group.add_argument("--write-docs", metavar="PATH", type=Path, help="rewrite the generated blocks in PATH")
     group.add_argument("--check-docs", metavar="PATH", type=Path, help="exit 1 when PATH's blocks are stale")
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     fresh = render(text)
     if args.check_docs:
         if fresh != text:
-            print(f"{path}: the settings tables are out of date; run: python -m monitor.watchlist --write-docs "
+            print(f"{path}: the settings tables are out of date; run: python -m banwatch.monitor.watchlist --write-docs "
                   f"{path}", file=sys.stderr)
             return 1
         return 0

@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.model import Account
-from monitor.registry import Registry, UnresolvedUrl, current
-from monitor.watchlist.settings import DEFAULTS, Reader
-from monitor.watchlist.values import opt_str
-from monitor.watchlist.yaml_safety import LineDict, LineList
+from banwatch.monitor.model import Account
+from banwatch.monitor.registry import Registry, UnresolvedUrl, current
+from banwatch.monitor.watchlist.settings import DEFAULTS, Reader
+from banwatch.monitor.watchlist.values import opt_str
+from banwatch.monitor.watchlist.yaml_safety import LineDict, LineList
 
 # An entry's own keys, then the per-account settings of `defaults:` (declared in monitor.watchlist.settings).
 _SETTING_KEYS = ("tags", *(k for k in DEFAULTS.keys if k != "tags"))

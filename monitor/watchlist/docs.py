@@ -1,7 +1,7 @@
 """docs/watchlist.md's settings tables, generated from the declarations in monitor.watchlist.settings.
 
 Each section's table sits between `<!-- settings:<section>:begin -->` and `<!-- settings:<section>:end -->`;
-`python -m monitor.watchlist --write-docs docs/watchlist.md` rewrites them, and tests/test_watchlist_settings.py
+`python -m banwatch.monitor.watchlist --write-docs docs/watchlist.md` rewrites them, and tests/test_watchlist_settings.py
 fails when they are out of date or a setting has no doc or default.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 
-from monitor.registry import Registry, current
-from monitor.watchlist.settings import PLATFORMS_SECTION, SECTIONS, Section
-from monitor.watchlist.values import show_duration
+from banwatch.monitor.registry import Registry, current
+from banwatch.monitor.watchlist.settings import PLATFORMS_SECTION, SECTIONS, Section
+from banwatch.monitor.watchlist.values import show_duration
 
 GENERATED = ("<!-- generated from monitor/watchlist/settings.py: "
-             "python -m monitor.watchlist --write-docs docs/watchlist.md -->")
+             "python -m banwatch.monitor.watchlist --write-docs docs/watchlist.md -->")
 
 
 def _markers(section: Section) -> tuple[str, str]:

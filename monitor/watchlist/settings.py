@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from monitor.errors import WatchlistError
-from monitor.model import Politeness
-from monitor.registry import PlatformSpec, Registry, current
-from monitor.timeutil import iso, parse_iso
-from monitor.watchlist import values as v
-from monitor.watchlist.yaml_safety import LineDict, LineList
+from banwatch.monitor.errors import WatchlistError
+from banwatch.monitor.model import Politeness
+from banwatch.monitor.registry import PlatformSpec, Registry, current
+from banwatch.monitor.timeutil import iso, parse_iso
+from banwatch.monitor.watchlist import values as v
+from banwatch.monitor.watchlist.yaml_safety import LineDict, LineList
 
 ALERT_KINDS = ("suspended", "not_found", "deactivated", "restricted", "reinstated", "renamed", "health")
 WEAK_FINDINGS = ("record", "alert")

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from monitor.errors import InvalidWatchlist, WatchlistError
+from banwatch.monitor.errors import InvalidWatchlist, WatchlistError
 
 # Bounds on what a watchlist file may cost to load (docs/watchlist.md, "Size limits and aliases"). A file of
 # one-line accounts is ~40-60 bytes and 5-8 nodes an account, so 8 MiB is ~150,000-200,000 accounts (and

@@ -9,12 +9,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from monitor import registry
-from monitor.registry import UnresolvedUrl
-from spiders.platforms import (
+from banwatch.monitor import registry
+from banwatch.monitor.registry import UnresolvedUrl
+from banwatch.spiders.platforms import (
     bilibili, bluesky, douyin, facebook, instagram, mastodon, reddit, telegram, tiktok, twitch, weibo, x, youtube,
 )
-from spiders.platforms.base import Platform, Probe, host_path, ip_address_of, non_public, owns
+from banwatch.spiders.platforms.base import Platform, Probe, host_path, ip_address_of, non_public, owns
 
 PLATFORMS: dict[str, Platform] = {
     p.name: p for p in (

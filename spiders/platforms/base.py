@@ -23,10 +23,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from monitor.model import Account, Reply, Status, Verdict
+from banwatch.monitor.model import Account, Reply, Status, Verdict
 # Politeness and the drift rules are the core's (monitor.model: the watchlist, scheduler and watchdog use them);
 # they stay importable from here, where each platform declares its own.
-from monitor.model import DRIFT_SUFFIXES, Politeness, drift_rule  # noqa: F401 - re-exported
+from banwatch.monitor.model import DRIFT_SUFFIXES, Politeness, drift_rule  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import (
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, enum_flat, enum_key, host_path, json_body, named_rule, owns,
     transient, unrecognised, weak,
 )

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, html_title, owns, transient
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms.base import Platform, Politeness, Probe, Secrets, host_path, html_title, owns, transient
 
 NAME = "douyin"
 HOSTS = ("douyin.com", "iesdouyin.com")

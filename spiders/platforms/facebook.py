@@ -20,8 +20,8 @@ import html
 import re
 from urllib.parse import parse_qs, quote, urlsplit
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import (
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, host_path, html_title, owns, transient, unrecognised, weak,
 )
 

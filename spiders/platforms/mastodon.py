@@ -27,8 +27,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import (
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, blocked, enum_key, host_path, json_body, named_rule, unrecognised,
 )
 

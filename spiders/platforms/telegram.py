@@ -27,8 +27,8 @@ import html
 import re
 from urllib.parse import quote
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import (
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, host_path, owns, transient, unrecognised, weak,
 )
 

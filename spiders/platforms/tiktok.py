@@ -26,8 +26,8 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import (
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, named_rule, owns, transient, unrecognised,
     weak,
 )

@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, quote, urlsplit
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import (
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms.base import (
     PROOF, MissingCredentials, Platform, Politeness, Probe, Secrets, host_path, json_body, owns, transient,
     unrecognised, weak,
 )

@@ -21,8 +21,8 @@ import html
 import re
 import unicodedata
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import (
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, enum_int, host_path, html_title, json_body, owns, transient,
     unrecognised, weak,
 )

@@ -36,8 +36,8 @@ import json
 import re
 from urllib.parse import parse_qs, quote, urlsplit
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import (
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms.base import (
     PROOF, MissingCredentials, Platform, Politeness, Probe, Secrets, enum_flat, enum_int, enum_key, host_path,
     html_title, json_body, named_rule, owns, transient, unrecognised, weak,
 )

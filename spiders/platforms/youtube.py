@@ -36,8 +36,8 @@ import unicodedata
 from typing import Any
 from urllib.parse import quote, unquote
 
-from monitor.model import Account, Reply, Status, Verdict
-from spiders.platforms.base import (
+from banwatch.monitor.model import Account, Reply, Status, Verdict
+from banwatch.spiders.platforms.base import (
     PROOF, Platform, Politeness, Probe, Secrets, blocked, enum_key, host_path, html_title, named_rule, owns,
     transient, unrecognised, weak,
 )
