@@ -196,3 +196,15 @@ def test_a_registry_passed_in_is_the_one_used() -> None:
                                                                                     Politeness)
     with pytest.raises(Exception, match="unknown platform 'weibo'"):
         parse("accounts:\n  - {platform: weibo, id: '1234567890'}\n", "w.yaml", registry=one)
+
+
+def test_the_wheel_packages_every_folder_under_the_banwatch_name() -> None:
+    """pyproject.toml lists the packages by hand (setuptools cannot find them under a mapped name): every folder
+    with an __init__.py must be there as banwatch.<path>, or an installed banwatch would lack it."""
+    import tomllib
+
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert tool["package-dir"] == {f"banwatch.{p}": p for p in ("monitor", "alerts", "spiders")}
+    on_disk = {"banwatch." + ".".join(i.parent.relative_to(ROOT).parts) for p in PACKAGES
+               for i in (ROOT / p).rglob("__init__.py")}
+    assert set(tool["packages"]) == on_disk
