@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -114,13 +113,3 @@ a suspension wave are drawn large and ringed.</p>{_timeline(data['changes'], sin
 <code>banwatch evidence ID --out DIR</code>.</p></body></html>
 """
 
-
-def since_from(text: str, now: datetime) -> str:
-    """'30d', '12h' or an ISO date -> ISO timestamp."""
-    from banwatch.monitor.timeutil import iso
-    from banwatch.monitor.watchlist import parse_duration
-
-    try:
-        return iso(now - timedelta(seconds=parse_duration(text)))
-    except ValueError:
-        return iso(parse_iso(text if "T" in text else text + "T00:00:00+00:00"))

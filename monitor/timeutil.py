@@ -11,6 +11,7 @@ show exactly the stored wall-clock digits and never fail on a stamp they are giv
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -76,6 +77,32 @@ def span(start: str, end: str) -> str:
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     return f"{days}d {hours}h" if days else f"{hours}h {rest // 60}m"
+
+
+_AGO = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+SINCE_FORMS = ("a duration back from now (30d, 12h, 90m, 1d12h) or an ISO date or time "
+               "(2026-01-31, 2026-01-31T08:00, 2026-01-31T08:00:00Z; UTC unless an offset is given)")
+
+
+def parse_since(text: str, now: datetime) -> str:
+    """The one reading of every `--since`: a duration back from the aware `now` ('30d', '12h', '90m', '2w',
+    '1d12h') or an ISO-8601 date or date-time (naive means UTC) -> stored text.
+
+    Raises ValueError naming the accepted forms (SINCE_FORMS) for anything else: a word ('yesterday'), an
+    impossible date ('2026-13-45'), a bare number. A time in the future is accepted (it selects nothing)."""
+    raw = text.strip()
+    m = _AGO.match(raw)
+    if raw and m and any(m.groups()):
+        w, d, h, mi, s = (int(g) if g else 0 for g in m.groups())
+        return iso(now - timedelta(weeks=w, days=d, hours=h, minutes=mi, seconds=s))
+    if re.match(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$", raw):
+        try:
+            moment = parse_iso(raw)
+        except ValueError:
+            pass
+        else:
+            return iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    raise ValueError(f"{text!r} is not a time: use {SINCE_FORMS}")
 
 
 class Clock:

@@ -189,6 +189,32 @@ def format_option(fn: F) -> F:
     return click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(fn)  # type: ignore[return-value]
 
 
+class Since(click.ParamType):
+    """A `--since` value, read by `timeutil.parse_since` (the one reading every command shares): converted to stored
+    text when the command line is parsed, so anything else is a usage error (exit 2) naming the option and the
+    accepted forms."""
+
+    name = "since"
+
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
+        """How the option's value is shown in `--help`."""
+        return "30d|DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """'30d', '12h', '90m', '2026-01-31', '2026-01-31T08:00Z' -> stored text; anything else fails the option."""
+        from datetime import UTC, datetime
+
+        from banwatch.monitor.timeutil import parse_since
+
+        try:
+            return parse_since(str(value), datetime.now(UTC))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SINCE = Since()
+
+
 # -- delivery -----------------------------------------------------------------------------------------
 
 SERVICE_DELIVERING = "the service is delivering; alerts will go from there"

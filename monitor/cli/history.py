@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from banwatch.monitor.cli.core import App, emit, format_option, pass_app
+from banwatch.monitor.cli.core import SINCE, App, emit, format_option, pass_app
 from banwatch.monitor.errors import BanwatchError
 
 
@@ -42,8 +42,10 @@ def history(app: App, account: str | None, fmt: str) -> None:
 
 
 @click.command()
-@click.option("--since", default="1970-01-01", show_default=True, help="Changes confirmed on or after this date.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--since", type=SINCE, default="1970-01-01", show_default=True,
+              help="Changes confirmed since: a duration back from now (30d, 12h, 90m) or an ISO date or time.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="Output format.")
 @pass_app
 def export(app: App, since: str, fmt: str) -> None:
     """Changes with their account fields, for spreadsheets and newsrooms."""

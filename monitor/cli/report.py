@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import click
 
-from banwatch.monitor.cli.core import App, pass_app
+from banwatch.monitor.cli.core import SINCE, App, pass_app
 
 
 @click.command()
-@click.option("--since", default="30d", show_default=True, help="A duration back from now (30d) or a date.")
-@click.option("--out", default="report.html", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--since", "start", type=SINCE, default="30d", show_default=True,
+              help="Changes since: a duration back from now (30d, 12h, 90m) or an ISO date or time (2026-01-31).")
+@click.option("--out", default="report.html", show_default=True, type=click.Path(dir_okay=False),
+              help="The HTML file to write.")
 @pass_app
-def report(app: App, since: str, out: str) -> None:
+def report(app: App, start: str, out: str) -> None:
     """Write a self-contained HTML audit report: who stands where, what changed, with what proof."""
     from datetime import UTC, datetime
     from pathlib import Path
@@ -22,11 +24,6 @@ def report(app: App, since: str, out: str) -> None:
     from banwatch.spiders.platforms import PLATFORMS
 
     now = datetime.now(UTC)
-    try:
-        start = rep.since_from(since, now)
-    except ValueError:
-        raise click.BadParameter(f"{since!r} is neither a duration (30d) nor a date (2026-01-31)",
-                                 param_hint="--since") from None
     conn = open_readonly(app.db_path)
     try:
         data = rep.gather(conn, start)

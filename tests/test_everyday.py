@@ -1,0 +1,93 @@
+"""Everyday use: what a new user met in the first days, each with the control that shows the guard is no wider
+than it should be."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from banwatch.monitor.cli import cli
+from banwatch.monitor.model import Observation, Reply, Status
+from banwatch.monitor.state import advance
+from banwatch.monitor.store import Store
+from banwatch.monitor.timeutil import iso, parse_since
+from banwatch.monitor.watchlist import parse
+
+NOW = datetime.now(UTC)
+WL = parse("accounts:\n  - {platform: weibo, id: \"1234567890\", name: Solo Outlet}\n"
+           "  - name: Group\n    accounts: {reddit: grouped}\n"
+           "  - {platform: bluesky, handle: never.bsky.social}\n"
+           "  - {platform: mastodon, handle: blind@mastodon.social}\n", "w.yaml")
+
+
+def _observe(store: Store, key: str, status: Status, at: datetime) -> None:
+    account = next(a for a in WL.accounts if a.key == key)
+    stamp = iso(at)
+    obs = Observation(key, status, f"{account.platform}.rule", "why", stamp, http_status=200,
+                      evidence=Reply(f"https://example/{key}", 200, {"content-type": "text/plain"}, b"x"))
+    store.record(account, obs, advance(store.state(key), status, stamp, 1))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """weibo: active 20 days ago, suspended 10 days ago; reddit: active; mastodon: only ever unknown, three
+    times; bluesky: never checked."""
+    store = Store.open(tmp_path / "e.db")
+    store.sync_watchlist(WL, iso(NOW - timedelta(days=21)))
+    _observe(store, "weibo:1234567890", Status.ACTIVE, NOW - timedelta(days=20))
+    _observe(store, "weibo:1234567890", Status.SUSPENDED, NOW - timedelta(days=10))
+    _observe(store, "reddit:grouped", Status.ACTIVE, NOW - timedelta(days=20))
+    for days in (3, 2, 1):
+        _observe(store, "mastodon:blind@mastodon.social", Status.UNKNOWN, NOW - timedelta(days=days))
+    store.close()
+    return str(tmp_path / "e.db")
+
+
+def run(db: str, *args: str) -> object:
+    return CliRunner().invoke(cli, ["--db", db, *args])
+
+
+def _export(db: str, *args: str) -> list[dict[str, str]]:
+    result = run(db, "export", *args)
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.output)))
+
+
+# -- 2. one reading of --since --------------------------------------------------------------------------
+
+def test_parse_since_reads_durations_and_iso_dates() -> None:
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    assert parse_since("30d", now) == "2026-02-08T12:00:00.000Z"
+    assert parse_since("12h", now) == "2026-03-10T00:00:00.000Z"
+    assert parse_since("90m", now) == "2026-03-10T10:30:00.000Z"
+    assert parse_since("2026-01-31", now) == "2026-01-31T00:00:00.000Z"
+    assert parse_since("2026-01-31T08:00", now) == "2026-01-31T08:00:00.000Z"
+    assert parse_since("2026-01-31T08:00:00+02:00", now) == "2026-01-31T06:00:00.000Z"
+    for bad in ("yesterday", "2026-13-45", "30", "d", "", "30 days", "2026-02-30"):
+        with pytest.raises(ValueError, match="30d.*2026-01-31"):
+            parse_since(bad, now)
+
+
+def test_export_since_a_duration_selects_by_time(db: str) -> None:
+    assert [r["to_status"] for r in _export(db, "--since", "30d")] == ["suspended"]
+    assert _export(db, "--since", "5d") == []  # control: the change 10 days ago is before 5d
+    assert [r["to_status"] for r in _export(db)] == ["suspended"]  # the default: everything
+
+
+@pytest.mark.parametrize("command", [["export"], ["report", "--out", "/dev/null"]])
+@pytest.mark.parametrize("bad", ["yesterday", "2026-13-45", "30"])
+def test_every_since_refuses_what_it_cannot_read_the_same_way(db: str, command: list[str], bad: str) -> None:
+    result = run(db, *command, "--since", bad)
+    assert result.exit_code == 2, result.output
+    assert "'--since'" in result.output and "30d" in result.output and "2026-01-31" in result.output, result.output
+    assert "change_id" not in result.output  # no header-only CSV
+
+
+def test_report_since_a_duration_still_works(db: str, tmp_path: Path) -> None:
+    result = run(db, "report", "--since", "30d", "--out", str(tmp_path / "r.html"))
+    assert result.exit_code == 0 and "1 change since" in result.output.replace("changes", "change"), result.output
