@@ -91,3 +91,47 @@ def test_every_since_refuses_what_it_cannot_read_the_same_way(db: str, command: 
 def test_report_since_a_duration_still_works(db: str, tmp_path: Path) -> None:
     result = run(db, "report", "--since", "30d", "--out", str(tmp_path / "r.html"))
     assert result.exit_code == 0 and "1 change since" in result.output.replace("changes", "change"), result.output
+
+
+# -- 3. --log-level is honoured by `run` ------------------------------------------------------------------
+
+RUN_WATCHLIST = """\
+service: {tick: 0.3s, deliver_every: 0.3s, reload_every: 0.3s}
+defaults: {interval: 30s}
+platforms: {reddit: {delay: 0s}}
+accounts:
+  - {platform: reddit, handle: spez}
+"""
+
+
+def _run_briefly(tmp_path: Path, platforms: object, *global_args: str) -> str:
+    """`banwatch [global_args] run` until spez has been checked once, then SIGTERM; its stderr."""
+    import signal
+
+    from tests.conftest import Banwatch, wait_for
+    from tests.test_e2e import ACTIVE, serve
+
+    (tmp_path / "watchlist.yaml").write_text(RUN_WATCHLIST, encoding="utf-8")
+    serve(platforms, "reddit:spez", ACTIVE["reddit"])
+    banwatch = Banwatch(tmp_path, platforms, None)
+    proc = banwatch.start(*global_args, "run")
+    try:
+        wait_for(lambda: banwatch.rows("SELECT 1 FROM runs WHERE finished_at IS NOT NULL"), 30, "one crawl")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    return banwatch.log.read_text()
+
+
+@pytest.mark.parametrize(("args", "crawl_lines"), [
+    ((), True),  # the default: one INFO line per crawl (docs/cli.md)
+    (("--log-level", "warning"), False),
+    (("--log-level", "WARNING"), False),
+    (("--log-level", "Info"), True),  # control: a level that lets INFO through shows it
+])
+def test_run_honours_the_log_level_in_any_case(tmp_path: Path, platforms: object, args: tuple[str, ...],
+                                               crawl_lines: bool) -> None:
+    log = _run_briefly(tmp_path, platforms, *args)
+    assert ("reddit: 1 accounts in" in log or "reddit: 1 account in" in log) is crawl_lines, log
+    assert (" INFO " in log) is crawl_lines, log
+    assert "Traceback" not in log

@@ -63,6 +63,13 @@ class App:
         return self._watchlist
 
     @property
+    def log_level_given(self) -> bool:
+        """Whether --log-level was given (in any case), rather than left at its default: `run` then shows only
+        what that level lets through, and otherwise its one INFO line per crawl."""
+        root = click.get_current_context().find_root()
+        return root.get_parameter_source("log_level") not in (click.core.ParameterSource.DEFAULT, None)
+
+    @property
     def base_urls(self) -> dict[str, str]:
         """BANWATCH_<PLATFORM>_BASE_URL overrides."""
         if self._base_urls is None:

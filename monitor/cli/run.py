@@ -19,8 +19,8 @@ def run(app: App) -> None:
 
     wl = app.watchlist
     base_urls = app.base_urls
-    if app.log_level == "WARNING":
-        logging.getLogger("banwatch").setLevel(logging.INFO)  # the service reports each crawl at INFO
+    if not app.log_level_given:  # the default: the service reports each crawl at INFO; a level given is honoured
+        logging.getLogger("banwatch").setLevel(logging.INFO)
     service = Service(wl, app.db_path, base_urls, lambda w: slack_from_env(w.slack_channel))
     click.echo(app.slack.describe(), err=True)
     run_in_reactor(service.serve, app.scrapy_settings, signal_handlers=False)
