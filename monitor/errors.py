@@ -8,11 +8,12 @@ class BanwatchError(Exception):
 
 
 class WatchlistError(BanwatchError):
-    """A watchlist problem, located by file, line and field."""
+    """A watchlist problem, located by file, line (and, where one character is at fault, its column) and field."""
 
-    def __init__(self, path: str, line: int | None, field: str | None, message: str) -> None:
-        self.path, self.line, self.field, self.message = path, line, field, message
-        where = path if line is None else f"{path}:{line}"
+    def __init__(self, path: str, line: int | None, field: str | None, message: str,
+                 column: int | None = None) -> None:
+        self.path, self.line, self.field, self.message, self.column = path, line, field, message, column
+        where = path if line is None else f"{path}:{line}" if column is None else f"{path}:{line}:{column}"
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
 
 

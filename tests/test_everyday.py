@@ -135,3 +135,38 @@ def test_run_honours_the_log_level_in_any_case(tmp_path: Path, platforms: object
     assert ("reddit: 1 accounts in" in log or "reddit: 1 account in" in log) is crawl_lines, log
     assert (" INFO " in log) is crawl_lines, log
     assert "Traceback" not in log
+
+
+# -- 4. a tab in the watchlist ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("accounts:\n\t- {platform: reddit, handle: spez}\n", "w.yaml:2:1:"),
+    ("accounts:\n  - platform: reddit\n  \thandle: spez\n", "w.yaml:3:3:"),
+    ("accounts:\n  -\t{platform: reddit, handle: spez}\n", "w.yaml:2:4:"),
+    ("defaults:\n\tinterval: 10m\naccounts: []\n", "w.yaml:2:1:"),
+    ("accounts:\n  - name: X\n    accounts:\n    \tweibo: '1'\n", "w.yaml:4:5:"),
+])
+def test_a_tab_that_breaks_parsing_is_named_with_its_place(text: str, where: str) -> None:
+    from banwatch.monitor.errors import InvalidWatchlist
+
+    with pytest.raises(InvalidWatchlist) as caught:
+        parse(text, "w.yaml")
+    message = str(caught.value)
+    assert message.startswith(where) and "tabs are not allowed in YAML indentation" in message, message
+    assert "cannot start any token" not in message
+
+
+def test_a_tab_where_yaml_allows_one_is_no_error_and_other_errors_keep_their_words() -> None:
+    from banwatch.monitor.errors import InvalidWatchlist
+
+    assert parse("accounts:\n  - {platform: reddit,\thandle: spez}   \t# a comment\n", "w.yaml").accounts  # control
+    with pytest.raises(InvalidWatchlist) as caught:
+        parse("accounts:\n  - {platform: reddit, handle: spez\n", "w.yaml")
+    assert "tab" not in str(caught.value) and str(caught.value).startswith("w.yaml:3: syntax:"), str(caught.value)
+
+
+def test_the_cli_names_the_tab(tmp_path: Path) -> None:
+    (tmp_path / "w.yaml").write_text("accounts:\n\t- {platform: reddit, handle: spez}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--watchlist", str(tmp_path / "w.yaml"), "validate"])
+    assert result.exit_code == 1 and f"{tmp_path / 'w.yaml'}:2:1: syntax: a tab at column 1" in result.output, \
+        result.output

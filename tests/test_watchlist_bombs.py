@@ -115,7 +115,7 @@ def test_a_quoted_value_in_a_message_is_cut_short() -> None:
     (b"accounts:\n  - {platform: reddit, handle: sp\xffez}\n", ":2: not UTF-8 text (byte 0xff)"),
     (b"accounts: *nope\n", ":1: syntax: found undefined alias"),
     (b"accounts: []\n---\naccounts: []\n", ":2: syntax: but found another document"),
-    (b"accounts:\n\t- x\n", ":2: syntax: "),
+    (b"accounts:\n\t- x\n", ":2:1: syntax: a tab at column 1: tabs are not allowed in YAML indentation"),
     (b"accounts: [\n", ":2: syntax: "),
     (b"accounts: !!python/object:os.system [x]\n", ":1: accounts: each entry must be a mapping"),
 ])

@@ -181,10 +181,33 @@ def compose(text: str, path: str, max_nodes: int = MAX_NODES, max_depth: int = M
         raise InvalidWatchlist([WatchlistError(path, None, "syntax", "nested too deeply")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if (tab := _tab_at_fault(text, exc)) is not None:
+            raise InvalidWatchlist([WatchlistError(path, tab[0], "syntax", f"a tab at column {tab[1]}: tabs are not "
+                                                   "allowed in YAML indentation; indent with spaces", column=tab[1])]) from None
         raise InvalidWatchlist([WatchlistError(path, mark.line + 1 if mark else None, "syntax",
                                                str(exc.problem or exc.context))]) from None
     except yaml.YAMLError as exc:
         raise InvalidWatchlist([WatchlistError(path, None, "syntax", str(exc))]) from None
+
+
+def _tab_at_fault(text: str, exc: yaml.MarkedYAMLError) -> tuple[int, int] | None:
+    """(line, column), both 1-based, of the tab that broke parsing, or None when no tab did.
+
+    libyaml reports a tab it cannot take as "found character that cannot start any token" (or "a tab character that
+    violates indentation"), at the tab or at the start of its line. A tab is at fault when it is the character the
+    error points at, or sits in the indentation of the line the error names (or of the line its context started
+    on): the run of spaces, tabs and `-` sequence indicators before the line's first content."""
+    lines = text.split("\n")
+    for mark in (exc.problem_mark, exc.context_mark):
+        if mark is None or mark.line >= len(lines):
+            continue
+        line = lines[mark.line]
+        if mark.column < len(line) and line[mark.column] == "\t":
+            return mark.line + 1, mark.column + 1
+        indent = len(line) - len(line.lstrip(" \t-"))
+        if (column := line.find("\t", 0, indent)) >= 0:
+            return mark.line + 1, column + 1
+    return None
 
 
 def read_text(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
