@@ -143,17 +143,21 @@ def platform_status(path: str, now: str) -> tuple[list[str], list[tuple[Any, ...
 
 
 _ACCOUNTS = """
-    SELECT key AS account, coalesce(entity, '') AS entity, coalesce(status, 'unchecked'){unconfirmed} AS status,
+    SELECT key AS account, coalesce(entity, name, '') AS entity,
+           coalesce(status, CASE WHEN last_checked_at IS NULL THEN 'unchecked' ELSE 'unknown' END){unconfirmed}
+               AS status,
            coalesce(status_since, '') AS since,
            CASE WHEN pending_status IS NULL THEN '' ELSE pending_status || ' (' || pending_count || ')' END
                AS pending,
            coalesce(last_checked_at, '') AS last_checked, coalesce(last_rule, '') AS rule
     FROM accounts WHERE removed_at IS NULL
-    ORDER BY entity IS NULL, entity, platform, handle"""
+    ORDER BY coalesce(entity, name) IS NULL, coalesce(entity, name), platform, handle"""
 
 
 def account_status(path: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """`banwatch status`'s accounts: status (marked "(unconfirmed)" while only a weak rule has read it),
+    """`banwatch status`'s accounts: entity (a single account's own `name:` when it has no entity), status
+    (`unknown` when every check so far proved nothing, `unchecked` before the first; marked "(unconfirmed)" while
+    only a weak rule has read it),
     since, pending change, last check and rule. A database from before rule strengths (no `status_weak`
     column; `status` never migrates) is shown without the mark, not refused."""
     _, table = run_sql(path, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accounts'")
@@ -170,10 +174,13 @@ def account_keys(path: str, account: str) -> list[str]:
 
 def timeline(path: str, account_key: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
     """`banwatch history`: every confirmed change (of one account, or all), oldest first, with its detection
-    window, how long it lasted (`until`), rule, evidence and strength."""
+    window, how long it lasted (`until`), rule, evidence and strength. `entity` is a single account's own `name:`
+    when it has no entity."""
     where, params = ("WHERE account_key = :key", {"key": account_key}) if account_key else ("", {})
     return run_sql(path, f"""
-        SELECT account_key AS account, coalesce(entity, '') AS entity, from_status, to_status,
+        SELECT account_key AS account,
+               coalesce(entity, (SELECT a.name FROM accounts a WHERE a.key = account_key), '') AS entity,
+               from_status, to_status,
                coalesce(last_seen_before_at, '') AS last_seen_before, first_seen_at AS first_seen,
                confirmed_at AS confirmed, coalesce(until, '') AS until, rule, evidence_id AS evidence,
                coalesce(evidence_sha256, '') AS sha256, strength
@@ -181,10 +188,11 @@ def timeline(path: str, account_key: str | None = None) -> tuple[list[str], list
 
 
 def changes_export(path: str, since: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """`banwatch export`: the changes confirmed on or after `since`, with their account's fields, evidence hash
-    and wave."""
+    """`banwatch export`: the changes confirmed on or after `since`, with their account's fields (`entity`: a
+    single account's own `name:` when it has no entity), evidence hash and wave."""
     return run_sql(path, """
-        SELECT c.id AS change_id, c.confirmed_at, a.platform, a.handle, a.display_name, a.entity, a.tags, a.url,
+        SELECT c.id AS change_id, c.confirmed_at, a.platform, a.handle, a.display_name,
+               coalesce(a.entity, a.name) AS entity, a.tags, a.url,
                a.platform_id, c.from_status, c.to_status, c.last_seen_before_at, c.first_seen_at, c.rule,
                c.reason, c.evidence_id, e.sha256 AS evidence_sha256, e.url AS evidence_url, c.wave_id
         FROM changes c JOIN accounts a ON a.key = c.account_key LEFT JOIN evidence e ON e.id = c.evidence_id

@@ -170,3 +170,36 @@ def test_the_cli_names_the_tab(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--watchlist", str(tmp_path / "w.yaml"), "validate"])
     assert result.exit_code == 1 and f"{tmp_path / 'w.yaml'}:2:1: syntax: a tab at column 1" in result.output, \
         result.output
+
+
+# -- 6. status of an account only ever unknown; a single account's name ----------------------------------------
+
+def _status(db: str) -> dict[str, dict[str, str]]:
+    import json
+
+    result = run(db, "status", "--json")
+    assert result.exit_code == 0, result.output
+    return {a["account"]: a for a in json.loads(result.output)["accounts"]}
+
+
+def test_an_account_checked_but_only_ever_unknown_is_unknown_not_unchecked(db: str) -> None:
+    accounts = _status(db)
+    blind = accounts["mastodon:blind@mastodon.social"]
+    assert blind["last_checked"] and blind["status"] == "unknown", blind
+    assert accounts["bluesky:never.bsky.social"]["status"] == "unchecked"  # control: never checked
+    assert accounts["weibo:1234567890"]["status"] == "suspended"  # control: a conclusive status stands
+
+
+def test_a_single_accounts_name_is_its_entity_in_status_history_and_export(db: str) -> None:
+    import json
+
+    accounts = _status(db)
+    assert accounts["weibo:1234567890"]["entity"] == "Solo Outlet"
+    assert accounts["reddit:grouped"]["entity"] == "Group"  # control: an entity's member keeps its entity
+    assert accounts["bluesky:never.bsky.social"]["entity"] == ""  # control: no name, nothing invented
+    table = run(db, "status").output
+    assert "Solo Outlet" in table
+    history = json.loads(run(db, "history", "--json").output)
+    assert [h["entity"] for h in history] == ["Solo Outlet"]
+    assert "weibo:1234567890 (Solo Outlet)" in run(db, "history").output
+    assert [r["entity"] for r in _export(db)] == ["Solo Outlet"]
