@@ -209,7 +209,7 @@ def test_undeliverable_alerts_die_after_give_up_and_can_be_retried(world_factory
     assert [a["state"] for a in listed] == ["dead"] and "not_in_channel" in listed[0]["last_error"]
     out = runner.invoke(cli, ["--db", world.store.path, "--watchlist", str(tmp_path / "none.yaml"),
                               "alerts", "retry", "--dead"])
-    assert out.exit_code == 0 and "1 alert(s) back in the outbox" in out.output
+    assert out.exit_code == 0 and "1 alert back in the outbox" in out.output
     slack.fail_with = None
     from banwatch.monitor.timeutil import now_iso
 

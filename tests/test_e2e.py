@@ -77,7 +77,7 @@ def test_baseline_then_one_alert_per_confirmed_change(tmp_path: Path, platforms:
                       "mastodon:cd@mastodon.example": "active", "reddit:spez": "active",
                       "bluesky:gone.bsky.social": "active", "mastodon:old@mastodon.example": "active",
                       "reddit:ratelimited": "unchecked", "weibo:2345678901": "unchecked"}
-    assert "8 observations in 1 round(s): 6 active, 2 unknown" in first.stdout
+    assert "8 observations in 1 round: 6 active, 2 unknown" in first.stdout
 
     for key, (rule, _) in FLIPS.items():
         serve(platforms, key, rule)

@@ -203,3 +203,39 @@ def test_a_single_accounts_name_is_its_entity_in_status_history_and_export(db: s
     assert [h["entity"] for h in history] == ["Solo Outlet"]
     assert "weibo:1234567890 (Solo Outlet)" in run(db, "history").output
     assert [r["entity"] for r in _export(db)] == ["Solo Outlet"]
+
+
+# -- 8. small things --------------------------------------------------------------------------------------
+
+def test_plural_counts() -> None:
+    from banwatch.monitor.cli.core import plural
+
+    assert [plural(1, "account"), plural(0, "account"), plural(2, "account")] == ["1 account", "0 accounts",
+                                                                                 "2 accounts"]
+    assert [plural(1, "entity"), plural(7, "entity"), plural(1, "was"), plural(2, "was")] == [
+        "1 entity", "7 entities", "1 was", "2 were"]
+
+
+def test_messages_with_a_count_of_one_are_singular(db: str, tmp_path: Path) -> None:
+    (tmp_path / "one.yaml").write_text("accounts:\n  - name: Solo\n    accounts: {reddit: spez}\n", encoding="utf-8")
+    validated = CliRunner().invoke(cli, ["--watchlist", str(tmp_path / "one.yaml"), "validate"])
+    assert "OK — 1 account, 1 entity, platforms: reddit" in validated.output, validated.output
+    reported = run(db, "report", "--since", "30d", "--out", str(tmp_path / "r.html"))
+    assert "5 accounts, 1 change since" in reported.output or "4 accounts, 1 change since" in reported.output, \
+        reported.output
+    retried = run(db, "alerts", "retry", "1", "2")
+    assert retried.exit_code == 0 and "0 alerts back in the outbox (2 were not dead)" in retried.output, \
+        retried.output
+
+
+def test_the_check_summary_is_singular_for_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from banwatch.alerts.dispatch import DeliveryReport
+    from banwatch.monitor.cli.check import print_summary
+
+    summary = SimpleNamespace(observations=1, rounds=1, counts={"active": 1}, unknown_rules={}, baselines={},
+                              changes=[], pending=[])
+    print_summary(summary, (DeliveryReport(), "console"))
+    text = capsys.readouterr().out
+    assert text.startswith("1 observation in 1 round: 1 active"), text

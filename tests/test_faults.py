@@ -57,7 +57,7 @@ def test_every_fault_records_unknown_and_alerts_nothing(tmp_path: Path, sim: Sim
         "weibo:1000000003": "weibo.captcha", "weibo:1000000004": "weibo.visitor_system",
         "mastodon:trunc@mastodon.example": "mastodon.truncated", "reddit:drifted": "reddit.unrecognised",
     }, faulted.stdout
-    assert "8 observations in 1 round(s): 8 unknown" in faulted.stdout
+    assert "8 observations in 1 round: 8 unknown" in faulted.stdout
     assert banwatch.rows("SELECT count(*) AS n FROM changes") == [{"n": 0}]
     assert {r["status"] for r in banwatch.rows("SELECT status FROM accounts")} == {"active"}
 

@@ -133,7 +133,7 @@ def test_validate_reports_counts_and_never_prints_secrets(tmp_path: Path, monkey
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret-token")
     result = CliRunner().invoke(cli, ["--watchlist", str(good), "validate"])
     assert result.exit_code == 0, result.output
-    assert "7 accounts, 1 entities" in result.output
+    assert "7 accounts, 1 entity" in result.output
     assert "Slack: enabled, token <secret>, channel #banwatch" in result.output
     assert "very-secret" not in result.output
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from banwatch.monitor.cli.core import EXIT_ELSEWHERE, App, deliver, emit, format_option, pass_app
+from banwatch.monitor.cli.core import EXIT_ELSEWHERE, App, deliver, emit, format_option, pass_app, plural
 from banwatch.monitor.errors import BanwatchError
 from banwatch.monitor.settings import slack_from_env
 
@@ -84,7 +84,8 @@ def alerts_send(app: App) -> None:
     if report is None:
         click.echo(f"alerts: {via}", err=True)
         sys.exit(EXIT_ELSEWHERE)
-    click.echo(f"alerts: {report.sent} sent via {via} ({report.waves} waves), {report.reconciled} reconciled, "
+    click.echo(f"alerts: {report.sent} sent via {via} ({plural(report.waves, 'wave')}), {report.reconciled} "
+               "reconciled, "
                f"{report.failed} kept for retry, {report.dead} dead")
 
 
@@ -121,5 +122,5 @@ def alerts_retry(app: App, ids: tuple[int, ...], all_dead: bool) -> None:
     targets = outbox.dead_ids() if all_dead else list(ids)
     now = now_iso()
     revived = outbox.retry(targets, now, later(now, give_up)) if targets else 0
-    click.echo(f"{revived} alert(s) back in the outbox" + ("" if revived == len(targets) else
-               f" ({len(targets) - revived} were not dead)"))
+    click.echo(f"{plural(revived, 'alert')} back in the outbox" + ("" if revived == len(targets) else
+               f" ({plural(len(targets) - revived, 'was')} not dead)"))

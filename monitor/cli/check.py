@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from banwatch.monitor.cli.core import App, deliver, pass_app
+from banwatch.monitor.cli.core import App, deliver, pass_app, plural
 
 if TYPE_CHECKING:
     from banwatch.alerts.dispatch import DeliveryReport
@@ -47,7 +47,8 @@ def print_summary(summary: Any, delivery: tuple[DeliveryReport | None, str]) -> 
     another dispatcher has the outbox, and the notifier's description). `summary` is the runner's Summary."""
     report, via = delivery
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))
-    click.echo(f"{summary.observations} observations in {summary.rounds} round(s): {counts or 'none'}")
+    click.echo(f"{plural(summary.observations, 'observation')} in {plural(summary.rounds, 'round')}: "
+               f"{counts or 'none'}")
     if summary.unknown_rules:
         rules = ", ".join(f"{rule} ×{n}" for rule, n in summary.unknown_rules.most_common())
         click.echo(f"unknown (proves nothing, checked again next run): {rules}")
@@ -63,9 +64,9 @@ def print_summary(summary: Any, delivery: tuple[DeliveryReport | None, str]) -> 
         return
     line = f"alerts: {report.sent} sent via {via}"
     if report.failed:
-        line += f", {report.failed} not delivered (kept in the outbox)"
+        line += f", {report.failed} not delivered (kept in the outbox)"  # counts of the alerts just named
     click.echo(line)
     if report.kept and report.next_attempt_at:  # due on the first check or run from then on
         wait = f" (Slack asked to wait {report.retry_after:g}s)" if report.retry_after is not None else ""
-        click.echo(f"{report.kept} alert{'s' if report.kept != 1 else ''} kept for retry; next attempt at "
+        click.echo(f"{plural(report.kept, 'alert')} kept for retry; next attempt at "
                    f"{report.next_attempt_at}{wait}")

@@ -166,6 +166,19 @@ class BanwatchGroup(click.Group):
             sys.exit(getattr(command, "user_error_exit", EXIT_USER))
 
 
+# -- output ---------------------------------------------------------------------------------------------
+
+_PLURALS = {"entity": "entities", "alert was": "alerts were", "was": "were", "body": "bodies"}
+
+
+def plural(n: int, word: str) -> str:
+    """`n` and `word`, in the plural unless `n` is 1: plural(1, 'account') -> '1 account', plural(2, 'entity') ->
+    '2 entities', plural(3, 'was') -> '3 were'. Every count in a message goes through here."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {_PLURALS.get(word, word + 's')}"
+
+
 # -- output -------------------------------------------------------------------------------------------
 
 def emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from banwatch.monitor.cli.core import App, pass_app
+from banwatch.monitor.cli.core import App, pass_app, plural
 from banwatch.monitor.errors import BanwatchError
 
 
@@ -29,8 +29,8 @@ def evidence(app: App, evidence_id: int | None, out: str | None, verify_all: boo
             for p in problems:
                 click.echo(f"evidence #{p.evidence_id} (sha256 {p.sha256[:16]}…): {p.what}", err=True)
             if problems:
-                raise BanwatchError(f"{len(problems)} of {checked} evidence records failed verification")
-            click.echo(f"{checked} evidence records verified: every body matches its sha256")
+                raise BanwatchError(f"{len(problems)} of {plural(checked, 'evidence record')} failed verification")
+            click.echo(f"{plural(checked, 'evidence record')} verified: every body matches its sha256")
             return
         if not out:
             raise click.UsageError("--out DIR is needed to write evidence")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from banwatch.monitor.cli.core import App, pass_app
+from banwatch.monitor.cli.core import App, pass_app, plural
 
 
 @click.command()
@@ -25,4 +25,4 @@ def prune(app: App, dry_run: bool, include_changes: bool) -> None:
     hours = 0 if dry_run else store.compact_runs(later(now_iso(), -86400))
     verb = "would delete" if dry_run else "deleted"
     click.echo(", ".join(f"{verb} {n} {table}" for table, n in counts.items())
-               + (f"; rolled runs older than a day into {hours} hourly rows" if hours else ""))
+               + (f"; rolled runs older than a day into {plural(hours, 'hourly row')}" if hours else ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from banwatch.monitor.cli.core import SINCE, App, pass_app
+from banwatch.monitor.cli.core import SINCE, App, pass_app, plural
 
 
 @click.command()
@@ -31,4 +31,5 @@ def report(app: App, start: str, out: str) -> None:
         conn.close()
     titles = {name: p.title for name, p in PLATFORMS.items()}
     Path(out).write_text(rep.render(data, start, iso(now), titles), encoding="utf-8")
-    click.echo(f"wrote {out}: {len(data['accounts'])} accounts, {len(data['changes'])} changes since {day(start)}")
+    click.echo(f"wrote {out}: {plural(len(data['accounts']), 'account')}, {plural(len(data['changes']), 'change')} "
+               f"since {day(start)}")

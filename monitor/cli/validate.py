@@ -6,7 +6,7 @@ import json
 
 import click
 
-from banwatch.monitor.cli.core import App, pass_app
+from banwatch.monitor.cli.core import App, pass_app, plural
 from banwatch.monitor.settings import secrets_from_env
 
 
@@ -30,7 +30,7 @@ def validate(app: App, explain: bool, as_json: bool) -> None:
         click.echo("")
     slack = app.slack
     platforms = sorted({a.platform for a in wl.accounts})
-    click.echo(f"{wl.path}: OK — {len(wl.accounts)} accounts, {len(wl.entities)} entities, "
+    click.echo(f"{wl.path}: OK — {plural(len(wl.accounts), 'account')}, {plural(len(wl.entities), 'entity')}, "
                f"platforms: {', '.join(platforms) or 'none'}")
     click.echo(slack.describe())
     for name, url in sorted(base_urls.items()):
