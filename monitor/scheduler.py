@@ -336,8 +336,7 @@ class Service:
                 asyncio.ensure_future(self.every(svc.reload_every, self.reload, svc.reload_every)),
                 asyncio.ensure_future(self.every(86400.0, self.prune, 60.0)),
                 asyncio.ensure_future(self.every(LEASE_RENEW_S, self.renew, LEASE_RENEW_S))]
-        log.info("banwatch run: %d accounts, tick every %gs; %s", len(self.watchlist.accounts), svc.tick,
-                 self.slack_for(self.watchlist).describe())
+        log.info("banwatch run: %d accounts, tick every %gs", len(self.watchlist.accounts), svc.tick)  # Slack: run.py
         await self.stopped
         await self._drain()
         for job in jobs:

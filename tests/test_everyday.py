@@ -239,3 +239,59 @@ def test_the_check_summary_is_singular_for_one(capsys: pytest.CaptureFixture[str
     print_summary(summary, (DeliveryReport(), "console"))
     text = capsys.readouterr().out
     assert text.startswith("1 observation in 1 round: 1 active"), text
+
+
+def test_run_says_where_alerts_go_once(tmp_path: Path, platforms: object) -> None:
+    log = _run_briefly(tmp_path, platforms)  # the default level, at which the service logs at INFO
+    assert log.count("Slack: disabled") == 1, log
+    assert "banwatch run: 1 accounts" in log or "banwatch run: 1 account" in log  # control: the start line stays
+
+
+def test_every_command_and_option_has_help_and_help_cuts_nothing_off() -> None:
+    import click
+
+    def leaves(group: click.Group) -> list[click.Command]:
+        out: list[click.Command] = [group]
+        for command in group.commands.values():
+            out += leaves(command) if isinstance(command, click.Group) else [command]
+        return out
+
+    for command in leaves(cli):
+        assert command.help, f"{command.name} has no help text"
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                assert param.help, f"{command.name} {param.opts[0]} has no help"
+    for args in ([], ["alerts"]):
+        listing = CliRunner().invoke(cli, [*args, "--help"], terminal_width=80).output
+        commands = listing.split("Commands:", 1)[1]
+        assert "..." not in commands, listing
+    listing = CliRunner().invoke(cli, ["--help"], terminal_width=80).output
+    assert "Run the monitor as a long-lived service until SIGINT/SIGTERM." in listing
+    assert "docs/cli.md" in CliRunner().invoke(cli, ["run", "--help"]).output
+
+
+def test_alerts_send_needs_no_watchlist(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no watchlist.yaml here
+    for name in ("BANWATCH_WATCHLIST", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
+    sent = CliRunner().invoke(cli, ["--db", db, "alerts", "send"])
+    assert sent.exit_code == 0 and "sent via console" in sent.output, sent.output
+    named = CliRunner().invoke(cli, ["--db", db, "--watchlist", str(tmp_path / "nope.yaml"), "alerts", "send"])
+    assert named.exit_code == 1 and "file not found" in named.output  # control: a named watchlist must exist
+
+
+def test_alerts_test_with_slack_unreachable_prints_one_line(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    env = {"SLACK_BOT_TOKEN": "xoxb-unreachable", "BANWATCH_SLACK_API_URL": f"http://127.0.0.1:{port}/api/",
+           "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.run([sys.executable, "-m", "banwatch.monitor", "alerts", "test", "--channel", "#c"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "ERROR" not in proc.stderr and "slack_sdk" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("Error: "), proc.stderr

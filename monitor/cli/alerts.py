@@ -7,12 +7,12 @@ from typing import Any
 
 import click
 
-from banwatch.monitor.cli.core import EXIT_ELSEWHERE, App, deliver, emit, format_option, pass_app, plural
+from banwatch.monitor.cli.core import EXIT_ELSEWHERE, App, Group, deliver, emit, format_option, pass_app, plural
 from banwatch.monitor.errors import BanwatchError
 from banwatch.monitor.settings import slack_from_env
 
 
-@click.group()
+@click.group(cls=Group)
 def alerts() -> None:
     """Inspect and drive the alert outbox."""
 
@@ -22,8 +22,13 @@ def alerts() -> None:
 @pass_app
 def alerts_test(app: App, channel: str | None) -> None:
     """Check the bot token's scopes, send a sample message and report what Slack said."""
+    import logging
+
     from banwatch.alerts.notifier import Message
     from banwatch.alerts.slack import make_notifier
+
+    # slack-sdk logs each failed request as an ERROR of its own; this command says what failed in one line
+    logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
 
     try:
         wl_channel = app.watchlist.slack_channel
@@ -77,8 +82,9 @@ def alerts_send(app: App) -> None:
     """Deliver every alert that is due now (what `check` and `run` do on their own).
 
     While `banwatch run` holds the database, or another delivery does not end within 10 s, it posts
-    nothing and exits 75 (EX_TEMPFAIL): the alerts go from there."""
-    app.watchlist  # noqa: B018 - before the store: a broken watchlist opens no database
+    nothing and exits 75 (EX_TEMPFAIL): the alerts go from there. Without a watchlist (none at the default path,
+    none named) it uses the environment's Slack settings and the default alert settings."""
+    app.watchlist_optional  # noqa: B018 - before the store: a broken watchlist opens no database
     app.store  # noqa: B018
     report, via = deliver(app, "alerts send")
     if report is None:
@@ -91,7 +97,7 @@ def alerts_send(app: App) -> None:
 
 @alerts.command("list")
 @click.option("--state", type=click.Choice(["pending", "sending", "sent", "dead"]), help="Only this state.")
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", default=100, show_default=True, help="Show at most this many alerts, newest first.")
 @format_option
 @pass_app
 def alerts_list(app: App, state: str | None, limit: int, fmt: str) -> None:
@@ -103,7 +109,7 @@ def alerts_list(app: App, state: str | None, limit: int, fmt: str) -> None:
 
 
 @alerts.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=int, metavar="[ID]...")
 @click.option("--dead", "all_dead", is_flag=True, help="Every dead alert.")
 @pass_app
 def alerts_retry(app: App, ids: tuple[int, ...], all_dead: bool) -> None:

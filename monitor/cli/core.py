@@ -70,6 +70,16 @@ class App:
         return root.get_parameter_source("log_level") not in (click.core.ParameterSource.DEFAULT, None)
 
     @property
+    def watchlist_optional(self) -> Watchlist | None:
+        """The watchlist, or None when there is no file at the default path and none was named: for commands that
+        can do without one (`alerts send`). A watchlist that exists, or was named, must load."""
+        from pathlib import Path
+
+        if self._watchlist is None and not self.watchlist_given and not Path(self.watchlist_path).exists():
+            return None
+        return self.watchlist
+
+    @property
     def base_urls(self) -> dict[str, str]:
         """BANWATCH_<PLATFORM>_BASE_URL overrides."""
         if self._base_urls is None:
@@ -135,7 +145,19 @@ class Command(click.Command):
         self.user_error_exit = user_error_exit
 
 
-class BanwatchGroup(click.Group):
+class Group(click.Group):
+    """A group whose `--help` lists each command with its whole first sentence, wrapped, never cut off with '...'."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The 'Commands:' section: every visible command and its short help in full."""
+        rows = [(name, command.get_short_help_str(limit=10_000)) for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class BanwatchGroup(Group):
     """The `banwatch` group: the only place a BanwatchError becomes a message and an exit code.
 
     Whatever command ran (and whatever group it sits in), a BanwatchError is printed as one `Error: ...` line
@@ -249,7 +271,14 @@ def deliver(app: App, command: str) -> tuple[DeliveryReport | None, str]:
     from banwatch.monitor.outbox import DELIVERY_LEASE, DELIVERY_WAIT_S, SERVICE_LEASE, Lease
     from banwatch.monitor.timeutil import now_iso
 
-    store, slack, settings = app.store, app.slack, app.watchlist.alerts
+    store = app.store
+    if app.watchlist_optional is None:  # no watchlist (and none named): the environment's Slack, default settings
+        from banwatch.monitor.settings import slack_from_env
+        from banwatch.monitor.watchlist import AlertSettings
+
+        slack, settings = slack_from_env(None), AlertSettings()
+    else:
+        slack, settings = app.slack, app.watchlist.alerts
     if Lease(store, SERVICE_LEASE, command).holder() is not None:
         return None, SERVICE_DELIVERING
     with Lease(store, DELIVERY_LEASE, command).held(wait=DELIVERY_WAIT_S) as other:

@@ -13,7 +13,10 @@ from banwatch.monitor.settings import slack_from_env
 @click.command()
 @pass_app
 def run(app: App) -> None:
-    """Run the monitor as a long-lived service until SIGINT/SIGTERM."""
+    """Run the monitor as a long-lived service until SIGINT/SIGTERM.
+
+    Checks each account on its interval, confirms changes, sends alerts, reloads the watchlist when it changes
+    and raises health alerts; one INFO line per crawl (docs/cli.md, "banwatch run")."""
     from banwatch.monitor.runner import run_in_reactor
     from banwatch.monitor.scheduler import Service
 

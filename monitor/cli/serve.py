@@ -13,8 +13,8 @@ METADATA = Path(__file__).resolve().parents[2] / "datasette" / "metadata.yml"  #
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8001, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address Datasette listens on.")
+@click.option("--port", default=8001, show_default=True, help="Port Datasette listens on.")
 @pass_app
 def serve(app: App, host: str, port: int) -> None:
     """Browse the database in Datasette, read-only, with the docs/sql.md recipes as canned queries."""
