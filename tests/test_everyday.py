@@ -295,3 +295,24 @@ def test_alerts_test_with_slack_unreachable_prints_one_line(tmp_path: Path) -> N
     assert proc.returncode == 1, proc.stderr
     assert "ERROR" not in proc.stderr and "slack_sdk" not in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("Error: "), proc.stderr
+
+
+def test_tables_align_wide_cjk_names() -> None:
+    from wcwidth import wcswidth
+
+    from banwatch.monitor.cli.core import table
+
+    rows = [("weibo:1234567890", "孙宇晨 Justin Sun", "suspended"), ("reddit:spez", "Spez", "active")]
+    lines = table(["account", "entity", "status"], rows).splitlines()
+    starts = [wcswidth(line[:line.index(status)]) for line, status in zip(lines[2:], ("suspended", "active"))]
+    assert starts[0] == starts[1] == wcswidth(lines[0][:lines[0].index("status")]), "\n".join(lines)
+    # control: counted in characters, not display columns, the CJK row's status starts earlier
+    assert lines[2].index("suspended") < lines[3].index("active")
+
+
+def test_the_package_declares_its_license_as_spdx_and_wcwidth() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    assert any(d.startswith("wcwidth") for d in project["dependencies"])
