@@ -42,6 +42,7 @@ class Account:
     line: int = 0  # watchlist line, for messages
     platform_id: str | None = None  # stable id when the store knows it
     canary: str | None = None  # a canary's known status: it checks the classifier, it is never alerted
+    paused: bool = False  # `enabled: false`: kept in the database, never checked (Watchlist.paused)
 
 
 @dataclass(frozen=True)

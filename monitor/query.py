@@ -145,7 +145,7 @@ def platform_status(path: str, now: str) -> tuple[list[str], list[tuple[Any, ...
 _ACCOUNTS = """
     SELECT key AS account, coalesce(entity, name, '') AS entity,
            coalesce(status, CASE WHEN last_checked_at IS NULL THEN 'unchecked' ELSE 'unknown' END){unconfirmed}
-               AS status,
+               {paused} AS status,
            coalesce(status_since, '') AS since,
            CASE WHEN pending_status IS NULL THEN '' ELSE pending_status || ' (' || pending_count || ')' END
                AS pending,
@@ -157,13 +157,22 @@ _ACCOUNTS = """
 def account_status(path: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """`banwatch status`'s accounts: entity (a single account's own `name:` when it has no entity), status
     (`unknown` when every check so far proved nothing, `unchecked` before the first; marked "(unconfirmed)" while
-    only a weak rule has read it),
+    only a weak rule has read it, and
+    "(paused)" while the watchlist pauses it),
     since, pending change, last check and rule. A database from before rule strengths (no `status_weak`
     column; `status` never migrates) is shown without the mark, not refused."""
     _, table = run_sql(path, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accounts'")
     weak = bool(table) and "status_weak" in (table[0][0] or "")
+    paused = bool(table) and "paused_at" in (table[0][0] or "")
     return run_sql(path, _ACCOUNTS.format(
-        unconfirmed=" || CASE WHEN status_weak THEN ' (unconfirmed)' ELSE '' END" if weak else ""))
+        unconfirmed=" || CASE WHEN status_weak THEN ' (unconfirmed)' ELSE '' END" if weak else "",
+        paused=" || CASE WHEN paused_at IS NOT NULL THEN ' (paused)' ELSE '' END" if paused else ""))
+
+
+def account_states(path: str) -> dict[str, tuple[str | None, str | None, str | None]]:
+    """`banwatch list`: every account's key -> (status, status_since, last_checked_at) in the database."""
+    _, rows = run_sql(path, "SELECT key, status, status_since, last_checked_at FROM accounts")
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
 def account_keys(path: str, account: str) -> list[str]:

@@ -8,6 +8,8 @@ Jobs (all `async def`, on the loop thread, one run at a time each, a late run ne
 - reload: re-reads the watchlist when its content changes; a broken edit keeps the last good one.
 - renew: renews the service lease (one `run` per database, monitor.outbox.Lease) well within its expiry.
 After each crawl the platform's health is assessed (blind / recovered).
+With `run --metrics-port`, each crawl is reported to a monitor.metrics.Metrics, and each completed tick is stamped
+(`last_tick`): /healthz answers 503 when the stamp grows stale.
 A job that meets a failure of the database itself (another process holds the write lock past the busy timeout,
 a full disk, an I/O error) logs ONE line saying what was not done and when it is tried again (`Service.failed`,
 used by `every`, by each crawl task and by the stop), and the service goes on: what the job did not write is
@@ -27,7 +29,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from banwatch.monitor import due, health
 from banwatch.monitor.errors import BanwatchError, InvalidWatchlist, WatchlistError, store_failure
@@ -38,6 +40,9 @@ from banwatch.monitor.store import Store
 from banwatch.monitor.timeutil import Clock, iso, now_iso, parse_iso
 from banwatch.monitor.watchlist import AlertSettings, Watchlist, load
 from banwatch.spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
+
+if TYPE_CHECKING:
+    from banwatch.monitor.metrics import Metrics
 
 log = logging.getLogger("banwatch.service")
 SHUTDOWN_GRACE_S = 8.0  # in-flight crawls get this long; the process is gone within 10 s
@@ -71,8 +76,10 @@ class Service:
     clean stop; raises BanwatchError at construction when another live `run` holds it."""
 
     def __init__(self, watchlist: Watchlist, db_path: str, base_urls: dict[str, str],
-                 slack: Callable[[Watchlist], SlackSettings], clock: Clock | None = None) -> None:
+                 slack: Callable[[Watchlist], SlackSettings], clock: Clock | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.watchlist, self.db_path, self.base_urls, self.slack_for = watchlist, db_path, base_urls, slack
+        self.metrics = metrics  # `run --metrics-port`: told about each crawl (monitor.metrics)
         self.store = Store.open(db_path)
         self.lease = Lease(self.store, SERVICE_LEASE, "run")
         try:
@@ -100,6 +107,7 @@ class Service:
         self.ticks, self.tick_seconds = 0, 0.0
         self.clock = clock or Clock()
         self.last_reading: tuple[datetime, float] | None = None  # (wall, monotonic) at the previous tick
+        self.last_tick: tuple[float, float] | None = None  # (Unix seconds, monotonic) when a tick last completed
 
     @property
     def channel(self) -> str:
@@ -149,6 +157,7 @@ class Service:
         self.store.set_service({"last_tick_at": now, "pid": str(os.getpid()), "started_at": self.started_at,
                                 "ticks": str(self.ticks),
                                 "tick_ms_mean": f"{1000 * self.tick_seconds / self.ticks:.3f}"}, now)
+        self.last_tick = (self.clock.wall().timestamp(), self.clock.monotonic())  # /healthz: the scheduler ticks
 
     def check_clock(self) -> str:
         """The wall time of this tick, after noticing a wall-clock step since the previous one. The reading
@@ -179,10 +188,13 @@ class Service:
                             "what it did not record stays due; trying again next tick")
                 return
             s = checker.summary
+            seconds = time.monotonic() - started
+            if self.metrics is not None:
+                self.metrics.crawled(platform, s.counts, seconds)
             counts = ", ".join(f"{n} {st}" for st, n in sorted(s.counts.items()))
             why = ", ".join(f"{rule} ×{n}" for rule, n in s.unknown_rules.most_common(3))
             log.info("%s: %d accounts in %.1fs: %s%s%s", platform, len(accounts),
-                     time.monotonic() - started, counts, f" ({why})" if why else "",
+                     seconds, counts, f" ({why})" if why else "",
                      "".join(f"; change {c.key} {c.from_status} → {c.to_status}" for c in s.changes))
             try:
                 self.assess(platform, s.unknown_rules.most_common(3))

@@ -229,6 +229,12 @@ def m008_attempts(db: Database) -> None:
     db["alerts"].add_column("attempted_at", str)  # the last post attempt's start (our clock)
     db["waves"].add_column("next_attempt_at", str)  # a wave message in doubt is looked for from then on
 
+
+@migrations()
+def m009_paused(db: Database) -> None:
+    """Paused accounts (`enabled: false` in the watchlist): since when; such an account has no next check."""
+    db["accounts"].add_column("paused_at", str)
+
 SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the version
 
 

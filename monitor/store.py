@@ -128,6 +128,9 @@ class Recorded:
     pending: bool
 
 
+_SET = {"next_check_at": "next_check_at = CASE WHEN paused_at IS NULL AND removed_at IS NULL THEN ? END"}
+
+
 class Store:
     """banwatch's own reads and writes over one SQLite file (see the module's docstring); `db` is the open
     WriteDatabase, `path` its file. Made by `Store.open`; one per thread."""
@@ -183,10 +186,11 @@ class Store:
     def sync_watchlist(self, watchlist: Watchlist, now: str) -> list[str]:
         """Make the accounts table match the watchlist; return the keys that are new (or back).
 
-        Removed accounts are marked `removed_at` and leave the schedule; their history stays. New accounts'
+        Removed accounts are marked `removed_at` and leave the schedule; their history stays. Paused accounts
+        (`Watchlist.paused`) are marked `paused_at` and leave the schedule too, until resumed. New accounts'
         first checks are spread over what their platform's politeness allows (monitor.due).
         """
-        keys = {a.key for a in watchlist.accounts}
+        keys = {a.key for a in (*watchlist.accounts, *watchlist.paused)}
         with self.db.atomic():
             for entity in watchlist.entities:
                 self.db["entities"].upsert(
@@ -197,11 +201,15 @@ class Store:
                 if row["name"] not in names:
                     self.db["entities"].update(row["name"], {"removed_at": now})
             table = self.db["accounts"]
-            watched = {r["key"]: r["removed_at"] for r in self.db.query("SELECT key, removed_at FROM accounts")}
-            fresh = [a for a in watchlist.accounts if a.key not in watched or watched[a.key] is not None]
+            rows = list(self.db.query("SELECT key, removed_at, paused_at FROM accounts"))
+            watched = {r["key"]: r["removed_at"] for r in rows}
+            was_paused = {r["key"]: r["paused_at"] for r in rows}
+            # new, back after a removal, or resumed: each gets a first check
+            fresh = [a for a in watchlist.accounts
+                     if a.key not in watched or watched[a.key] is not None or was_paused[a.key] is not None]
             first = first_checks(fresh, parse_iso(now), watchlist.politeness)
             new_rows, updates = [], []
-            for acc in watchlist.accounts:
+            for acc in (*watchlist.accounts, *watchlist.paused):
                 config = {
                     "platform": acc.platform, "handle": acc.handle, "name": acc.name, "entity": acc.entity,
                     "tags": json.dumps(list(acc.tags)), "url": watchlist.platform(acc.platform).profile_url(acc.handle),
@@ -210,6 +218,9 @@ class Store:
                 }
                 if acc.key in first:
                     config["next_check_at"] = iso(first[acc.key])
+                config["paused_at"] = (was_paused.get(acc.key) or now) if acc.paused else None
+                if acc.paused:  # kept with its history and status, never due
+                    config["next_check_at"] = None
                 if acc.key in watched:
                     updates.append((config, acc.key))
                 else:
@@ -313,8 +324,9 @@ class Store:
                 update["display_name"] = obs.display_name
             if obs.handle and obs.status is Status.ACTIVE:
                 update["current_handle"] = obs.handle
-            # one UPDATE, hot path: no existence check (the account was synced before it was crawled)
-            self.db.execute(f"UPDATE accounts SET {', '.join(f'{c} = ?' for c in update)} WHERE key = ?",
+            # one UPDATE, hot path: no existence check (the account was synced before it was crawled). An account
+            # paused or removed while it was being checked gets no next check.
+            self.db.execute(f"UPDATE accounts SET {', '.join(_SET.get(c, f'{c} = ?') for c in update)} WHERE key = ?",
                             [*update.values(), key])
             if plan.rename is not None:
                 self._insert_rename(key, obs, plan.rename, plan.give_up)

@@ -54,7 +54,7 @@ BAD = [
     ("accounts:\n  - {platform: reddit, handle: spez\n", "watchlist.yaml:3: syntax: "),
     ("accounts:\n  - {platform: reddit, handle: spez, colour: red}\n",
      "watchlist.yaml:2: colour: unknown key (expected one of: platform, handle, id, url, name, tags, "
-     "interval, confirmations, confirm_delay)"),
+     "interval, confirmations, confirm_delay, enabled)"),
     ("accounts:\n  - platform: myspace\n    handle: tom\n",
      f"watchlist.yaml:3: platform: unknown platform 'myspace' (known: {KNOWN})"),
     ("accounts:\n  - platform: reddit\n",

@@ -105,7 +105,8 @@ def test_values_read_through_the_declarations() -> None:
                "platforms: {reddit: {delay: 0s}, bluesky: {canaries: {active: a.bsky.social}}}\n"
                "service: {tick: 1s}\nretention: {runs: 7d}\n"
                "accounts:\n  - {platform: reddit, handle: spez, tags: [b, a], confirmations: 3}\n", "w.yaml")
-    assert wl.defaults == {"interval": 300.0, "confirmations": 2, "confirm_delay": 120.0, "tags": ("a",)}
+    assert wl.defaults == {"interval": 300.0, "confirmations": 2, "confirm_delay": 120.0, "tags": ("a",),
+                           "enabled": True}
     assert (wl.alerts.retry_base, wl.alerts.retry_max, wl.alerts.wave_size) == (600.0, 600.0, 5)
     assert wl.platforms["reddit"].delay == 0.0 and wl.platforms["reddit"].batch == 50  # the rest: reddit's own
     assert (wl.service.tick, wl.retention.runs) == (1.0, 7 * 86400.0)

@@ -10,7 +10,7 @@ import click
 
 import banwatch.spiders.platforms  # noqa: F401 - the composition: installs the platform registry the core reads
 from banwatch.monitor.cli import (
-    alerts, check, evidence, history, prune, report, run, selftest, serve, sql, status, validate,
+    alerts, check, evidence, history, prune, report, run, selftest, serve, sql, status, validate, watchlist_cmds,
 )
 from banwatch.monitor.cli.core import App, BanwatchGroup, configure_logging
 from banwatch.monitor.settings import DEFAULT_DB, DEFAULT_WATCHLIST
@@ -35,6 +35,9 @@ def cli(ctx: click.Context, watchlist_path: str, db_path: str, log_level: str) -
 
 for _command in (validate.validate, check.check, selftest.selftest, run.run, prune.prune, status.status, sql.sql,
                  history.history, history.export, evidence.evidence, report.report, serve.serve, alerts.alerts):
+    cli.add_command(_command)
+for _command in (watchlist_cmds.add, watchlist_cmds.remove, watchlist_cmds.pause, watchlist_cmds.resume,
+                 watchlist_cmds.list_):
     cli.add_command(_command)
 
 __all__ = ["cli"]

@@ -49,7 +49,8 @@ RETENTION_KEYS = RETENTION.keys
 @dataclass(frozen=True)
 class Watchlist:
     """A loaded watchlist: its path, accounts and entities, the default Slack channel, defaults, alert settings,
-    per-platform politeness overrides, service settings and retention. Frozen."""
+    per-platform politeness overrides, service settings and retention. Frozen. `accounts` are those to check;
+    the paused ones (`enabled: false`) are in `paused`."""
 
     path: str
     accounts: tuple[Account, ...]
@@ -60,6 +61,7 @@ class Watchlist:
     platforms: dict[str, Politeness] = field(default_factory=dict)
     service: ServiceSettings = ServiceSettings()
     retention: Retention = Retention()
+    paused: tuple[Account, ...] = ()  # `enabled: false`: not in `accounts` (never checked), kept in the database
     # The platforms the file was read against (monitor.registry); None: the installed one.
     registry: Registry | None = field(default=None, compare=False, repr=False)
 
@@ -95,7 +97,8 @@ def parse(text: str, path: str, registry: Registry | None = None) -> Watchlist:
     reader.canary_accounts(defaults)
     if reader.problems:
         raise InvalidWatchlist(reader.problems)
-    return Watchlist(path=path, accounts=tuple(reader.accounts), entities=tuple(reader.entities),
+    return Watchlist(path=path, accounts=tuple(a for a in reader.accounts if not a.paused),
+                     paused=tuple(a for a in reader.accounts if a.paused), entities=tuple(reader.entities),
                      slack_channel=read["alerts"].slack_channel, defaults=defaults, alerts=read["alerts"],
                      platforms=read["platforms"], service=read["service"], retention=read["retention"],
                      registry=reader.registry)

@@ -155,7 +155,7 @@ class AccountReader(Reader):
         self.accounts.append(Account(
             platform=platform, handle=canonical, key=key, name=name, entity=entity, tags=opts["tags"],
             interval=opts["interval"], confirmations=opts["confirmations"],
-            confirm_delay=opts["confirm_delay"], line=line, canary=canary))
+            confirm_delay=opts["confirm_delay"], line=line, canary=canary, paused=not opts["enabled"]))
 
     def resolve_url(self, line: int, field_: str, platform: str | None, url: Any) -> tuple[str | None, str | None]:
         """A profile `url` (at `line`, `field_`) -> (platform, canonical handle), or (None, None) with a problem

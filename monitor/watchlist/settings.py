@@ -229,6 +229,10 @@ class AccountSettings:
     confirm_delay: float = setting(120.0, "wait before rechecking an account whose status just changed",
                                    v.parse_duration)
     tags: tuple[str, ...] = setting((), "tags added to every account", v.tags, merge=v.add_tags)
+    enabled: bool = setting(
+        True, "`false` pauses the account: it is not checked, and keeps its history and status (`banwatch status` "
+        "shows it as paused) until `true` or `banwatch resume`. On an entity it pauses all of its accounts",
+        v.boolean, shown="`true`")
 
 
 # --- alerts: -----------------------------------------------------------------------------------------------

@@ -74,6 +74,16 @@ def add_tags(inherited: tuple[str, ...], own: tuple[str, ...]) -> tuple[str, ...
     return tuple(dict.fromkeys([*inherited, *own]))
 
 
+def boolean(value: Any) -> bool:
+    """`true` or `false` (any case; the reader keeps scalars as written) -> bool. Raises ValueError for anything else
+    (`yes`, `no`, `0`, `off`: only the two words are read)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"{value!r} is not true or false")
+
+
 def opt_str(value: Any) -> str | None:
     """None stays None; anything else -> str(value)."""
     return None if value is None else str(value)
