@@ -114,6 +114,18 @@ def service_state(path: str) -> dict[str, str]:
     return {key: value for key, value in rows}
 
 
+
+def service_metrics(path: str, since: str) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """`banwatch run --metrics-port`'s readings (monitor.metrics): the number of alerts in the outbox per state
+    (`pending`, `sending`, `sent`, `dead`; a state with none is absent), and per platform (accounts checked, of
+    which unknown) by the finished runs that started at or after `since` (ISO-8601 UTC)."""
+    with reading(path) as conn:
+        states = {state: n for state, n in conn.execute("SELECT state, count(*) FROM alerts GROUP BY state")}
+        runs = {platform: (accounts, unknown) for platform, accounts, unknown in conn.execute(
+            "SELECT platform, coalesce(sum(accounts), 0), coalesce(sum(unknown), 0) FROM runs "
+            "WHERE started_at >= ? AND finished_at IS NOT NULL GROUP BY platform", [since])}
+    return states, runs
+
 _PLATFORMS = """
     SELECT r.platform, max(r.finished_at) AS last_run,
            round(100.0 * sum(r.unknown) / max(1, sum(r.accounts)), 1) AS unknown_pct_1h,

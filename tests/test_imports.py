@@ -3,7 +3,7 @@
 - core: every module of `monitor` but the composition; imports only the core (and libraries).
 - spiders: imports the core, never `alerts` or the composition.
 - alerts: imports the core, never `spiders` or the composition.
-- composition: monitor.cli (module or package, and cli_*), scheduler, runner, selftest, explain and every
+- composition: monitor.cli (module or package, and cli_*), scheduler, runner, selftest, explain, metrics and every
   `__main__` (an entry point, which nothing imports): imports anything.
 
 An import inside a function counts like one at the top, and so does `importlib.import_module("x")` or
@@ -19,7 +19,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("monitor", "spiders", "alerts")
-COMPOSITION = {"banwatch.monitor.cli", "banwatch.monitor.scheduler", "banwatch.monitor.runner", "banwatch.monitor.selftest", "banwatch.monitor.explain"}
+COMPOSITION = {"banwatch.monitor.cli", "banwatch.monitor.scheduler", "banwatch.monitor.runner", "banwatch.monitor.selftest", "banwatch.monitor.explain",
+               "banwatch.monitor.metrics"}
 
 
 def module_name(path: Path) -> str:
@@ -117,7 +118,7 @@ def test_the_core_and_the_composition_are_what_the_docs_say() -> None:
     assert layer("banwatch.monitor.watchlist.accounts") == layer("banwatch.monitor.store") == layer("banwatch.monitor.registry") == "core"
     assert layer("banwatch.monitor.redact") == layer("banwatch.monitor.watchdog") == layer("banwatch.monitor.settings") == "core"
     for module in ("banwatch.monitor.cli", "banwatch.monitor.cli.alerts", "banwatch.monitor.cli_history", "banwatch.monitor.scheduler", "banwatch.monitor.runner",
-                   "banwatch.monitor.selftest", "banwatch.monitor.explain", "banwatch.monitor.__main__", "banwatch.monitor.watchlist.__main__"):
+                   "banwatch.monitor.selftest", "banwatch.monitor.explain", "banwatch.monitor.metrics", "banwatch.monitor.__main__", "banwatch.monitor.watchlist.__main__"):
         assert layer(module) == "composition", module
 
 

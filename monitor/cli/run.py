@@ -11,8 +11,13 @@ from banwatch.monitor.settings import slack_from_env
 
 
 @click.command()
+@click.option("--metrics-port", type=click.IntRange(0, 65535), envvar="BANWATCH_METRICS_PORT",
+              help="Serve Prometheus metrics on /metrics and a liveness check on /healthz at this port "
+                   "(0: any free port, printed); off when not given (env BANWATCH_METRICS_PORT).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, envvar="BANWATCH_METRICS_HOST",
+              help="Address the metrics server listens on (env BANWATCH_METRICS_HOST).")
 @pass_app
-def run(app: App) -> None:
+def run(app: App, metrics_port: int | None, metrics_host: str) -> None:
     """Run the monitor as a long-lived service until SIGINT/SIGTERM.
 
     Checks each account on its interval, confirms changes, sends alerts, reloads the watchlist when it changes
@@ -24,6 +29,20 @@ def run(app: App) -> None:
     base_urls = app.base_urls
     if not app.log_level_given:  # the default: the service reports each crawl at INFO; a level given is honoured
         logging.getLogger("banwatch").setLevel(logging.INFO)
-    service = Service(wl, app.db_path, base_urls, lambda w: slack_from_env(w.slack_channel))
-    click.echo(app.slack.describe(), err=True)
-    run_in_reactor(service.serve, app.scrapy_settings, signal_handlers=False)
+    metrics = server = None
+    if metrics_port is not None:  # bound before the service starts: a port in use fails with nothing written
+        from banwatch.monitor.metrics import Metrics, MetricsServer
+
+        server = MetricsServer(metrics_host, metrics_port)
+        metrics = Metrics(app.db_path)
+    try:
+        service = Service(wl, app.db_path, base_urls, lambda w: slack_from_env(w.slack_channel), metrics=metrics)
+        click.echo(app.slack.describe(), err=True)
+        if server is not None and metrics is not None:
+            metrics.attach(service)
+            server.start(metrics.wsgi_app())
+            click.echo(f"metrics on {server.url}/metrics, liveness on {server.url}/healthz", err=True)
+        run_in_reactor(service.serve, app.scrapy_settings, signal_handlers=False)
+    finally:
+        if server is not None:
+            server.close()
