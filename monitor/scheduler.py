@@ -61,13 +61,20 @@ def _accounts(n: int) -> str:
     return f"{n} account{'s' if n != 1 else ''}"
 
 
-def fingerprint(path: str) -> str | None:
-    """The content's hash, read in chunks: a huge file is hashed, then refused by load() at its size cap."""
-    try:
-        with Path(path).open("rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
-    except OSError:
-        return None
+def fingerprint(path: str, includes: tuple[str, ...] = ()) -> str | None:
+    """The content's hash, read in chunks: a huge file is hashed, then refused by load() at its size cap. With the
+    CSV files the watchlist includes, an edit of one is an edit of the watchlist, and so is its removal; None
+    while the watchlist file itself cannot be read."""
+    digest = hashlib.sha256()
+    for name in (path, *includes):
+        try:
+            with Path(name).open("rb") as f:
+                digest.update(hashlib.file_digest(f, "sha256").digest())
+        except OSError:
+            if name == path:
+                return None
+            digest.update(bytes(32))  # a missing CSV is a broken watchlist, reported once it stays missing
+    return digest.hexdigest()
 
 
 class Service:
@@ -91,7 +98,7 @@ class Service:
             self.store.close()
             raise BanwatchError(f"another banwatch run (pid {holder.pid} on {holder.host}) is using {db_path} "
                                 f"since {holder.since}; stop it first")
-        self.seen = fingerprint(watchlist.path)
+        self.seen = fingerprint(watchlist.path, watchlist.includes)
         self.settling: str | None = None  # a new version of the file, applied once it reads the same twice
         self.broken: str | None = None  # the error of the watchlist on disk, while it is broken
         self.running: dict[str, asyncio.Task[None]] = {}
@@ -231,7 +238,8 @@ class Service:
         """Apply an edited watchlist once its content reads the same on two passes in a row (an editor caught
         half-way through a save is never a broken watchlist); a broken edit keeps the last good one running
         and raises one health alert."""
-        current = fingerprint(self.watchlist.path)
+        current = fingerprint(self.watchlist.path, self.watchlist.includes)  # an edit changing `include:` is applied,
+        # then read once more: the next look hashes the files the new watchlist includes
         if current is None or current == self.seen:
             self.settling = None
             return

@@ -10,6 +10,7 @@ The package, by concern:
 - settings: every setting of `defaults:`, `alerts:`, `platforms:`, `service:`, `retention:`, declared once
   (key, type, default, converter, doc), and the one reader they all go through;
 - accounts: entries, entities, profile URLs and canaries -> Accounts;
+- csv_include: `include:`, accounts listed in CSV files, read as the same entries, within their own bounds;
 - docs: docs/watchlist.md's settings tables, generated from the declarations
   (`python -m banwatch.monitor.watchlist --write-docs docs/watchlist.md`).
 """
@@ -25,6 +26,7 @@ from banwatch.monitor.errors import InvalidWatchlist, WatchlistError
 from banwatch.monitor.model import Account, Politeness
 from banwatch.monitor.registry import PlatformSpec, Registry, current
 from banwatch.monitor.watchlist.accounts import ACCOUNT_KEYS, ENTITY_KEYS, AccountReader, Entity
+from banwatch.monitor.watchlist.csv_include import MAX_INCLUDE_BYTES, MAX_INCLUDE_ROWS, include
 from banwatch.monitor.watchlist.settings import (
     ALERT_KINDS, ALERTS, BUILTIN_DEFAULTS, CANARY_STATES, DEFAULTS, PLATFORMS_SECTION, RETENTION, ROUTE_KEYS, SECTIONS,
     SERVICE, WEAK_FINDINGS, AlertSettings, Retention, Route, ServiceSettings)
@@ -33,12 +35,13 @@ from banwatch.monitor.watchlist.yaml_safety import MAX_BYTES, MAX_DEPTH, MAX_NOD
 
 __all__ = [
     "ACCOUNT_KEYS", "ALERT_KEYS", "ALERT_KINDS", "BUILTIN_DEFAULTS", "CANARY_STATES", "DEFAULT_KEYS", "ENTITY_KEYS",
-    "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "PLATFORM_KEYS", "RETENTION_KEYS", "ROUTE_KEYS", "SERVICE_KEYS",
+    "MAX_BYTES", "MAX_DEPTH", "MAX_INCLUDE_BYTES", "MAX_INCLUDE_ROWS", "MAX_NODES", "PLATFORM_KEYS", "RETENTION_KEYS",
+    "ROUTE_KEYS", "SERVICE_KEYS",
     "TOP_KEYS", "WEAK_FINDINGS", "AlertSettings", "Entity", "Retention", "Route", "ServiceSettings", "Watchlist",
     "load", "parse", "parse_duration"]
 
 # The keys each mapping allows, derived from the declarations (monitor.watchlist.settings).
-TOP_KEYS = (*(s.key for s in SECTIONS), "accounts")
+TOP_KEYS = (*(s.key for s in SECTIONS), "accounts", "include")
 DEFAULT_KEYS = DEFAULTS.keys
 ALERT_KEYS = ALERTS.keys
 PLATFORM_KEYS = PLATFORMS_SECTION.keys
@@ -61,6 +64,7 @@ class Watchlist:
     platforms: dict[str, Politeness] = field(default_factory=dict)
     service: ServiceSettings = ServiceSettings()
     retention: Retention = Retention()
+    includes: tuple[str, ...] = ()  # the CSV files `include:` names, as opened (a service watches them for edits)
     paused: tuple[Account, ...] = ()  # `enabled: false`: not in `accounts` (never checked), kept in the database
     # The platforms the file was read against (monitor.registry); None: the installed one.
     registry: Registry | None = field(default=None, compare=False, repr=False)
@@ -94,6 +98,9 @@ def parse(text: str, path: str, registry: Registry | None = None) -> Watchlist:
             for s in SECTIONS}
     defaults = read["defaults"]
     reader.entries(doc, defaults)
+    includes = () if "include" not in doc else include(
+        reader, doc["include"], doc.key_lines["include"], Path(path).parent, defaults,
+        MAX_INCLUDE_BYTES, MAX_INCLUDE_ROWS)  # this module's limits, like MAX_NODES
     reader.canary_accounts(defaults)
     if reader.problems:
         raise InvalidWatchlist(reader.problems)
@@ -101,7 +108,7 @@ def parse(text: str, path: str, registry: Registry | None = None) -> Watchlist:
                      paused=tuple(a for a in reader.accounts if a.paused), entities=tuple(reader.entities),
                      slack_channel=read["alerts"].slack_channel, defaults=defaults, alerts=read["alerts"],
                      platforms=read["platforms"], service=read["service"], retention=read["retention"],
-                     registry=reader.registry)
+                     includes=includes, registry=reader.registry)
 
 
 def load(path: str | Path, registry: Registry | None = None) -> Watchlist:
