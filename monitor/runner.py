@@ -113,8 +113,6 @@ class Checker:
         if obs.platform_id and not account.platform_id:
             self.accounts[account.key] = replace(account, platform_id=obs.platform_id)
         log.debug("%s: %s (%s) %s", account.key, obs.status.value, obs.rule, obs.reason)
-        if self.on_observation:
-            self.on_observation(obs)
 
     def outbox_rows(self, account: Account, step: Step, told: Status | None = None) -> list[tuple[str, str]]:
         """(kind, channel) for each alert a confirmed change raises: kinds switched on, routed by tags.
@@ -136,6 +134,8 @@ class Checker:
         end. The failed batch was rolled back: those accounts stay due and are observed again."""
         if self._failure is not None:
             return
+        if self.on_observation:  # as it arrives: recording waits for the batch, a progress bar must not
+            self.on_observation(item)
         self._batch.append(item)
         self._batch_bytes += len(item.evidence.body) if item.evidence is not None else 0
         if len(self._batch) >= BATCH or self._batch_bytes >= BATCH_BYTES:

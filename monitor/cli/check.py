@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -27,10 +28,22 @@ def check(app: App, progress: bool | None) -> None:
     store = app.store
     store.sync_watchlist(wl, now_iso())
     show = sys.stderr.isatty() if progress is None else progress
-    bar = click.progressbar(length=len(wl.accounts), label="checking", file=sys.stderr) if show else None
+    bar = click.progressbar(length=len(wl.accounts), label="checking", file=sys.stderr, show_pos=True) \
+        if show else None
+    seen: Counter[str] = Counter()
+
+    def arrived(obs: Any) -> None:
+        """Each observation as the crawl yields it: the bar advances, its label counts them per status."""
+        if bar is None or bar.pos >= bar.length:  # the bar follows the first pass; rechecks are announced
+            return
+        seen[obs.status.value] += 1
+        bar.label = "checking (" + ", ".join(f"{n} {s}" for s, n in sorted(seen.items())) + ")"
+        bar.update(1)
+
+    if bar is not None:
+        bar.render_progress()  # shown from the start, at 0, not only once the first answer arrives
     checker = Checker(store, list(wl.accounts), base_urls, app.slack.channel, wl.politeness, wl.alerts,
-                      on_observation=(lambda _o: bar.update(1) if bar.pos < bar.length else None)
-                      if bar else None)  # the bar follows the first pass; rechecks are announced
+                      on_observation=arrived if bar else None)
 
     async def main(runner: Any) -> Any:
         return await checker.check(runner, announce=lambda m: click.echo(m, err=True))
