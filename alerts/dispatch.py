@@ -36,6 +36,10 @@
   plan within the pass. An alert already posted on its own is never a wave member: the wave message
   counts and lists it ("including N already posted on their own") but its row, slack_ts and the pass's
   `sent` are untouched, so `sent` counts each alert delivered exactly once.
+- A channel `apprise:VAR` (an `alerts.routes` entry with `apprise:`) goes through an AppriseNotifier
+  (alerts/apprise_notifier.py), every other through the pass's notifier: the same claim, order, backoff and
+  give-up, but at least once (it cannot look for its messages, so a lost answer means sending again) and
+  no waves (no threads: every alert is its own message).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from banwatch.alerts.apprise_notifier import AppriseNotifier, is_apprise
 from banwatch.alerts.notifier import Delivery, Mark, Message, Notifier, NotifierError
 from banwatch.alerts.render import render, render_wave, simplify
 from banwatch.monitor.outbox import Outbox
@@ -105,8 +110,9 @@ def backoff(attempts: int, retry_after: float | None = None, base: float = 30.0,
 
 
 class Dispatcher:
-    """Drains the outbox into one notifier: reconcile interrupted posts, decide waves, send in order per
-    channel, back off, give up (module docstring). One instance per pass; only it changes outbox rows.
+    """Drains the outbox into `notifier` (and `apprise:` channels into an AppriseNotifier: `via`): reconcile
+    interrupted posts, decide waves, send in order per channel, back off, give up (module docstring). One
+    instance per pass; only it changes outbox rows.
 
     `titles`: platform name -> title, from the composition (None: the installed registry's)."""
 
@@ -120,6 +126,7 @@ class Dispatcher:
         self._plan: dict[int, tuple[str, Any]] = {}  # this pass's wave decisions (_plan_waves)
         self._doubt: set[int] = set()  # rows whose post's answer was lost in this pass: reconciled later
         self._offset: float | None = None  # the channel's clock minus ours, as stored (CLOCK_OFFSET_KEY)
+        self._apprise: Notifier | None = None  # for `apprise:` channels (via), made on first use
 
     def deliver(self, now: str) -> DeliveryReport:
         """One delivery pass at `now` (stored ISO text, when the pass began) -> DeliveryReport.
@@ -153,7 +160,7 @@ class Dispatcher:
         blocked = self.reconcile(now, report)
         since = iso(parse_iso(now) - timedelta(seconds=self.settings.wave_window))
         snapshot = self.outbox.wave_snapshot(since)
-        self._plan = self._plan_waves(snapshot, now) if self.notifier.threads else {}
+        self._plan = self._plan_waves(snapshot, now)
         for channel, rows in snapshot["pending"].items():
             if channel in blocked:
                 continue  # could not ask this channel what it already has: sending now could duplicate
@@ -292,7 +299,7 @@ class Dispatcher:
         if channel in unread:
             return True, None
         try:
-            ts = self.notifier.find(channel, channel_id, mark, epoch(attempted_at), thread_ts=thread_ts,
+            ts = self.via(channel).find(channel, channel_id, mark, epoch(attempted_at), thread_ts=thread_ts,
                                     offset=self.offset(), margin=CLOCK_SKEW_MARGIN_S)
         except NotifierError as exc:
             if not self._unreadable(channel, str(exc), unread, now):
@@ -337,6 +344,15 @@ class Dispatcher:
                                     "interrupted alert there is found, not sent twice.", [channel], now,
                                     self.settings.give_up)
 
+    def via(self, channel: str | None) -> Notifier:
+        """The notifier for `channel`: an AppriseNotifier for `apprise:VAR` channels (alerts.routes with
+        `apprise:`), the pass's notifier (Slack, its webhook, the console) for every other."""
+        if is_apprise(channel):
+            if self._apprise is None:
+                self._apprise = AppriseNotifier()
+            return self._apprise
+        return self.notifier
+
     def _known_id(self, channel: str) -> str | None:
         return self.outbox.channel_id(channel)
 
@@ -349,6 +365,8 @@ class Dispatcher:
         the window) count towards `wave_size` but are never members."""
         plan: dict[int, tuple[str, Any]] = {}
         for channel, rows in snapshot["pending"].items():
+            if not self.via(channel).threads:
+                continue  # no threads (a webhook, Apprise): every alert is its own message
             due: dict[str, list[dict[str, Any]]] = {}
             for r in rows:
                 if r["kind"] == "suspended" and r["next_attempt_at"] <= now and not (
@@ -389,9 +407,9 @@ class Dispatcher:
         return Message(text=f"{message.text} ({note})",
                        blocks=[*message.blocks, {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}])
 
-    def _in_doubt(self, result: Delivery) -> bool:
+    def _in_doubt(self, result: Delivery, channel: str) -> bool:
         """The post failed but may have reached the channel, and the channel can be asked later."""
-        return not result.ok and result.uncertain and self.notifier.exact
+        return not result.ok and result.uncertain and self.via(channel).exact
 
     def _single(self, row: dict[str, Any], now: str, thread_ts: str | None = None, claimed: bool = False) -> int:
         if not claimed and not self.outbox.claim(row["id"], now, thread_ts=thread_ts):
@@ -399,14 +417,14 @@ class Dispatcher:
             return 0
         message = render(self.store.alert_context(row["id"]), self.titles)
         mark = Mark("banwatch_alert", "alert_id", row["id"])
-        result = self.notifier.send(row["channel"], message, mark=mark, thread_ts=thread_ts)
-        if self._in_doubt(result):
+        result = self.via(row["channel"]).send(row["channel"], message, mark=mark, thread_ts=thread_ts)
+        if self._in_doubt(result, row["channel"]):
             self._doubted(row, result, now)
             return 0
         if not result.ok and not result.uncertain and malformed(result.error):
             first = result
-            result = self.notifier.send(row["channel"], simplify(message), mark=mark, thread_ts=thread_ts)
-            if self._in_doubt(result):
+            result = self.via(row["channel"]).send(row["channel"], simplify(message), mark=mark, thread_ts=thread_ts)
+            if self._in_doubt(result, row["channel"]):
                 self._doubted(row, result, now)
                 return 0
             if not result.ok and not result.uncertain and malformed(result.error):
@@ -453,7 +471,7 @@ class Dispatcher:
     def _failed(self, row: dict[str, Any], result: Delivery, now: str) -> None:
         retry_at, delay = self._retry_at(row["channel"], row["attempts"], result, now)
         self.outbox.failed(row["id"], result.error or "failed", retry_at)
-        log.warning("alert %s not delivered via %s: %s (retry in %gs%s)", row["id"], self.notifier.name,
+        log.warning("alert %s not delivered via %s: %s (retry in %gs%s)", row["id"], self.via(row["channel"]).name,
                     result.error, delay, f", Slack asked to wait {result.retry_after:g}s"
                     if result.retry_after is not None else "")
 
@@ -466,7 +484,7 @@ class Dispatcher:
             if row["id"] not in self._doubt:  # a reply in doubt stays in the wave until it is looked for
                 self.outbox.leave_wave(row["id"], wave["id"])
             return 0
-        update = self.notifier.update(wave["channel"], wave["channel_id"], wave["slack_ts"],
+        update = self.via(wave["channel"]).update(wave["channel"], wave["channel_id"], wave["slack_ts"],
                                       self._wave_message(wave["id"]))
         if not update.ok:
             log.warning("wave %s message not updated: %s", wave["id"], update.error)
@@ -481,14 +499,14 @@ class Dispatcher:
             self._taken.update(members)
             return 0, -1
         message, mark = self._wave_message(wave_id), Mark("banwatch_wave", "wave_id", wave_id)
-        result = self.notifier.send(channel, message, mark=mark)
+        result = self.via(channel).send(channel, message, mark=mark)
         if not result.ok and not result.uncertain and malformed(result.error):
-            result = self.notifier.send(channel, simplify(message), mark=mark)
+            result = self.via(channel).send(channel, simplify(message), mark=mark)
         if result.ok:
             self.outbox.wave_sent(wave_id, result.ts, result.channel_id, now)
             self._measured(result, now)
             return len(members), wave_id
-        if self._in_doubt(result):
+        if self._in_doubt(result, channel):
             look_at, delay = self._retry_at(channel, min(r["attempts"] for r in group), result, now)
             self.outbox.wave_in_doubt(wave_id, result.error or "answer lost", look_at)
             self._doubt.update(members)

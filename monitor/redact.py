@@ -2,8 +2,11 @@
 every message body.
 
 A secret is the value of SLACK_BOT_TOKEN, SLACK_WEBHOOK_URL, each platform credential (secrets_from_env),
-each proxy URL the HTTP clients read (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, upper or lower case) and the
-userinfo of a BANWATCH_<PLATFORM>_BASE_URL. Each is replaced, wherever it appears, in the forms a library
+each proxy URL the HTTP clients read (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, upper or lower case), the
+userinfo of a BANWATCH_<PLATFORM>_BASE_URL, and the value of every variable registered with
+`register_secret_vars` (the Apprise URLs `alerts.routes` name: each piece of such a URL — userinfo, user,
+password, every path segment and query value, a host that is a token rather than a name — is a secret on
+its own, since Apprise and urllib3 log them apart). Each is replaced, wherever it appears, in the forms a library
 may print it in: raw, without its scheme (`hooks.slack.com/services/...`), its path alone (the token part
 of a webhook), its last path segment, its userinfo and password, URL-encoded, JSON-escaped and as HTTP
 Basic credentials. Slack tokens (`xox?-...`, `xapp-...`) and webhook URLs are replaced by pattern too,
@@ -25,7 +28,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from banwatch.monitor.registry import Registry
 from banwatch.monitor.registry import current as current_registry
@@ -36,6 +39,8 @@ MIN_FORM = 6
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 # Only the test that proves the filter is needed sets this; it switches the log filter off, nothing else.
 NO_LOG_FILTER = "_BANWATCH_TEST_NO_LOG_REDACTION"
+
+_SECRET_VARS: set[str] = set()  # environment variables whose whole value is a secret URL (register_secret_vars)
 
 _PATTERNS = [
     re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{6,}", re.I),  # Slack bot/user/app/legacy tokens
@@ -53,12 +58,40 @@ def secrets_in_env(env: Mapping[str, str] | None = None, registry: Registry | No
     values = [env.get("SLACK_BOT_TOKEN", ""), env.get("SLACK_WEBHOOK_URL", "")]
     values += secrets_from_env(env, registry).values()
     values += [env.get(name, "") for name in PROXY_VARS]
+    for name in sorted(_SECRET_VARS):
+        url = env.get(name, "").strip()
+        if url:
+            values += [url, *url_pieces(url)]
     for name in current_registry(registry).platforms:
         base = env.get(base_url_var(name), "")
         userinfo = _userinfo(base)
         if userinfo:  # only the credentials: the host itself is shown on purpose (`banwatch validate`)
             values.append(userinfo)
     return [v.strip() for v in values if v and len(v.strip()) >= MIN_SECRET]
+
+
+def register_secret_vars(names: Iterable[str]) -> None:
+    """Treat the values of the environment variables `names` as secret URLs from now on (the Apprise URLs the
+    watchlist's `alerts.routes` name by variable): every log line, stored error and message is redacted of
+    them, and of each of their pieces (url_pieces)."""
+    _SECRET_VARS.update(n for n in names if n)
+
+
+def url_pieces(url: str) -> list[str]:
+    """The pieces of a service URL that can be secrets on their own: its userinfo, user and password, each path
+    segment, each query value, and its host when it is a token (no dot, not localhost: `discord://ID/TOKEN`,
+    `tgram://BOTTOKEN/CHAT`). Pieces shorter than MIN_FORM are left out (too short to mask safely)."""
+    parts = _split(url)
+    pieces = [unquote(p) for p in parts.path.split("/")]
+    pieces += [unquote(v) for _, _, v in (q.partition("=") for q in parts.query.split("&"))]
+    userinfo, _, host = parts.netloc.rpartition("@")
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        pieces += [userinfo, unquote(user), unquote(password)]
+    hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if "." not in host and hostname.lower() != "localhost":
+        pieces += [unquote(host), unquote(hostname)]  # `tgram://123:TOKEN/...`: the whole host is the token
+    return [p for p in dict.fromkeys(pieces) if len(p) >= MIN_FORM]
 
 
 def _userinfo(url: str) -> str:

@@ -88,7 +88,7 @@ def test_every_section_refuses_unknown_keys_naming_its_declared_ones(section: st
     ("retention:\n  runs: 1 year\n", "w.yaml:2: runs: '1 year' is not a duration"),
     ("alerts: {kinds: [suspended, lost]}\n", "w.yaml:1: alerts.kinds: unknown kind(s) ['lost']"),
     ("alerts: {routes: [{tags: [a], channel: '#a', colour: red}]}\n",
-     "w.yaml:1: alerts.routes.colour: unknown key (expected one of: tags, channel)"),
+     "w.yaml:1: alerts.routes.colour: unknown key (expected one of: tags, channel, apprise)"),
     ("platforms: {reddit: {batch: 0}}\n", "w.yaml:1: batch: '0' is not a whole number (1 or more)"),
     ("platforms: {reddit: {canaries: {lost: spez2}}}\n", "w.yaml:1: platforms.reddit.canaries.lost: not a status"),
     ("service: 5s\n", "w.yaml:1: service: must be a mapping of tick, deliver_every, reload_every, health_window to "

@@ -88,8 +88,14 @@ class App:
 
     @property
     def slack(self) -> SlackSettings:
-        """Where alerts go: the environment, else the watchlist's channel (so this loads the watchlist)."""
+        """Where alerts go: the environment, else the watchlist's channel (so this loads the watchlist). Raises
+        InvalidWatchlist when an `apprise:` route's environment variable is unset (file:line, the variable)."""
         if self._slack is None:
+            unset = self.watchlist.alerts.unset_targets(self.watchlist.path)  # an apprise route without its URL
+            if unset:
+                from banwatch.monitor.errors import InvalidWatchlist
+
+                raise InvalidWatchlist(unset)
             self._slack = slack_from_env(self.watchlist.slack_channel)
         return self._slack
 

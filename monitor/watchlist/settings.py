@@ -10,6 +10,8 @@ What one value cannot check alone is a rule attached to its Section (alerts: ret
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -237,15 +239,33 @@ class AccountSettings:
 
 # --- alerts: -----------------------------------------------------------------------------------------------
 
+APPRISE_PREFIX = "apprise:"  # an outbox channel `apprise:VAR`: the Apprise URL in environment variable VAR
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
 @dataclass(frozen=True)
 class Route:
-    """An alert route: accounts whose tags meet `tags` alert in `channel` (a Slack channel name or id)."""
+    """An alert route: accounts whose tags meet `tags` alert in `channel`: a Slack channel name or id, or
+    `apprise:VAR` (any service Apprise supports, at least once; its URL is in environment variable VAR).
+    `line`: where the route is written (None when not read from a file)."""
 
     tags: tuple[str, ...]
     channel: str
+    line: int | None = dataclasses.field(default=None, compare=False)
+
+    @property
+    def apprise_var(self) -> str | None:
+        """The environment variable holding this route's Apprise URL, or None for a Slack route."""
+        return self.channel[len(APPRISE_PREFIX):] if self.channel.startswith(APPRISE_PREFIX) else None
 
 
-ROUTE_KEYS = tuple(f.name for f in dataclasses.fields(Route))
+ROUTE_KEYS = ("tags", "channel", "apprise")
+_SECRET_IN_FILE = ("holds what looks like a URL; Apprise URLs carry tokens, so they live only in the environment: "
+                   "put the URL in an environment variable and name the variable here, e.g. apprise: DISCORD_CRYPTO")
+
+
+def _looks_like_url(value: str) -> bool:
+    return "://" in value or "@" in value or "/" in value
 
 
 def _routes(reader: Reader, raw: Any, line: int, where: str, owner: str | None) -> tuple[Route, ...]:
@@ -255,15 +275,41 @@ def _routes(reader: Reader, raw: Any, line: int, where: str, owner: str | None) 
     routes = []
     for item, item_line in zip(raw, raw.item_lines):
         if not isinstance(item, LineDict):
-            reader.problem(item_line, where, "each route is a mapping of tags and channel")
+            reader.problem(item_line, where, "each route is a mapping of tags and a channel (or apprise)")
             continue
         reader.check_keys(item, ROUTE_KEYS, f"{where}.")
         tags = reader.convert(item, "tags", v.tags, ())
-        channel = item.get("channel")
-        if not tags or not isinstance(channel, str) or not channel:
-            reader.problem(item_line, where, "a route needs tags and a channel")
+        channel, var = item.get("channel"), item.get("apprise")
+        # A URL is never quoted back: it may hold a token, and this message is printed and logged.
+        if isinstance(channel, str) and "://" in channel:
+            reader.problem(item.key_lines.get("channel", item_line), f"{where}.channel",
+                           "a channel is a Slack channel name or id; this one " + _SECRET_IN_FILE)
             continue
-        routes.append(Route(tags=tags, channel=channel))
+        if var is not None:
+            at = item.key_lines.get("apprise", item_line)
+            if channel is not None:
+                reader.problem(at, where, "a route has a channel or apprise, not both")
+                continue
+            if not isinstance(var, str) or _looks_like_url(var):
+                reader.problem(at, f"{where}.apprise", "must name an environment variable; this value "
+                               + (_SECRET_IN_FILE if isinstance(var, str) else "is not a name"))
+                continue
+            if not _ENV_NAME.fullmatch(var):
+                reader.problem(at, f"{where}.apprise", f"{var!r} is not an environment variable name "
+                               "(letters, digits and _, e.g. DISCORD_CRYPTO)")
+                continue
+            from banwatch.monitor.redact import register_secret_vars
+
+            register_secret_vars([var])  # its value is masked everywhere from now on
+            channel = APPRISE_PREFIX + var
+        elif isinstance(channel, str) and channel.startswith(APPRISE_PREFIX):
+            reader.problem(item.key_lines.get("channel", item_line), f"{where}.channel",
+                           f"write an Apprise route as apprise: {channel[len(APPRISE_PREFIX):] or 'VARIABLE'}")
+            continue
+        if not tags or not isinstance(channel, str) or not channel:
+            reader.problem(item_line, where, "a route needs tags and a channel (or apprise)")
+            continue
+        routes.append(Route(tags=tags, channel=channel, line=item_line))
     return tuple(routes)
 
 
@@ -274,8 +320,10 @@ class AlertSettings:
     slack_channel: str | None = setting(
         None, "the default channel; the `SLACK_CHANNEL` environment variable overrides it", v.opt_str, shown="—")
     routes: tuple[Route, ...] = setting(
-        (), "a list of `{tags, channel}`. An alert goes to every channel whose route shares a tag with the account, "
-        "once per channel. With no matching route, it goes to the default channel", read=_routes, shown="none")
+        (), "a list of `{tags, channel}` or `{tags, apprise}`. An alert goes to every channel whose route shares a tag "
+        "with the account, once per channel. With no matching route, it goes to the default channel. `apprise: VAR` "
+        "sends to any service Apprise supports (Discord, Teams, Telegram, ntfy, e-mail, JSON webhooks...) at least "
+        "once, its URL read from environment variable `VAR`: never write the URL here", read=_routes, shown="none")
     kinds: frozenset[str] = setting(
         frozenset(k for k in ALERT_KINDS if k != "restricted"),
         "which alert kinds are sent: " + ", ".join(f"`{k}`" for k in ALERT_KINDS) + ". Changes are recorded either "
@@ -306,6 +354,15 @@ class AlertSettings:
         "`reinstated` only when the last announced status was a loss, and going back to the announced status "
         "through an unconfirmed one raises nothing. `alert`: weak losses alert like any other",
         v.one_of(WEAK_FINDINGS))
+
+    def unset_targets(self, path: str, env: Mapping[str, str] | None = None) -> list[WatchlistError]:
+        """A problem (file:line) for each `apprise:` route whose environment variable is unset or blank in `env`
+        (os.environ when None): checked where alerts are configured (validate, check, run, alerts send)."""
+        env = os.environ if env is None else env
+        return [WatchlistError(path, r.line, "alerts.routes.apprise",
+                               f"environment variable {r.apprise_var} is not set: it must hold the Apprise URL "
+                               "this route sends to")
+                for r in self.routes if r.apprise_var and not env.get(r.apprise_var, "").strip()]
 
     def channels(self, tags: tuple[str, ...], default: str | None) -> list[str]:
         """Every route whose tags meet the account's, once each; the default channel when none does."""
