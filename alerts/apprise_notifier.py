@@ -107,6 +107,10 @@ class AppriseNotifier:
             return Delivery.failed("the apprise library is not installed (pip install apprise)")
         collect = _Collect()
         logger = logging.getLogger("apprise")
+        level, propagate = logger.level, logger.propagate
+        if logger.getEffectiveLevel() > logging.WARNING:  # `--log-level error`: still hear why, show nothing more
+            logger.setLevel(logging.WARNING)
+            logger.propagate = False
         logger.addHandler(collect)
         try:
             service = apprise.Apprise()
@@ -119,6 +123,8 @@ class AppriseNotifier:
             return Delivery.failed(self._reason(var, [f"{type(exc).__name__}: {exc}"]))
         finally:
             logger.removeHandler(collect)
+            logger.setLevel(level)
+            logger.propagate = propagate
         if ok:
             return Delivery.sent()
         return Delivery.failed(self._reason(var, collect.lines))

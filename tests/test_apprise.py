@@ -168,6 +168,7 @@ def test_a_json_webhook_down_then_failing_then_back_gets_every_alert_at_least_on
     rows = world.alerts()
     assert rows[0]["state"] == "pending" and rows[0]["attempts"] == 1
     assert rows[0]["last_error"].startswith(f"Apprise ({HOOK_VAR}) could not send: ")
+    assert "Connection error" in rows[0]["last_error"], rows[0]["last_error"]
     assert all(r["attempts"] == 0 for r in rows[1:])
     # Failing: it answers 503 (echoing the URL it was asked, token and all). Backed off, then tried again.
     service.up()
@@ -175,7 +176,7 @@ def test_a_json_webhook_down_then_failing_then_back_gets_every_alert_at_least_on
     assert world.deliver(at(10.5)).failed == 0, "within its backoff the row is not tried"
     report = world.deliver(at(30))
     assert (report.sent, report.failed) == (0, 1) and len(service.asked) == 1
-    assert "503" in world.alerts()[0]["last_error"] or "could not send" in world.alerts()[0]["last_error"]
+    assert "error=503" in world.alerts()[0]["last_error"] and MARK not in world.alerts()[0]["last_error"].lower()
     # Back: everything goes, oldest first, each its own message (no waves for Apprise).
     service.failing = False
     report = world.deliver(at(60))
@@ -231,6 +232,17 @@ def test_a_self_hosted_ntfy_gets_title_and_body_with_its_credentials(
 
 # -- missing variables, URLs in the watchlist ------------------------------------------------------------------
 
+def test_the_reason_is_kept_even_when_apprise_logs_nothing_at_the_chosen_level(
+        service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    service.up()
+    service.failing = True
+    monkeypatch.setenv(HOOK_VAR, hook_url(service))
+    logging.getLogger("apprise").setLevel(logging.ERROR)  # as under `--log-level error`
+    result = AppriseNotifier().send(f"apprise:{HOOK_VAR}", Message(text="a | b"))
+    assert not result.ok and "503" in (result.error or ""), result.error
+    assert logging.getLogger("apprise").level == logging.ERROR and logging.getLogger("apprise").propagate
+
+
 def test_a_route_whose_variable_is_unset_fails_its_rows_with_the_reason(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(HOOK_VAR, raising=False)
@@ -250,7 +262,7 @@ def write_watchlist(path: Path, route: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command", [["validate"], ["alerts", "send"]])
+@pytest.mark.parametrize("command", [["validate"], ["check"], ["alerts", "send"]])
 def test_a_route_naming_an_unset_variable_is_a_clear_error_at_start(tmp_path: Path, command: list[str],
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(HOOK_VAR, raising=False)
