@@ -27,8 +27,11 @@ def alerts_test(app: App, channel: str | None) -> None:
     from banwatch.alerts.notifier import Message
     from banwatch.alerts.slack import make_notifier
 
-    # slack-sdk logs each failed request as an ERROR of its own; this command says what failed in one line
-    logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
+    # slack-sdk logs each failed request as an ERROR of its own; this command says what failed in one line.
+    # Quiet for this command only: the level is put back when it ends (in process, other commands follow).
+    sdk = logging.getLogger("slack_sdk")
+    click.get_current_context().call_on_close(lambda level=sdk.level: sdk.setLevel(level))
+    sdk.setLevel(logging.CRITICAL)
 
     try:
         wl_channel = app.watchlist.slack_channel
