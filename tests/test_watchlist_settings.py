@@ -54,7 +54,7 @@ def test_a_setting_without_doc_or_default_is_found() -> None:
 def test_keys_and_defaults_come_from_the_declarations() -> None:
     # the order is the one unknown-key messages list them in
     assert watchlist.TOP_KEYS == ("defaults", "alerts", "platforms", "service", "retention", "accounts", "include")
-    assert watchlist.DEFAULT_KEYS == ("interval", "confirmations", "confirm_delay", "tags")
+    assert watchlist.DEFAULT_KEYS == ("interval", "confirmations", "confirm_delay", "tags", "enabled")
     assert watchlist.ALERT_KEYS == ("slack_channel", "routes", "kinds", "wave_window", "wave_size", "retry_base",
                                     "retry_max", "give_up", "weak_findings")
     assert watchlist.PLATFORM_KEYS == ("concurrency", "delay", "batch", "canaries")
