@@ -61,9 +61,11 @@ def test_keys_and_defaults_come_from_the_declarations() -> None:
     assert watchlist.SERVICE_KEYS == ("tick", "deliver_every", "reload_every", "health_window")
     assert watchlist.RETENTION_KEYS == ("observations", "runs")
     assert watchlist.ACCOUNT_KEYS == ("platform", "handle", "id", "url", "name", "tags", "interval", "confirmations",
-                                      "confirm_delay")
-    assert watchlist.ENTITY_KEYS == ("name", "tags", "interval", "confirmations", "confirm_delay", "accounts")
-    assert watchlist.BUILTIN_DEFAULTS == {"interval": 600.0, "confirmations": 2, "confirm_delay": 120.0, "tags": ()}
+                                      "confirm_delay", "enabled")
+    assert watchlist.ENTITY_KEYS == ("name", "tags", "interval", "confirmations", "confirm_delay", "enabled",
+                                     "accounts")
+    assert watchlist.BUILTIN_DEFAULTS == {"interval": 600.0, "confirmations": 2, "confirm_delay": 120.0, "tags": (),
+                                          "enabled": True}
     wl = parse(ACCOUNTS, "w.yaml")
     assert (wl.alerts, wl.service, wl.retention) == (AlertSettings(), ServiceSettings(), Retention())
     assert wl.alerts.kinds == frozenset(watchlist.ALERT_KINDS) - {"restricted"}
