@@ -162,23 +162,54 @@ _ACCOUNTS = """
            CASE WHEN pending_status IS NULL THEN '' ELSE pending_status || ' (' || pending_count || ')' END
                AS pending,
            coalesce(last_checked_at, '') AS last_checked, coalesce(last_rule, '') AS rule
-    FROM accounts WHERE removed_at IS NULL
+    FROM accounts WHERE removed_at IS NULL{where}
     ORDER BY coalesce(entity, name) IS NULL, coalesce(entity, name), platform, handle"""
 
 
-def account_status(path: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def account_status(path: str, keys: tuple[str, ...] = (), platforms: tuple[str, ...] = (),
+                   tags: tuple[str, ...] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
     """`banwatch status`'s accounts: entity (a single account's own `name:` when it has no entity), status
     (`unknown` when every check so far proved nothing, `unchecked` before the first; marked "(unconfirmed)" while
     only a weak rule has read it, and
     "(paused)" while the watchlist pauses it),
     since, pending change, last check and rule. A database from before rule strengths (no `status_weak`
-    column; `status` never migrates) is shown without the mark, not refused."""
+    column; `status` never migrates) is shown without the mark, not refused.
+
+    Narrowed (`status KEY... --platform P --tag T`): to the accounts with one of `keys` (when given), then on one
+    of `platforms`, then with one of `tags`."""
     _, table = run_sql(path, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accounts'")
     weak = bool(table) and "status_weak" in (table[0][0] or "")
     paused = bool(table) and "paused_at" in (table[0][0] or "")
     return run_sql(path, _ACCOUNTS.format(
         unconfirmed=" || CASE WHEN status_weak THEN ' (unconfirmed)' ELSE '' END" if weak else "",
-        paused=" || CASE WHEN paused_at IS NOT NULL THEN ' (paused)' ELSE '' END" if paused else ""))
+        paused=" || CASE WHEN paused_at IS NOT NULL THEN ' (paused)' ELSE '' END" if paused else "",
+        where=_narrowed(keys, platforms, tags)), {**_named("k", keys), **_named("p", platforms), **_named("t", tags)})
+
+
+def _named(prefix: str, values: tuple[str, ...]) -> dict[str, str]:
+    return {f"{prefix}{i}": v for i, v in enumerate(values)}
+
+
+def _narrowed(keys: tuple[str, ...], platforms: tuple[str, ...], tags: tuple[str, ...]) -> str:
+    """The AND-ed conditions of `account_status`'s filters over named parameters k0.., p0.., t0.. (see `_named`)."""
+    where = ""
+    if keys:
+        where += " AND key IN (" + ", ".join(f":k{i}" for i in range(len(keys))) + ")"
+    if platforms:
+        where += " AND platform IN (" + ", ".join(f":p{i}" for i in range(len(platforms))) + ")"
+    if tags:
+        where += (" AND EXISTS (SELECT 1 FROM json_each(coalesce(tags, '[]')) WHERE value IN ("
+                  + ", ".join(f":t{i}" for i in range(len(tags))) + "))")
+    return where
+
+
+def account_keys_present(path: str, keys: tuple[str, ...]) -> set[str]:
+    """Which of `keys` name a watched (not removed) account in the database: `status KEY...` refuses the others."""
+    if not keys:
+        return set()
+    _, rows = run_sql(path, "SELECT key FROM accounts WHERE removed_at IS NULL AND key IN ("
+                      + ", ".join(f":k{i}" for i in range(len(keys))) + ")", _named("k", keys))
+    return {r[0] for r in rows}
 
 
 def account_states(path: str) -> dict[str, tuple[str | None, str | None, str | None]]:

@@ -177,6 +177,36 @@ class Store:
             raise
         return cls(db, path)
 
+    @classmethod
+    def open_copy(cls, path: str | Path) -> Store:
+        """A private in-memory copy of the database at `path` (an empty one when there is no file), migrated, for
+        `check --dry-run`: every write the production code makes goes to memory and is gone at `close`. The file is
+        only read, over a read-only connection (SQLite's backup API), and never created."""
+        path = str(path)
+        mem = _connect(":memory:", 0)
+        db = WriteDatabase(mem)
+        db.path = path
+        try:
+            if Path(path).exists():
+                src = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=5)
+                try:
+                    src.backup(mem)
+                finally:
+                    src.close()
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{path}: database schema v{version} is newer than this banwatch "
+                                 f"understands (v{SCHEMA_VERSION}); upgrade banwatch")
+            db.execute("PRAGMA foreign_keys = ON")
+            migrate(db)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"{path}: not a usable banwatch database: {exc}") from None
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, path)
+
     def close(self) -> None:
         """Close the connection; the Store is unusable afterwards."""
         self.db.close()

@@ -1,4 +1,4 @@
-"""`banwatch status`: the service, each platform and every account, read-only."""
+"""`banwatch status`: the service, each platform and every account (or the ones named), read-only."""
 
 from __future__ import annotations
 
@@ -10,24 +10,36 @@ from banwatch.monitor.cli.core import App, emit, format_option, pass_app, table
 
 
 @click.command()
+@click.argument("keys", nargs=-1)
+@click.option("--platform", "platforms", multiple=True, help="Only this platform's accounts (repeatable).")
+@click.option("--tag", "tags", multiple=True, help="Only accounts with this tag (repeatable).")
 @format_option
 @pass_app
-def status(app: App, fmt: str) -> None:
-    """The service's last tick, each platform's last run, unknown rate and drift, and every account's status."""
-    from banwatch.monitor.query import account_status, platform_status, service_state
+def status(app: App, keys: tuple[str, ...], platforms: tuple[str, ...], tags: tuple[str, ...], fmt: str) -> None:
+    """The service's last tick, each platform's last run, unknown rate and drift, and every account's status.
+
+    KEY... (platform:handle), --platform and --tag narrow the accounts (and --platform the platforms) shown."""
+    from banwatch.monitor.errors import ConfigError
+    from banwatch.monitor.query import account_keys_present, account_status, platform_status, service_state
     from banwatch.monitor.timeutil import now_iso
 
     svc = service_state(app.db_path)
-    p_cols, platforms = platform_status(app.db_path, now_iso())
-    columns, rows = account_status(app.db_path)
+    unknown = sorted(set(keys) - account_keys_present(app.db_path, keys))
+    if unknown:
+        raise ConfigError(f"{app.db_path}: no such account: {', '.join(unknown)} (keys are platform:handle, as "
+                          "`banwatch status` shows them)")
+    p_cols, platform_rows = platform_status(app.db_path, now_iso())
+    if platforms:
+        platform_rows = [r for r in platform_rows if r[0] in platforms]
+    columns, rows = account_status(app.db_path, keys, platforms, tags)
     if fmt == "json":
-        click.echo(json.dumps({"service": svc, "platforms": [dict(zip(p_cols, r)) for r in platforms],
+        click.echo(json.dumps({"service": svc, "platforms": [dict(zip(p_cols, r)) for r in platform_rows],
                                "accounts": [dict(zip(columns, r)) for r in rows]}, ensure_ascii=False, indent=2))
         return
     if fmt == "table":
         if svc.get("last_tick_at"):
             state = f"stopped {svc['stopped_at']}" if svc.get("stopped_at", "") > svc["last_tick_at"] else "running"
             click.echo(f"service: last tick {svc['last_tick_at']} (pid {svc.get('pid')}, {state})")
-        if platforms:
-            click.echo(table(p_cols, platforms) + "\n")
+        if platform_rows:
+            click.echo(table(p_cols, platform_rows) + "\n")
     emit(columns, rows, fmt)
