@@ -140,14 +140,29 @@ _DRIFT_COLUMNS = """,
            coalesce(p.top_unknown_rules, '') AS top_unknown_rules"""
 
 
+_WINDOW = """
+    SELECT r.platform, max(r.finished_at) AS last_run, coalesce(p.checks, 0) AS checks,
+           coalesce(p.unknown, 0) AS unknown,
+           round(100.0 * coalesce(p.unknown, 0) / max(1, coalesce(p.checks, 0)), 1) AS unknown_pct,
+           coalesce(p.health, 'ok') AS health, coalesce(p.unknown_rules, '') AS unknown_rules{columns}
+    FROM runs r LEFT JOIN platform_health p ON p.platform = r.platform
+    WHERE r.started_at >= :hour_ago OR r.id IN (
+        SELECT max(id) FROM runs GROUP BY platform)
+    GROUP BY r.platform ORDER BY r.platform"""
+
+
 def platform_status(path: str, now: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """`banwatch status`'s platforms: last run, unknown share of the hour before `now`, health, and from the
-    `platform_health` view the unknown-rule drift (docs/cli.md). A database that no banwatch with drift has
-    opened yet (the view has no `drifting`) is shown without the drift columns, not refused."""
+    """`banwatch status`'s platforms: last run, and from the `platform_health` view the health window's numbers
+    (checks, unknown, their share, health: `blind`, `ok (blind in 4m)` or `ok`, the window's top unknown rules;
+    monitor.health.window_health computes the same) and the unknown-rule drift (docs/cli.md). A database that no
+    banwatch with the window has opened yet shows the unknown share of the hour before `now` and the recorded
+    health instead, and one without drift no drift columns; neither is refused."""
     from banwatch.monitor.timeutil import later
 
     params = {"hour_ago": later(now, -3600)}
     _, view = run_sql(path, "SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'platform_health'")
+    if view and "window_s" in (view[0][0] or ""):
+        return run_sql(path, _WINDOW.format(columns=_DRIFT_COLUMNS), params)
     if view and "drifting" in (view[0][0] or ""):
         return run_sql(path, _PLATFORMS.format(
             columns=_DRIFT_COLUMNS, join=" LEFT JOIN platform_health p ON p.platform = r.platform"), params)

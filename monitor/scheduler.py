@@ -163,7 +163,8 @@ class Service:
         self.tick_seconds += time.perf_counter() - began  # the scheduler's own cost; crawls run as tasks
         self.store.set_service({"last_tick_at": now, "pid": str(os.getpid()), "started_at": self.started_at,
                                 "ticks": str(self.ticks),
-                                "tick_ms_mean": f"{1000 * self.tick_seconds / self.ticks:.3f}"}, now)
+                                "tick_ms_mean": f"{1000 * self.tick_seconds / self.ticks:.3f}",
+                                "health_window": f"{self.watchlist.service.health_window:g}"}, now)  # for the view
         self.last_tick = (self.clock.wall().timestamp(), self.clock.monotonic())  # /healthz: the scheduler ticks
 
     def check_clock(self) -> str:
@@ -204,28 +205,26 @@ class Service:
                      seconds, counts, f" ({why})" if why else "",
                      "".join(f"; change {c.key} {c.from_status} → {c.to_status}" for c in s.changes))
             try:
-                self.assess(platform, s.unknown_rules.most_common(3))
+                self.assess(platform)
             except Exception as exc:
                 self.failed(f"{platform}: health assessment", exc, f"{platform}: health not assessed",
                             "assessed again after its next crawl")
         finally:
             self.running.pop(platform, None)
 
-    def assess(self, platform: str, top_unknown: list[tuple[str, int]]) -> None:
-        """Judge `platform`'s health over its recent runs and raise or clear its blind health alert on a change.
-        `top_unknown`: (rule, count) pairs, most frequent first, named in the alert."""
+    def assess(self, platform: str) -> None:
+        """Judge `platform`'s health over the health window (monitor.health.window_health) and raise or clear its
+        blind health alert on a change; the alert quotes the window's numbers, as `status` shows them."""
         now = datetime.now(UTC)
         window = self.watchlist.service.health_window
-        runs = [health.RunStat(parse_iso(r["started_at"]), r["accounts"] or 0, r["unknown"] or 0)
-                for r in self.store.recent_runs(platform, iso(now - timedelta(seconds=2 * window)))]
-        verdict = health.assess(runs, now, window)
+        runs = [health.run_stat(r) for r in self.store.health_runs(platform, iso(now - timedelta(seconds=window)))]
+        verdict = health.window_health(runs, now, window)  # the numbers `status` and platform_health show
         was_blind = self.store.health_state(platform) == "blind"
         change = health.transition(was_blind, verdict, runs[0].blind if runs else False)
         title = PLATFORMS[platform].title
         if change == "blind":
-            why = ", ".join(f"{rule} ×{n}" for rule, n in top_unknown) or "no answers"
             detail = (f"banwatch is blind on {title} since {iso(verdict.since) if verdict.since else '?'}: "
-                      f"{verdict.unknown_rate:.0%} of checks unknown ({why}). No suspension is inferred from this.")
+                      f"{verdict.numbers()}. No suspension is inferred from this.")
             self.health(f"platform:{platform}", detail, iso(now),
                         (platform, "blind", iso(verdict.since) if verdict.since else None))
             log.warning(detail)

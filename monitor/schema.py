@@ -235,6 +235,96 @@ def m009_paused(db: Database) -> None:
     """Paused accounts (`enabled: false` in the watchlist): since when; such an account has no next check."""
     db["accounts"].add_column("paused_at", str)
 
+
+@migrations()
+def m010_health_window(db: Database) -> None:
+    """`platform_health` computes the health numbers as monitor.health.window_health does, over the same window
+    (docs/sql.md): `state`, `blind_since`, and the new columns `window_s`, `checks`, `unknown`, `unknown_rate`,
+    `unknown_rules`, `since`, `health` and `alerted` (what the last health alert said). The 24-hour and drift
+    columns are unchanged."""
+    # The window: service.health_window as the running service records it in `service`, else its default (900 s).
+    # Its runs: the finished runs that started at or after its start, and the newest one before it (the edge), which
+    # says whether the streak of blind runs (10·unknown >= 9·accounts, in integers) reaches back past the start.
+    db.create_view("platform_health", """
+        WITH w AS (
+            SELECT window_s, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || window_s || ' seconds') AS start
+            FROM (SELECT coalesce((SELECT CAST(value AS REAL) FROM service WHERE key = 'health_window'), 900.0)
+                         AS window_s)),
+        p AS (
+            SELECT r.platform, max(r.finished_at) AS last_run, sum(r.accounts) AS checks_24h,
+                   sum(r.unknown) AS unknown_24h, sum(r.drift) AS drift_24h,
+                   sum(CASE WHEN r.drift IS NOT NULL THEN r.accounts END) AS drift_checks_24h,
+                   sum(CASE WHEN r.drift IS NOT NULL
+                             AND r.started_at >= (SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour'))
+                            THEN r.accounts END) AS checks_1h,
+                   sum(CASE WHEN r.started_at >= (SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour'))
+                            THEN r.drift END) AS drift_1h
+            FROM runs r WHERE r.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day') GROUP BY r.platform),
+        q AS (  -- the baseline is the rest of the day: the 23 hours before the last one
+            SELECT p.*, drift_24h - coalesce(drift_1h, 0) AS drift_day,
+                   drift_checks_24h - coalesce(checks_1h, 0) AS checks_day FROM p),
+        edge AS (
+            SELECT q.platform, (SELECT e.id FROM runs e WHERE e.platform = q.platform AND e.started_at < w.start
+                                  AND e.finished_at IS NOT NULL ORDER BY e.started_at DESC LIMIT 1) AS id
+            FROM q, w),
+        wr AS (
+            SELECT r.platform, r.started_at, r.unknown_rules, 1 AS inside, coalesce(r.accounts, 0) AS accounts,
+                   coalesce(r.unknown, 0) AS unknown,
+                   coalesce(r.accounts, 0) > 0 AND 10 * coalesce(r.unknown, 0) >= 9 * r.accounts AS blind
+            FROM runs r, w WHERE r.started_at >= w.start AND r.finished_at IS NOT NULL
+            UNION ALL
+            SELECT r.platform, r.started_at, r.unknown_rules, 0, coalesce(r.accounts, 0), coalesce(r.unknown, 0),
+                   coalesce(r.accounts, 0) > 0 AND 10 * coalesce(r.unknown, 0) >= 9 * r.accounts
+            FROM edge JOIN runs r ON r.id = edge.id),
+        ws AS (
+            SELECT platform, sum(inside * accounts) AS checks, sum(inside * unknown) AS unknown,
+                   max(CASE WHEN NOT blind THEN started_at END) AS seen  -- the newest run that was not blind
+            FROM wr GROUP BY platform),
+        st AS (  -- since: the first run of the streak of blind runs after it; blind when it began by the start
+            SELECT ws.platform, ws.checks, ws.unknown, s.since, s.since IS NOT NULL AND s.since <= w.start AS blind,
+                   CAST(round((julianday(s.since) - julianday(w.start)) * 86400) AS INTEGER) AS blind_in_s
+            FROM ws, w, (SELECT v.platform, min(v.started_at) AS since FROM wr v JOIN ws u ON u.platform = v.platform
+                         WHERE v.blind AND v.started_at > coalesce(u.seen, '') GROUP BY v.platform) s
+            WHERE s.platform = ws.platform
+            UNION ALL
+            SELECT ws.platform, ws.checks, ws.unknown, NULL, 0, NULL FROM ws
+            WHERE NOT EXISTS (SELECT 1 FROM wr v WHERE v.platform = ws.platform AND v.blind
+                                AND v.started_at > coalesce(ws.seen, '')))
+        SELECT q.platform, CASE WHEN st.blind THEN 'blind' ELSE 'ok' END AS state,
+               CASE WHEN st.blind THEN st.since END AS blind_since, q.last_run, q.checks_24h,
+               q.unknown_24h,
+               round(1.0 * q.unknown_24h / max(1, q.checks_24h), 3) AS unknown_rate_24h,
+               q.checks_1h, q.drift_1h, round(1.0 * q.drift_1h / q.checks_1h, 3) AS drift_rate_1h,
+               round(1.0 * q.drift_day / q.checks_day, 3) AS drift_rate_day,
+               (SELECT group_concat(rule || ' ×' || n, ', ') FROM (
+                    SELECT j.key AS rule, sum(j.value) AS n FROM runs u, json_each(u.unknown_rules) j
+                    WHERE u.platform = q.platform AND u.unknown > 0
+                      AND u.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')
+                    GROUP BY j.key
+                    ORDER BY (instr(j.key, ':') > 0 OR j.key GLOB '*.unrecognised'
+                              OR j.key GLOB '*.classifier_error') DESC, n DESC, rule
+                    LIMIT 3)) AS top_unknown_rules,
+               CASE WHEN EXISTS (
+                        SELECT 1 FROM runs u, json_each(u.unknown_rules) j
+                        WHERE u.platform = q.platform AND u.unknown > 0 AND instr(j.key, ':') > 0
+                          AND u.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour'))
+                      OR (q.drift_1h >= 3 AND 5 * q.drift_1h >= q.checks_1h  -- in integers: exact at the bounds
+                          AND coalesce(q.drift_1h * q.checks_day >= 3 * q.drift_day * q.checks_1h, 1))
+                    THEN 1 ELSE 0 END AS drifting,
+               w.window_s, coalesce(st.checks, 0) AS checks, coalesce(st.unknown, 0) AS unknown,
+               round(1.0 * coalesce(st.unknown, 0) / max(1, coalesce(st.checks, 0)), 3) AS unknown_rate,
+               coalesce((SELECT group_concat(rule || ' ×' || n, ', ') FROM (
+                    SELECT j.key AS rule, sum(j.value) AS n FROM wr v, json_each(v.unknown_rules) j
+                    WHERE v.platform = q.platform AND v.inside AND v.unknown_rules IS NOT NULL
+                    GROUP BY j.key ORDER BY n DESC, rule LIMIT 3)), '') AS unknown_rules,
+               st.since,
+               CASE WHEN st.blind THEN 'blind'
+                    WHEN st.since IS NOT NULL THEN 'ok (blind in ' || max(1, (st.blind_in_s + 59) / 60) || 'm)'
+                    ELSE 'ok' END AS health,
+               coalesce(s.state, 'ok') AS alerted
+        FROM q CROSS JOIN w LEFT JOIN st ON st.platform = q.platform
+        LEFT JOIN platform_states s ON s.platform = q.platform""", replace=True)
+
 SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the version
 
 

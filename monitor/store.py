@@ -461,11 +461,15 @@ class Store:
                                         "unknown": counts.get("unknown", 0), "finish_reason": reason,
                                         "unknown_rules": rules, "drift": drift})
 
-    def recent_runs(self, platform: str, since: str) -> list[dict[str, Any]]:
-        """Finished runs of a platform since `since`, newest first."""
+    def health_runs(self, platform: str, start: str) -> list[dict[str, Any]]:
+        """The runs monitor.health.window_health reads: the platform's finished runs that started at or after
+        `start` (the health window's start), and the newest one before it; newest first."""
+        columns = "started_at, accounts, unknown, unknown_rules"
         return list(self.db.query(
-            "SELECT started_at, accounts, unknown FROM runs WHERE platform = ? AND started_at >= ? "
-            "AND finished_at IS NOT NULL ORDER BY started_at DESC", [platform, since]))
+            f"SELECT {columns} FROM runs WHERE platform = :p AND started_at >= :start AND finished_at IS NOT NULL "
+            f"UNION ALL SELECT * FROM (SELECT {columns} FROM runs WHERE platform = :p AND started_at < :start "
+            "AND finished_at IS NOT NULL ORDER BY started_at DESC LIMIT 1) ORDER BY started_at DESC",
+            {"p": platform, "start": start}))
 
     def health_state(self, platform: str) -> str:
         """The platform's recorded health: 'blind' or 'ok' (also when never recorded)."""

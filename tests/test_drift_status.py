@@ -23,6 +23,7 @@ from tests.test_e2e import ACTIVE, serve
 
 OLD_COLUMNS = ["platform", "state", "blind_since", "last_run", "checks_24h", "unknown_24h", "unknown_rate_24h"]
 NEW_COLUMNS = ["checks_1h", "drift_1h", "drift_rate_1h", "drift_rate_day", "top_unknown_rules", "drifting"]
+WINDOW_COLUMNS = ["window_s", "checks", "unknown", "unknown_rate", "unknown_rules", "since", "health", "alerted"]
 
 
 def run(store: Store, platform: str, minutes_ago: float, counts: dict[str, int],
@@ -72,8 +73,8 @@ def test_status_flags_the_platform_whose_unrecognised_share_rose(db: str) -> Non
     assert out.exit_code == 0, out.output
     lines = {line.split()[0]: line for line in out.output.splitlines() if line.split()}
     header = next(line for line in out.output.splitlines() if line.startswith("platform "))
-    assert header.split() == ["platform", "last_run", "unknown_pct_1h", "health", "drift_pct_1h", "drift_pct_day",
-                              "drift", "top_unknown_rules"]
+    assert header.split() == ["platform", "last_run", "checks", "unknown", "unknown_pct", "health", "unknown_rules",
+                              "drift_pct_1h", "drift_pct_day", "drift", "top_unknown_rules"]
     assert "drifting?" in lines["weibo"] and "weibo.unrecognised ×18, weibo.rate_limited ×6" in lines["weibo"]
     assert "drifting?" in lines["x"] and "x.user_unavailable:new_reason ×1" in lines["x"]
     assert "drifting?" not in lines["reddit"] and "reddit.unrecognised ×15" in lines["reddit"], "steady: no flag"
@@ -82,9 +83,9 @@ def test_status_flags_the_platform_whose_unrecognised_share_rose(db: str) -> Non
 
     platforms = {p["platform"]: p for p in json.loads(
         CliRunner().invoke(cli, ["--db", db, "status", "--json"]).output)["platforms"]}
-    assert {k: platforms["weibo"][k] for k in ("unknown_pct_1h", "drift_pct_1h", "drift_pct_day", "drift",
+    assert {k: platforms["weibo"][k] for k in ("unknown_pct", "drift_pct_1h", "drift_pct_day", "drift",
                                                 "top_unknown_rules")} == {
-        "unknown_pct_1h": 40.0, "drift_pct_1h": 30.0, "drift_pct_day": 5.0, "drift": "drifting?",
+        "unknown_pct": 40.0, "drift_pct_1h": 30.0, "drift_pct_day": 5.0, "drift": "drifting?",
         "top_unknown_rules": "weibo.unrecognised ×18, weibo.rate_limited ×6"}
     assert (platforms["reddit"]["drift_pct_1h"], platforms["reddit"]["drift_pct_day"],
             platforms["reddit"]["drift"]) == (25.0, 25.0, "")
@@ -93,9 +94,9 @@ def test_status_flags_the_platform_whose_unrecognised_share_rose(db: str) -> Non
 
 def test_platform_health_has_its_old_columns_then_the_drift_columns(db: str) -> None:
     columns, _ = run_sql(db, "SELECT * FROM platform_health")
-    assert columns == OLD_COLUMNS + NEW_COLUMNS
+    assert columns == OLD_COLUMNS + NEW_COLUMNS + WINDOW_COLUMNS  # the health window's (test_health_numbers.py)
     rows = health(db)
-    assert rows["weibo"] == {
+    assert {k: rows["weibo"][k] for k in OLD_COLUMNS + NEW_COLUMNS} == {
         "platform": "weibo", "state": "ok", "blind_since": None, "last_run": rows["weibo"]["last_run"],
         "checks_24h": 260, "unknown_24h": 34, "unknown_rate_24h": 0.131,
         "checks_1h": 60, "drift_1h": 18, "drift_rate_1h": 0.3, "drift_rate_day": 0.05,
@@ -197,12 +198,14 @@ def test_a_database_from_before_drift_upgrades_and_status_reads_it(tmp_path: Pat
     store.close()
     row = health(str(path))["weibo"]
     assert {k: row[k] for k in OLD_COLUMNS[1:] if k != "last_run"} == {
-        "state": "blind", "blind_since": at, "checks_24h": 20, "unknown_24h": 7, "unknown_rate_24h": 0.35}
+        "state": "ok", "blind_since": None, "checks_24h": 20, "unknown_24h": 7, "unknown_rate_24h": 0.35}
+    assert row["alerted"] == "blind", "35 % unknown is not blind; the recorded alert state is its own column"
     # the run from before the upgrade recorded no rules: it counts for the unknown rate, not for drift
     assert {k: row[k] for k in NEW_COLUMNS} == {
         "checks_1h": 10, "drift_1h": 4, "drift_rate_1h": 0.4, "drift_rate_day": None,
         "top_unknown_rules": "weibo.unrecognised ×4", "drifting": 1}
-    assert platform_status(str(path), now_iso())[1][0][4:] == (40.0, None, "drifting?", "weibo.unrecognised ×4")
+    assert platform_status(str(path), now_iso())[1][0][2:] == (20, 7, 35.0, "ok", "weibo.unrecognised ×4", 40.0, None,
+                                                             "drifting?", "weibo.unrecognised ×4")
 
 
 def test_a_check_records_its_unknown_rules_per_run_and_no_row_per_unchanged_check(
