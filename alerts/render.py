@@ -169,17 +169,26 @@ def render_wave(wave: dict[str, Any], earlier: list[dict[str, Any]] | None = Non
     platform = platform_title(wave["platform"], titles)
     title = f"{len(members)} {platform} accounts suspended since {minute_utc(wave['started_at'])}"
     lines = [f"• {escape(m['entity'] or m['name'] or m['handle'], 100)} — "
-             f"{link(m['url'], platform + ' ' + m['handle'], 100)}" for m in members[:40]]
-    if len(members) > 40:
-        lines.append(f"… and {len(members) - 40} more in the thread")
-    text = escape(title + ": " + ", ".join(m["entity"] or m["name"] or m["handle"] for m in members), 3000)
+             f"{link(m['url'], platform + ' ' + m['handle'], 100)} · {escape(_proof(m), 200)}" for m in members[:20]]
+    if len(members) > 20:
+        lines.append(f"… and {len(members) - 20} more: `banwatch history` has each one's evidence")
+    text = escape(title + ": " + "; ".join(f"{m['entity'] or m['name'] or m['handle']} ({_proof(m)})"
+                                          for m in members), 3000)
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": _plain(title, HEADER_LIMIT)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": fit("\n".join(lines), SECTION_LIMIT)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(
-            "Each account's details and evidence follow in the thread; accounts that join later too.", 300)}]},
+            "Each account above with the rule and the evidence that confirmed it; accounts that join later follow "
+            "in the thread.", 300)}]},
     ]
     return Message(text=text, blocks=blocks)
+
+
+def _proof(member: dict[str, Any]) -> str:
+    """A wave member's detail in one line: when it was confirmed, by which rule, with which evidence."""
+    proof = f"confirmed {minute_utc(member['confirmed_at'])} by {member['rule']}" if member.get("confirmed_at") \
+        else f"by {member.get('rule') or 'an unknown rule'}"
+    return proof + (f", evidence #{member['evidence_id']}" if member.get("evidence_id") else "")
 
 
 def _render_rename(ctx: dict[str, Any], titles: Titles) -> Message:

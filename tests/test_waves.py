@@ -184,3 +184,21 @@ def test_random_interleavings_keep_one_message_per_alert(world_factory: Any, sla
         slack.script = []
     ledger.deliver(at(clock + 3600))
     assert [r["state"] for r in world.alerts()] == ["sent"] * 16
+
+
+def test_every_member_of_a_wave_message_has_its_detail_line(world_factory: Any, slack: FakeSlack) -> None:
+    """The wave message carries each member's confirmation, rule and evidence: the members post nothing of their
+    own, so a member without a line in it would never get one."""
+    world = world_factory(people(3))
+    for i in range(3):
+        world.suspend(f"reddit:user{i}", at(i))
+    Ledger(world, slack).deliver(at(5))
+    (top,) = slack.in_channel("#banwatch")
+    section = next(b for b in top["blocks"] if b["type"] == "section")["text"]["text"]
+    for row in world.store.db.query("SELECT a.handle, c.rule, c.evidence_id FROM alerts al JOIN changes c "
+                                    "ON c.id = al.change_id JOIN accounts a ON a.key = al.account_key"):
+        line = next(x for x in section.split("\n") if row["handle"] in x)
+        assert row["rule"] in line and "confirmed " in line, line
+        assert f"{row['handle']} (confirmed" in top["text"] and row["rule"] in top["text"]
+        if row["evidence_id"]:
+            assert f"evidence #{row['evidence_id']}" in line
