@@ -15,7 +15,7 @@ from demo.run import REINSTATED, SUSPENDED  # noqa: E402
 
 
 def test_the_demo_tells_the_june_2021_story_without_a_false_alert() -> None:
-    env = {**os.environ, "BANWATCH_DEMO_SPEED": "0.4", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "BANWATCH_DEMO_SPEED": "0.25", "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, str(ROOT / "demo" / "run.py")], env=env, capture_output=True, text=True,
                          timeout=240, check=True).stdout
     assert re.search(r"ALERT \d+ Weibo accounts suspended since", out), "the wave"

@@ -14,7 +14,7 @@ from tests.test_e2e import ACTIVE, serve
 
 HEAD = """\
 service: {tick: 0.3s, deliver_every: 0.3s, reload_every: 0.3s, health_window: 2s}
-defaults: {interval: 2s, confirmations: 2, confirm_delay: 1s}
+defaults: {interval: 1s, confirmations: 2, confirm_delay: 0.5s}
 alerts: {slack_channel: "#svc"}
 platforms:
   weibo: {delay: 0s, concurrency: 4}
@@ -30,7 +30,7 @@ OLD = "  - {platform: mastodon, handle: old@mastodon.example}\n"
 NEW = "  - {platform: bluesky, handle: newcomer.bsky.social}\n"
 LATER = "  - {platform: reddit, handle: later}\n"
 
-INTERVAL, CONFIRM_DELAY = 2, 1
+INTERVAL, CONFIRM_DELAY = 1, 0.5  # as in HEAD; the waits below are counted in them
 
 
 def texts(slack: FakeSlack) -> list[str]:
