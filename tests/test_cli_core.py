@@ -164,3 +164,31 @@ def test_python_dash_m_monitor_is_the_command() -> None:
 
 def test_the_console_script_points_at_the_group() -> None:
     assert 'banwatch = "banwatch.monitor.cli:cli"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    out: list[tuple[tuple[str, ...], click.Command]] = [(prefix, group)]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            out += _all_commands(command, (*prefix, name))
+        else:
+            out.append(((*prefix, name), command))
+    return out
+
+
+def test_help_names_the_environment_variable_of_every_option_that_reads_one() -> None:
+    """`--help` shows each option's environment variable (click's show_envvar): a setting read from the
+    environment is never a surprise."""
+    from click.testing import CliRunner
+
+    from banwatch.monitor.cli import cli
+
+    checked = 0
+    for path, command in _all_commands(cli):
+        help_text = " ".join(CliRunner().invoke(cli, [*path, "--help"], terminal_width=200).output.split())
+        for param in command.params:
+            if isinstance(param, click.Option) and param.envvar:
+                assert param.show_envvar, f"{' '.join(path) or 'banwatch'} {param.opts[0]} hides its variable"
+                assert f"env var: {param.envvar}" in help_text, help_text
+                checked += 1
+    assert checked >= 4

@@ -17,10 +17,10 @@ from banwatch.monitor.settings import DEFAULT_DB, DEFAULT_WATCHLIST
 
 
 @click.group(cls=BanwatchGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
-@click.option("--watchlist", "watchlist_path", default=DEFAULT_WATCHLIST, envvar="BANWATCH_WATCHLIST",
-              show_default=True, help="Watchlist file (env BANWATCH_WATCHLIST).")
-@click.option("--db", "db_path", default=DEFAULT_DB, envvar="BANWATCH_DB", show_default=True,
-              help="SQLite database file (env BANWATCH_DB).")
+@click.option("--watchlist", "watchlist_path", default=DEFAULT_WATCHLIST, envvar="BANWATCH_WATCHLIST", show_envvar=True,
+              show_default=True, help="Watchlist file.")
+@click.option("--db", "db_path", default=DEFAULT_DB, envvar="BANWATCH_DB", show_envvar=True, show_default=True,
+              help="SQLite database file.")
 @click.option("--log-level", default="WARNING", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="Log level, any case; left at the default, `run` still logs one INFO line per crawl.")

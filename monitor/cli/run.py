@@ -11,11 +11,11 @@ from banwatch.monitor.settings import slack_from_env
 
 
 @click.command()
-@click.option("--metrics-port", type=click.IntRange(0, 65535), envvar="BANWATCH_METRICS_PORT",
+@click.option("--metrics-port", type=click.IntRange(0, 65535), envvar="BANWATCH_METRICS_PORT", show_envvar=True,
               help="Serve Prometheus metrics on /metrics and a liveness check on /healthz at this port "
-                   "(0: any free port, printed); off when not given (env BANWATCH_METRICS_PORT).")
-@click.option("--metrics-host", default="127.0.0.1", show_default=True, envvar="BANWATCH_METRICS_HOST",
-              help="Address the metrics server listens on (env BANWATCH_METRICS_HOST).")
+                   "(0: any free port, printed); off when not given.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, envvar="BANWATCH_METRICS_HOST", show_envvar=True,
+              help="Address the metrics server listens on.")
 @pass_app
 def run(app: App, metrics_port: int | None, metrics_host: str) -> None:
     """Run the monitor as a long-lived service until SIGINT/SIGTERM.
