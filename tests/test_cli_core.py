@@ -192,3 +192,29 @@ def test_help_names_the_environment_variable_of_every_option_that_reads_one() ->
                 assert f"env var: {param.envvar}" in help_text, help_text
                 checked += 1
     assert checked >= 4
+
+
+def test_status_words_are_coloured_on_a_terminal_aligned_and_plain_when_piped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from banwatch.monitor.cli.core import table
+
+    rows = [("weibo:1", "比特币女博士", "suspended"), ("reddit:spez", "spez", "active"), ("x:a", "a", "unknown")]
+    coloured = table(["key", "name", "status"], rows, colour=True)
+    assert "\x1b[31m\x1b[1msuspended" in coloured and "\x1b[32mactive" in coloured
+    visible = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in coloured.splitlines()]
+    plain = table(["key", "name", "status"], rows, colour=False)
+    assert visible == plain.splitlines(), "colour changes no column: the table aligns as the plain one"
+    assert "\x1b[" not in plain
+    # The control of the default: piped (not a terminal) is plain; a terminal with NO_COLOR is plain too.
+    import io
+
+    from banwatch.monitor.cli.core import colour_wanted
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert colour_wanted(Tty()) and not colour_wanted(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not colour_wanted(Tty())

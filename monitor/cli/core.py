@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -224,8 +225,27 @@ def emit(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
         click.echo(table(columns, rows) if rows else "(no rows)")
 
 
-def table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    """Rows under `columns` as a plain-text table (tabulate's 'simple' format), without a trailing newline."""
+# Status words coloured in a table on a terminal: a loss stands out, an answer that proves nothing is muted.
+STATUS_COLOURS = {"active": {"fg": "green"}, "suspended": {"fg": "red", "bold": True}, "not_found": {"fg": "red"},
+                  "deactivated": {"fg": "magenta"}, "restricted": {"fg": "yellow"}, "unknown": {"fg": "yellow"},
+                  "blind": {"fg": "red", "bold": True}, "dead": {"fg": "red"}, "pending": {"fg": "yellow"}}
+
+
+def colour_wanted(stream: Any = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    stream = sys.stdout if stream is None else stream
+    return not os.environ.get("NO_COLOR") and bool(getattr(stream, "isatty", lambda: False)())
+
+
+def table(columns: list[str], rows: list[tuple[Any, ...]], colour: bool | None = None) -> str:
+    """Rows under `columns` as a plain-text table (tabulate's 'simple' format), without a trailing newline. Wide
+    (CJK) characters count double (wcwidth). With `colour` (default: on a terminal, see `colour_wanted`) a cell
+    that is a status word is coloured; piped output stays plain."""
+    if colour is None:
+        colour = colour_wanted()
+    if colour:
+        rows = [tuple(click.style(c, **STATUS_COLOURS[c]) if isinstance(c, str) and c in STATUS_COLOURS else c
+                      for c in row) for row in rows]
     return tabulate(rows, headers=columns, tablefmt="simple")
 
 
