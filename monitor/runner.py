@@ -23,6 +23,7 @@ from banwatch.monitor.store import Recorded, Store
 from banwatch.monitor.timeutil import now_iso
 from banwatch.monitor.watchdog import Watchdog
 from banwatch.monitor.watchlist import AlertSettings
+from banwatch.monitor.words import plural
 
 BATCH = 50  # observations recorded per transaction, at most...
 BATCH_BYTES = 16 * 1024 * 1024  # ...and at most this much evidence held for it (answers may be MiBs each)
@@ -255,7 +256,7 @@ class Checker:
                 return self.summary
             delay = min(self.accounts[k].confirm_delay for k in due)
             if delay > 0:
-                announce(f"rechecking {len(due)} account(s) with a pending change in {delay:g}s")
+                announce(f"rechecking {plural(len(due), 'account')} with a pending change in {delay:g}s")
                 await sleep(delay)
             rechecks.update(due)
             await self.crawl(runner, due)

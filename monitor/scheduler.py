@@ -39,6 +39,7 @@ from banwatch.monitor.settings import SlackSettings
 from banwatch.monitor.store import Store
 from banwatch.monitor.timeutil import Clock, iso, now_iso, parse_iso
 from banwatch.monitor.watchlist import AlertSettings, Watchlist, load
+from banwatch.monitor.words import plural
 from banwatch.spiders.platforms import PLATFORMS  # the composition: this also installs the registry the core reads
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ class Service:
                 self.metrics.crawled(platform, s.counts, seconds)
             counts = ", ".join(f"{n} {st}" for st, n in sorted(s.counts.items()))
             why = ", ".join(f"{rule} ×{n}" for rule, n in s.unknown_rules.most_common(3))
-            log.info("%s: %d accounts in %.1fs: %s%s%s", platform, len(accounts),
+            log.info("%s: %s in %.1fs: %s%s%s", platform, plural(len(accounts), "account"),
                      seconds, counts, f" ({why})" if why else "",
                      "".join(f"; change {c.key} {c.from_status} → {c.to_status}" for c in s.changes))
             try:
@@ -263,7 +264,7 @@ class Service:
             self.health("watchlist", "the watchlist is fixed and reloaded.", now_iso())
         old, new = set(self.watchlist.by_key), set(fresh.by_key)
         self.watchlist, self.seen, self.settling, self.broken = fresh, current, None, None
-        log.info("watchlist reloaded: %d accounts (+%d, -%d)", len(new), len(new - old), len(old - new))
+        log.info("watchlist reloaded: %s (+%d, -%d)", plural(len(new), "account"), len(new - old), len(old - new))
 
     async def prune(self) -> None:
         """Delete history older than the watchlist's retention, and roll runs older than a day into hourly rows."""
@@ -355,7 +356,7 @@ class Service:
                 asyncio.ensure_future(self.every(svc.reload_every, self.reload, svc.reload_every)),
                 asyncio.ensure_future(self.every(86400.0, self.prune, 60.0)),
                 asyncio.ensure_future(self.every(LEASE_RENEW_S, self.renew, LEASE_RENEW_S))]
-        log.info("banwatch run: %d accounts, tick every %gs", len(self.watchlist.accounts), svc.tick)  # Slack: run.py
+        log.info("banwatch run: %s, tick every %gs", plural(len(self.watchlist.accounts), "account"), svc.tick)  # Slack: run.py
         await self.stopped
         await self._drain()
         for job in jobs:

@@ -21,6 +21,7 @@ from tabulate import tabulate
 
 from banwatch.monitor.errors import BanwatchError, database_error
 from banwatch.monitor.settings import DEFAULT_DB, base_urls_from_env, scrapy_overrides, slack_from_env
+from banwatch.monitor.words import plural  # noqa: F401 - the commands import it from here
 
 if TYPE_CHECKING:
     from banwatch.alerts.dispatch import DeliveryReport
@@ -193,19 +194,6 @@ class BanwatchGroup(Group):
             click.echo(f"Error: {text}" if "\n" not in text else f"Error:\n{text}", err=True)
             command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
             sys.exit(getattr(command, "user_error_exit", EXIT_USER))
-
-
-# -- output ---------------------------------------------------------------------------------------------
-
-_PLURALS = {"entity": "entities", "alert was": "alerts were", "was": "were", "body": "bodies"}
-
-
-def plural(n: int, word: str) -> str:
-    """`n` and `word`, in the plural unless `n` is 1: plural(1, 'account') -> '1 account', plural(2, 'entity') ->
-    '2 entities', plural(3, 'was') -> '3 were'. Every count in a message goes through here."""
-    if n == 1:
-        return f"{n} {word}"
-    return f"{n} {_PLURALS.get(word, word + 's')}"
 
 
 # -- output -------------------------------------------------------------------------------------------
