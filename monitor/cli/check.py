@@ -97,7 +97,7 @@ def select(wl: Watchlist, keys: tuple[str, ...], platforms: tuple[str, ...], tag
                           "(`banwatch resume` them first)")
     chosen = [a for a in wl.accounts if (not keys or a.key in keys)
               and (not platforms or a.platform in platforms) and (not tags or set(tags) & set(a.tags))]
-    if not chosen:
+    if not chosen and (keys or platforms or tags):  # an empty watchlist, unfiltered, still delivers the outbox
         asked = [*keys, *(f"--platform {p}" for p in platforms), *(f"--tag {t}" for t in tags)]
         raise ConfigError(f"{wl.path}: no watched account matches {' '.join(asked)}")
     return chosen
