@@ -58,29 +58,36 @@ SCOPES = (
 )
 
 
+def header_values(headers: Any, name: str) -> list[str] | None:
+    """Every value of header `name` (any case) in a header mapping, or None when it is absent. slack-sdk
+    gives a SlackResponse's headers as one string each and a retry handler's as lists."""
+    for key, value in (headers or {}).items():
+        if str(key).lower() == name:
+            return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+    return None
+
+
 def granted_scopes(headers: Any) -> set[str] | None:
     """The scopes Slack says the token has (the `x-oauth-scopes` header), or None if it did not say."""
-    for name, value in (headers or {}).items():
-        if str(name).lower() == "x-oauth-scopes":
-            value = ",".join(value) if isinstance(value, list | tuple) else str(value)
-            return {s.strip() for s in value.split(",") if s.strip()}
-    return None
+    values = header_values(headers, "x-oauth-scopes")
+    if values is None:
+        return None
+    return {s.strip() for s in ",".join(values).split(",") if s.strip()}
 
 
 def retry_after(headers: Any) -> float | None:
     """Retry-After in seconds from a header mapping (values may be lists, as in slack-sdk's retry response),
     at most RETRY_AFTER_MAX_S; None when absent, negative, not a number or an HTTP date."""
-    for name, value in (headers or {}).items():
-        if str(name).lower() == "retry-after":
-            value = value[0] if isinstance(value, list | tuple) and value else value
-            try:
-                seconds = float(str(value).strip())
-            except ValueError:
-                return None  # an HTTP date: Slack sends seconds; the dispatcher's backoff applies
-            if not math.isfinite(seconds) or seconds < 0:
-                return None if math.isnan(seconds) or seconds < 0 else RETRY_AFTER_MAX_S
-            return min(seconds, RETRY_AFTER_MAX_S)
-    return None
+    values = header_values(headers, "retry-after")
+    if not values:
+        return None
+    try:
+        seconds = float(values[0].strip())
+    except ValueError:
+        return None  # an HTTP date: Slack sends seconds; the dispatcher's backoff applies
+    if not math.isfinite(seconds) or seconds < 0:
+        return None if math.isnan(seconds) or seconds < 0 else RETRY_AFTER_MAX_S
+    return min(seconds, RETRY_AFTER_MAX_S)
 
 
 class ShortRateLimitRetryHandler(RetryHandler):
@@ -200,9 +207,9 @@ def _failure(exc: Exception) -> Delivery:
     if isinstance(exc, SlackApiError):
         data = exc.response.data if isinstance(exc.response.data, dict) else {}
         status = exc.response.status_code
-        error = data.get("error") if refused(status, data) else f"HTTP {status}, {str(data.get('error') or '')[:80]}"
-        return Delivery.failed(r.text(f"Slack said {error}"), retry_after(exc.response.headers),
-                               uncertain=not refused(status, exc.response.data))
+        said = refused(status, data)  # a non-dict answer reads as {}: never a refusal, unless a 429
+        error = data.get("error") if said else f"HTTP {status}, {str(data.get('error') or '')[:80]}"
+        return Delivery.failed(r.text(f"Slack said {error}"), retry_after(exc.response.headers), uncertain=not said)
     return Delivery.failed(r.text(f"{type(exc).__name__}: {exc}")[:300], uncertain=not never_reached(exc))
 
 
@@ -255,14 +262,13 @@ class _WebClient(WebClient):
 
 def _slack_now(headers: Any) -> float | None:
     """Slack's clock now (epoch seconds, to the second) from an answer's Date header, if it has one."""
-    for name, value in (headers or {}).items():
-        if str(name).lower() == "date":
-            value = value[0] if isinstance(value, list | tuple) and value else value
-            try:
-                return email.utils.parsedate_to_datetime(str(value)).timestamp()
-            except (TypeError, ValueError, IndexError):
-                return None
-    return None
+    values = header_values(headers, "date")
+    if not values:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(values[0]).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 class SlackNotifier:
