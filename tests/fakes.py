@@ -123,7 +123,7 @@ class FakePlatforms(_Server):
                                                        f"no route for {host}{path}".encode()))
 
 
-class _SlackHandler(BaseHTTPRequestHandler):
+class _SlackHandler(QuietHandler):
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The Date header: Slack's clock, `clock_offset` from ours."""
         owner: FakeSlack = self.server.owner  # type: ignore[attr-defined]
@@ -143,31 +143,17 @@ class _SlackHandler(BaseHTTPRequestHandler):
         if loss == "slow":  # stored, and answered after the client has given up
             time.sleep(owner.slow)
         if loss in ("500", "html"):  # stored, then a proxy's or Slack's own error page instead of the answer
-            page = b"<html><body><h1>Internal Server Error</h1></body></html>"
-            self.send_response(500 if loss == "500" else 200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
+            self.send(500 if loss == "500" else 200, {"Content-Type": "text/html"},
+                      b"<html><body><h1>Internal Server Error</h1></body></html>")
             return
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        for k, v in {"Content-Type": "application/json; charset=utf-8", **headers}.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send(status, {"Content-Type": "application/json; charset=utf-8", **headers}, json.dumps(payload).encode())
 
     def do_POST(self) -> None:  # noqa: N802
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path.startswith("/services/"):  # an incoming webhook: plain "ok", no ts, no channel choice
             owner: FakeSlack = self.server.owner  # type: ignore[attr-defined]
             owner.webhook_posts.append(json.loads(body))
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+            self.send(200, {"Content-Type": "text/html"}, b"ok")
             return
         if "json" in (self.headers.get("Content-Type") or ""):
             params = json.loads(body or b"{}")
@@ -177,9 +163,6 @@ class _SlackHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         self._answer({k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()})
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @dataclass

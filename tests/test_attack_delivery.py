@@ -18,7 +18,6 @@ import json
 import socket
 import struct
 import threading
-from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,17 +39,17 @@ class _HostileHandler(_SlackHandler):
         owner: HostileSlack = self.server.owner  # type: ignore[attr-defined]
         path = urlsplit(self.path).path
         if path.startswith("/maintenance"):  # where a proxy's redirect may point: a page, not Slack's JSON
-            return self._raw(200, {"Content-Type": "text/html"}, b"<html>Back soon</html>")
+            return self.send(200, {"Content-Type": "text/html"}, b"<html>Back soon</html>")
         method = path.rsplit("/", 1)[-1]
         if method in owner.down:  # this API method is down (a 503 page), whatever it is asked
             with owner.lock:
                 owner.down_calls += 1
-            return self._raw(503, {"Content-Type": "text/html"}, b"<html>503 Service Unavailable</html>")
+            return self.send(503, {"Content-Type": "text/html"}, b"<html>503 Service Unavailable</html>")
         if method in owner.endless:  # a history that always has one more (empty) page
             with owner.lock:
                 owner.pages += 1
                 cursor = f"page{owner.pages}"
-            return self._raw(200, {"Content-Type": "application/json"}, json.dumps({
+            return self.send(200, {"Content-Type": "application/json"}, json.dumps({
                 "ok": True, "messages": [], "has_more": True, "response_metadata": {"next_cursor": cursor}}).encode())
         status, headers, payload = owner.handle(method, self.headers.get("Authorization", ""), params)
         loss = owner.lost.loss if method == "chat.postMessage" else None
@@ -63,21 +62,21 @@ class _HostileHandler(_SlackHandler):
             self.connection.close()
             return None
         if loss == "500":
-            return self._raw(500, {"Content-Type": "text/html"}, b"<html>Internal Server Error</html>")
+            return self.send(500, {"Content-Type": "text/html"}, b"<html>Internal Server Error</html>")
         if loss == "redirect":  # stored, then sent elsewhere: urllib follows a 302 to a POST with a bare GET
-            return self._raw(302, {"Location": self.path}, b"")
+            return self.send(302, {"Location": self.path}, b"")
         if loss == "redirect_page":
-            return self._raw(303, {"Location": "/maintenance"}, b"")
+            return self.send(303, {"Location": "/maintenance"}, b"")
         if loss == "redirect_307":  # urllib does not follow a 307 for a POST: an HTTPError with no Slack JSON
-            return self._raw(307, {"Location": "/maintenance"}, b"")
+            return self.send(307, {"Location": "/maintenance"}, b"")
         if loss in ("fatal_error", "internal_error", "some_new_error"):  # Slack's words, after storing
-            return self._raw(200, json_type, json.dumps({"ok": False, "error": loss}).encode())
+            return self.send(200, json_type, json.dumps({"ok": False, "error": loss}).encode())
         if loss == "no_error":  # ok:false and no error code at all
-            return self._raw(200, json_type, b'{"ok": false}')
+            return self.send(200, json_type, b'{"ok": false}')
         if loss == "json_list":
-            return self._raw(200, json_type, b"[]")
+            return self.send(200, json_type, b"[]")
         if loss == "no_ts":  # ok:true, the channel, but no ts (a trimmed or proxied answer)
-            return self._raw(200, json_type, json.dumps({"ok": True, "channel": payload["channel"]}).encode())
+            return self.send(200, json_type, json.dumps({"ok": True, "channel": payload["channel"]}).encode())
         if loss == "cut":  # Content-Length promises the whole answer; half arrives, then the connection closes
             self.send_response(200)
             self.send_header("Content-Type", json_type["Content-Type"])
@@ -87,7 +86,7 @@ class _HostileHandler(_SlackHandler):
             self.close_connection = True
             return None
         if loss == "cut_exact":  # a whole HTTP answer whose JSON is truncated
-            return self._raw(200, json_type, data[: len(data) // 2])
+            return self.send(200, json_type, data[: len(data) // 2])
         if loss == "chunked_cut":  # a chunked answer cut mid-way: no terminating chunk
             part = data[: len(data) // 2]
             self.send_response(200)
@@ -98,15 +97,8 @@ class _HostileHandler(_SlackHandler):
             self.wfile.flush()
             self.close_connection = True
             return None
-        return self._raw(status, {**json_type, **headers}, data)
+        return self.send(status, {**json_type, **headers}, data)
 
-    def _raw(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 class HostileSlack(FakeSlack):
