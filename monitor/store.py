@@ -372,11 +372,6 @@ class Store:
             alert_ids = self._enqueue(plan.alerts, obs.checked_at, plan.give_up, change_id=change_id, account_key=key)
             return Recorded(False, change_id, alert_ids, False)
 
-    def announced_status(self, key: str) -> Status | None:
-        """The status people were last told about: the newest change confirmed by a proof rule (or since
-        corroborated), else the baseline (the first change's old status); None before any change."""
-        return self.context(key).announced
-
     def _insert_rename(self, key: str, obs: Observation, rename: Rename, give_up: float) -> None:
         """Same stable id, new handle: a change of name, not of status (alertable as `renamed`)."""
         old, new = rename.old, rename.new
