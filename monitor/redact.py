@@ -2,7 +2,8 @@
 every message body.
 
 A secret is the value of SLACK_BOT_TOKEN, SLACK_WEBHOOK_URL, each platform credential (secrets_from_env),
-each proxy URL the HTTP clients read (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, upper or lower case), the
+each proxy URL the HTTP clients read (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, upper or lower case), each entry
+of a BANWATCH_<PLATFORM>_PROXY with its userinfo, password and host:port (settings.proxy_secrets), the
 userinfo of a BANWATCH_<PLATFORM>_BASE_URL, and the value of every variable registered with
 `register_secret_vars` (the Apprise URLs `alerts.routes` name: each piece of such a URL — userinfo, user,
 password, every path segment and query value, a host that is a token rather than a name — is a secret on
@@ -52,7 +53,7 @@ _PATTERNS = [
 def secrets_in_env(env: Mapping[str, str] | None = None, registry: Registry | None = None) -> list[str]:
     """Every secret value set in `env` (os.environ by default); the platforms' variables are those of
     `registry` (monitor.registry; the installed one when None)."""
-    from banwatch.monitor.settings import base_url_var, secrets_from_env
+    from banwatch.monitor.settings import base_url_var, proxy_secrets, proxy_var, secrets_from_env, split_proxies
 
     env = os.environ if env is None else env
     values = [env.get("SLACK_BOT_TOKEN", ""), env.get("SLACK_WEBHOOK_URL", "")]
@@ -67,6 +68,8 @@ def secrets_in_env(env: Mapping[str, str] | None = None, registry: Registry | No
         userinfo = _userinfo(base)
         if userinfo:  # only the credentials: the host itself is shown on purpose (`banwatch validate`)
             values.append(userinfo)
+        for proxy in split_proxies(env.get(proxy_var(name), "")):  # read leniently: a bad value is a secret too
+            values += proxy_secrets(proxy)
     return [v.strip() for v in values if v and len(v.strip()) >= MIN_SECRET]
 
 

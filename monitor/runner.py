@@ -278,13 +278,13 @@ def run_in_reactor(main: Callable[[Any], Awaitable[T]], settings: dict[str, Any]
     from scrapy.settings import Settings
     from scrapy.utils.reactor import install_reactor
 
-    from banwatch.monitor.settings import base_urls_from_env, secrets_from_env
+    from banwatch.monitor.settings import base_urls_from_env, proxies_from_env, secrets_from_env
 
     project = Settings()
     project.setmodule("banwatch.spiders.settings", priority="project")  # wherever banwatch is run from
     # The spider's configuration as the environment holds it now (spiders.settings read it when first imported).
-    project.setdict({"BANWATCH_BASE_URLS": base_urls_from_env(), "BANWATCH_SECRETS": secrets_from_env()},
-                    priority="project")
+    project.setdict({"BANWATCH_BASE_URLS": base_urls_from_env(), "BANWATCH_SECRETS": secrets_from_env(),
+                     "BANWATCH_PROXIES": proxies_from_env()}, priority="project")
     install_reactor(project["TWISTED_REACTOR"])
     from twisted.internet import reactor
 

@@ -65,6 +65,65 @@ def base_urls_from_env(env: Mapping[str, str] | None = None, registry: Registry 
     return out
 
 
+def proxy_var(platform: str) -> str:
+    """The environment variable holding `platform`'s HTTP(S) proxies (BANWATCH_<PLATFORM>_PROXY)."""
+    return f"BANWATCH_{platform.upper()}_PROXY"
+
+
+def split_proxies(raw: str) -> list[str]:
+    """The entries of a BANWATCH_<PLATFORM>_PROXY value: separated by commas and/or whitespace, empty ones
+    dropped, in order. Not validated (see proxies_from_env)."""
+    return [entry for entry in re.split(r"[\s,]+", raw) if entry]
+
+
+def proxy_secrets(url: str) -> list[str]:
+    """What of a proxy URL is secret on its own, for monitor.redact: the URL, its userinfo (`user:password`),
+    its password, its `host:port` and `scheme://host:port` (what Scrapy keeps in the request once it took the
+    credentials out). Pieces shorter than 4 characters are dropped (too short to mask)."""
+    parts = urlsplit(url if "://" in url else "//" + url) if url else urlsplit("")
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    pieces = [url, userinfo, userinfo.partition(":")[2], hostport]
+    if parts.scheme and hostport:
+        pieces.append(f"{parts.scheme}://{hostport}")
+    return [p for p in dict.fromkeys(pieces) if len(p) >= 4]
+
+
+class ProxyLists(dict[str, tuple[str, ...]]):
+    """Platform name -> its proxy URLs (the BANWATCH_PROXIES Scrapy setting), a dict whose repr and str show the
+    platform names only, as SecretValues does for credentials: a proxy URL may carry a password, and settings
+    get printed."""
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{name!r}: '<secret>'" for name in self) + "}"
+
+    __str__ = __repr__
+
+
+def proxies_from_env(env: Mapping[str, str] | None = None, registry: Registry | None = None) -> ProxyLists:
+    """BANWATCH_<PLATFORM>_PROXY: per platform, one proxy URL or several separated by commas and/or whitespace
+    (taken round-robin by the spider), as platform name -> tuple of URLs; unset or blank platforms are absent.
+    Validated: each entry an http:// or https:// URL with a host (and a numeric port if one is given). A bad
+    entry raises ConfigError naming the variable and the entry's position, never the value: it is a secret."""
+    env = os.environ if env is None else env
+    out = ProxyLists()
+    for name in current(registry).platforms:
+        var = proxy_var(name)
+        entries = split_proxies(env.get(var, ""))
+        for i, entry in enumerate(entries, 1):
+            try:
+                parts = urlsplit(entry)
+                ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+                parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError(f"{var}: entry {i} is not an http(s) URL with a host "
+                                  "(expected e.g. http://user:password@proxy.example:3128)")
+        if entries:
+            out[name] = tuple(entries)
+    return out
+
+
 _SIZE = re.compile(r"^(\d+)\s*(|b|k|kb|kib|m|mb|mib)$", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2}
 

@@ -10,6 +10,15 @@ all named BANWATCH_* and read by the spider (spiders/status.py) and the redirect
   log line lists only the settings Scrapy itself defines, so never this one.
 - BANWATCH_ANSWER_MAXSIZE: platform name -> largest answer read, in bytes, from BANWATCH_<PLATFORM>_MAX_ANSWER
   (monitor.settings.scrapy_overrides); a platform not in it is held to its Platform.max_answer.
+- BANWATCH_PROXIES: platform name -> its HTTP(S) proxy URLs, from BANWATCH_<PLATFORM>_PROXY (one URL or several,
+  separated by commas or whitespace; monitor.settings.proxies_from_env), a ProxyLists whose repr shows the
+  platform names only. Each request of the platform goes through the next one, round-robin (spiders/egress.py,
+  as the `proxy` request meta: Scrapy's HttpProxyMiddleware turns `user:password` into Proxy-Authorization). A
+  proxy URL is a secret: monitor.redact masks it, its userinfo, password and host:port in every log line, and the
+  spider in the error texts it stores.
+- BANWATCH_BIND_ADDRESS: the local IP address every request is sent from (the `bindaddress` request meta), or ''
+  for the system's choice; `banwatch check`/`run` set it from --bind-address (BANWATCH_BIND_ADDRESS), a
+  `scrapy crawl status` dry run takes `-s BANWATCH_BIND_ADDRESS=...`.
 
 The spider reads them from the crawler's settings, never from the environment: `banwatch` sets them on each
 crawl (monitor/runner.py: the base URLs it was given, at cmdline priority); here they are read from the
@@ -18,7 +27,7 @@ environment once, when this module is loaded, which is what a `scrapy crawl stat
 
 import banwatch.spiders.platforms  # noqa: F401 - installs the platform registry the settings below are read against
 from banwatch.monitor import __version__
-from banwatch.monitor.settings import base_urls_from_env, secrets_from_env
+from banwatch.monitor.settings import base_urls_from_env, proxies_from_env, secrets_from_env
 
 BOT_NAME = "banwatch"
 SPIDER_MODULES = ["banwatch.spiders.status"]
@@ -69,3 +78,5 @@ FEED_EXPORT_ENCODING = "utf-8"
 BANWATCH_BASE_URLS = base_urls_from_env()
 BANWATCH_SECRETS = secrets_from_env()
 BANWATCH_ANSWER_MAXSIZE: dict[str, int] = {}
+BANWATCH_PROXIES = proxies_from_env()
+BANWATCH_BIND_ADDRESS = ""

@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from banwatch.monitor.model import Account, Observation, Reply, Status, Verdict
 from banwatch.monitor.settings import SecretValues
 from banwatch.monitor.timeutil import iso
+from banwatch.spiders.egress import Egress, settings_egress
 from banwatch.spiders.platforms import PLATFORMS
 from banwatch.spiders.platforms.base import MissingCredentials, Politeness, Probe, answer_limits, rebase
 
@@ -86,10 +87,12 @@ def download_slots(accounts: list[Account], politeness: Callable[[str], Politene
 
 class StatusSpider(scrapy.Spider):
     """Configured by its crawler's settings (spiders/settings.py documents them): BANWATCH_BASE_URLS,
-    BANWATCH_SECRETS and BANWATCH_ANSWER_MAXSIZE. It never reads the environment. `base_urls=` and `secrets=`
-    given to the constructor take the place of the settings."""
+    BANWATCH_SECRETS, BANWATCH_ANSWER_MAXSIZE, BANWATCH_PROXIES and BANWATCH_BIND_ADDRESS. It never reads the
+    environment. `base_urls=`, `secrets=` and `egress=` (spiders.egress.Egress) given to the constructor take the
+    place of the settings."""
 
     name = "status"
+    egress = Egress()  # the crawler's settings give each spider its own (from_crawler); none: no proxy, no binding
 
     def __init__(self, accounts: list[Account] | None = None, base_urls: dict[str, str] | None = None,
                  watchlist: str | None = None, keep_evidence: bool | str = True,
@@ -111,6 +114,8 @@ class StatusSpider(scrapy.Spider):
             kwargs["base_urls"] = crawler.settings.getdict("BANWATCH_BASE_URLS")
         if kwargs.get("secrets") is None:
             kwargs["secrets"] = settings_secrets(crawler.settings)
+        if kwargs.get("egress") is None:  # BANWATCH_PROXIES, BANWATCH_BIND_ADDRESS
+            kwargs["egress"] = settings_egress(crawler.settings)
         spider: StatusSpider = super().from_crawler(crawler, *args, **kwargs)
         return spider
 
@@ -136,7 +141,8 @@ class StatusSpider(scrapy.Spider):
         return scrapy.Request(url, headers={**probe.headers, **extra}, callback=callback, errback=self.failed,
                               dont_filter=True, cb_kwargs={"key": account.key, **kwargs},
                               meta={"download_slot": download_slot(account),
-                                    **answer_limits(self.max_answer(account.platform))})
+                                    **answer_limits(self.max_answer(account.platform)),
+                                    **self.egress.meta(account.platform)})
 
     def parse(self, response: Response, key: str) -> Any:
         """The first probe's reply for account `key`: its Observation, or the second probe's Request when the
@@ -181,7 +187,7 @@ class StatusSpider(scrapy.Spider):
         key = request.cb_kwargs["key"]
         platform = self.accounts[key].platform
         rule = failure_rule(failure)
-        reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        reason = self.egress.scrub(f"{failure.type.__name__}: {failure.getErrorMessage()}")  # no proxy URL
         if rule == "too_large":
             limit = request.meta.get("download_maxsize") or self.max_answer(platform)
             reason = (f"answer larger than {platform}'s {limit} byte limit, on the wire or decompressed "

@@ -9,9 +9,14 @@ the saved responses under tests/fixtures/, made the account's own (its handle, i
 
 Control at run time: in process (`sim.set(...)`), or over HTTP: `POST /_sim/set` with
 `{"account": KEY, "state": STATE}`, `{"account": KEY, "fault": FAULT}` or `{"platform": NAME, "fault": FAULT}`
-(`"fault": null` clears it); `GET /_sim/stats`.
+(`"fault": null` clears it); `GET /_sim/stats` (requests, accounts, rate_per_address, and requests and 429s per
+client address: by_address, limited_by_address).
 
-    python -m tests.sim --accounts KEY,KEY,... [--port 0]      # standalone: prints its URL
+`rate_per_address` (requests a second per client IP address, `request.remote`) answers a client beyond it with
+the "rate_limit" fault's 429. The simulator listens on 127.0.0.1; clients bound to 127.0.0.2, 127.0.0.3, ...
+(Linux loopback is 127/8) reach it as other addresses.
+
+    python -m tests.sim --accounts KEY,KEY,... [--port 0] [--rate-per-address 20]   # standalone: prints its URL
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import hashlib
 import json
 import re
 import threading
+import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -155,9 +162,40 @@ class Answer:
     truncated: bool = False
 
 
+RATE_LIMITED = Answer(429, {"Content-Type": "application/json", "Retry-After": "30"},
+                      b'{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}')
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` held (full at the start): `take(now)` spends one and says whether
+    there was one. `now` is a monotonic time in seconds."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
 class Simulator:
-    def __init__(self, slow: float = SLOW_SECONDS) -> None:
+    """The simulated platforms. `rate_per_address` (requests a second per client IP address, None: no limit)
+    answers a client beyond it with the "rate_limit" fault's 429, from a token bucket per address whose burst is
+    max(1, rate). `by_address` counts the requests per client address, `limited_by_address` the 429s it gave them
+    for that limit."""
+
+    def __init__(self, slow: float = SLOW_SECONDS, rate_per_address: float | None = None) -> None:
+        if rate_per_address is not None and rate_per_address <= 0:
+            raise ValueError("rate_per_address must be more than 0 requests a second")
         self.slow = slow  # how long the "slow" fault keeps a request waiting
+        self.rate_per_address = rate_per_address
+        self.by_address: Counter[str] = Counter()
+        self.limited_by_address: Counter[str] = Counter()
+        self._buckets: dict[str, TokenBucket] = {}
         self.accounts: dict[str, dict[str, Any]] = {}
         self.routes: dict[tuple[str, str], tuple[str, bool]] = {}
         self.platform_faults: dict[str, str | None] = {}
@@ -199,6 +237,23 @@ class Simulator:
 
     # -- answering -------------------------------------------------------------------------------
 
+    def admit(self, address: str) -> bool:
+        """Count a request from client `address`; False when it is beyond `rate_per_address` (then it is counted
+        in `limited_by_address` and must be answered 429)."""
+        with self.lock:
+            self.by_address[address] += 1
+            if self.rate_per_address is None:
+                return True
+            now = time.monotonic()
+            bucket = self._buckets.get(address)
+            if bucket is None:
+                rate = self.rate_per_address
+                bucket = self._buckets[address] = TokenBucket(rate, max(1.0, rate), now)
+            if bucket.take(now):
+                return True
+            self.limited_by_address[address] += 1
+            return False
+
     def answer(self, host: str, path: str) -> Answer:
         with self.lock:
             self.requests += 1
@@ -217,8 +272,7 @@ class Simulator:
 
     def _render(self, key: str, platform: str, account: dict[str, Any], fault: str | None, second: bool) -> Answer:
         if fault == "rate_limit":
-            return Answer(429, {"Content-Type": "application/json", "Retry-After": "30"},
-                          b'{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}')
+            return RATE_LIMITED
         if fault == "server_error":
             return Answer(503, {"Content-Type": "text/html"}, b"<html><body><h1>503 Service Unavailable</h1></body></html>")
         if fault == "reset":
@@ -254,7 +308,12 @@ class Simulator:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.path.startswith("/_sim/"):
             return await self._control(request)
-        answer = self.answer((request.headers.get("Host") or "").lower(), request.path_qs)
+        if self.admit(request.remote or ""):
+            answer = self.answer((request.headers.get("Host") or "").lower(), request.path_qs)
+        else:
+            with self.lock:
+                self.requests += 1
+            answer = RATE_LIMITED
         if answer.delay:
             await asyncio.sleep(answer.delay)
         if answer.reset:
@@ -273,7 +332,11 @@ class Simulator:
 
     async def _control(self, request: web.Request) -> web.Response:
         if request.path == "/_sim/stats":
-            return web.json_response({"requests": self.requests, "accounts": len(self.accounts)})
+            with self.lock:
+                return web.json_response({"requests": self.requests, "accounts": len(self.accounts),
+                                          "rate_per_address": self.rate_per_address,
+                                          "by_address": dict(self.by_address),
+                                          "limited_by_address": dict(self.limited_by_address)})
         if request.path == "/_sim/set" and request.method == "POST":
             data = await request.json()
             try:
@@ -337,8 +400,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="banwatch platform simulator")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--accounts", default="", help="comma-separated platform:handle keys, all active")
+    parser.add_argument("--rate-per-address", type=float, default=None,
+                        help="requests a second per client IP address; beyond it: 429 (default: no limit)")
     args = parser.parse_args()
-    sim = Simulator()
+    sim = Simulator(rate_per_address=args.rate_per_address)
     if args.accounts:
         sim.add(*args.accounts.split(","))
 

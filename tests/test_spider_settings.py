@@ -103,7 +103,8 @@ def test_the_settings_module_names_only_settings_scrapy_knows_and_documented_ban
     unknown = names - {n for n in dir(default_settings) if n.isupper()}
     documented = set(re.findall(r"^- (BANWATCH_[A-Z_]+):", spider_settings.__doc__ or "", re.M))
     assert unknown == documented, f"not a Scrapy 2.19 setting and not documented: {sorted(unknown - documented)}"
-    assert documented == {"BANWATCH_BASE_URLS", "BANWATCH_SECRETS", "BANWATCH_ANSWER_MAXSIZE"}
+    assert documented == {"BANWATCH_BASE_URLS", "BANWATCH_SECRETS", "BANWATCH_ANSWER_MAXSIZE", "BANWATCH_PROXIES",
+                          "BANWATCH_BIND_ADDRESS"}
     assert "REQUEST_FINGERPRINTER_IMPLEMENTATION" not in names
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from banwatch.monitor.cli.core import App, deliver, pass_app, plural
+from banwatch.monitor.cli.core import App, bind_address_option, deliver, pass_app, plural
 
 if TYPE_CHECKING:
     from banwatch.alerts.dispatch import DeliveryReport
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 @click.option("--dry-run", is_flag=True,
               help="Crawl and decide as usual, show what would change and which alerts would be sent; write nothing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@bind_address_option
 @pass_app
 def check(app: App, keys: tuple[str, ...], platforms: tuple[str, ...], tags: tuple[str, ...], dry_run: bool,
           progress: bool | None) -> None:

@@ -20,7 +20,9 @@ import click
 from tabulate import tabulate
 
 from banwatch.monitor.errors import BanwatchError, database_error
-from banwatch.monitor.settings import DEFAULT_DB, base_urls_from_env, scrapy_overrides, slack_from_env
+from banwatch.monitor.settings import (
+    DEFAULT_DB, base_urls_from_env, proxies_from_env, scrapy_overrides, slack_from_env,
+)
 from banwatch.monitor.words import plural  # noqa: F401 - the commands import it from here
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ class App:
     db_path: str
     log_level: str
     watchlist_given: bool = False  # named by --watchlist or BANWATCH_WATCHLIST, not the default
+    bind_address: str = ""  # --bind-address (bind_address_option): the local address requests are sent from
     _watchlist: Watchlist | None = field(default=None, init=False, repr=False)
     _base_urls: dict[str, str] | None = field(default=None, init=False, repr=False)
     _slack: SlackSettings | None = field(default=None, init=False, repr=False)
@@ -83,8 +86,10 @@ class App:
 
     @property
     def base_urls(self) -> dict[str, str]:
-        """BANWATCH_<PLATFORM>_BASE_URL overrides."""
+        """BANWATCH_<PLATFORM>_BASE_URL overrides. The BANWATCH_<PLATFORM>_PROXY variables are validated here too, so
+        a bad one fails the command before anything is written (ConfigError naming the variable, not its value)."""
         if self._base_urls is None:
+            proxies_from_env()
             self._base_urls = base_urls_from_env()
         return self._base_urls
 
@@ -103,8 +108,10 @@ class App:
 
     @property
     def scrapy_settings(self) -> dict[str, object]:
-        """Scrapy settings overrides for this command: LOG_LEVEL and the environment's overrides."""
-        return {"LOG_LEVEL": self.log_level, **scrapy_overrides()}
+        """Scrapy settings overrides for this command: LOG_LEVEL, the environment's overrides, and
+        BANWATCH_BIND_ADDRESS when --bind-address was given."""
+        bind = {"BANWATCH_BIND_ADDRESS": self.bind_address} if self.bind_address else {}
+        return {"LOG_LEVEL": self.log_level, **scrapy_overrides(), **bind}
 
     @property
     def store(self) -> Store:
@@ -269,6 +276,32 @@ class Since(click.ParamType):
 
 
 SINCE = Since()
+
+
+def _bind_address(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--bind-address's callback: an IP address (v4 or v6) is kept on the App; anything else is a usage error."""
+    import ipaddress
+
+    if not value or not value.strip():
+        return
+    try:
+        address = str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an IP address (e.g. 192.0.2.10 or 2001:db8::10); it must "
+                                 "be one of this machine's own addresses") from None
+    app = ctx.find_object(App)  # the group's callback made it before the command's options are read
+    if app is not None:
+        app.bind_address = address
+
+
+def bind_address_option(fn: F) -> F:
+    """`--bind-address ADDRESS` (envvar BANWATCH_BIND_ADDRESS): the local IP address the command's requests are sent
+    from (Scrapy's `bindaddress`), validated with ipaddress.ip_address (a usage error, exit 2, otherwise) and kept
+    as `App.bind_address`, which `App.scrapy_settings` passes on as BANWATCH_BIND_ADDRESS."""
+    return click.option("--bind-address", metavar="ADDRESS", envvar="BANWATCH_BIND_ADDRESS", show_envvar=True,
+                        expose_value=False, callback=_bind_address,
+                        help="Send every request from this local IP address (one of this machine's own); "
+                             "default: the system's choice.")(fn)  # type: ignore[return-value]
 
 
 # -- delivery -----------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from banwatch.monitor.cli.core import App, pass_app
+from banwatch.monitor.cli.core import App, bind_address_option, pass_app
 from banwatch.monitor.settings import slack_from_env
 
 
@@ -16,6 +16,7 @@ from banwatch.monitor.settings import slack_from_env
                    "(0: any free port, printed); off when not given.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, envvar="BANWATCH_METRICS_HOST", show_envvar=True,
               help="Address the metrics server listens on.")
+@bind_address_option
 @pass_app
 def run(app: App, metrics_port: int | None, metrics_host: str) -> None:
     """Run the monitor as a long-lived service until SIGINT/SIGTERM.
