@@ -77,6 +77,23 @@ class Checker:
         self._crawler: Any = None
         self._closing: Any = None  # the task closing a crawl the database failed
 
+    def admit(self, accounts: list[Account]) -> None:
+        """Take these accounts (as the watchlist now declares them) into a long-lived checker, with the platform
+        ids the store knows (one query): `banwatch run` admits each batch it hands out."""
+        ids = self.store.platform_ids(a.key for a in accounts)
+        for a in accounts:
+            self.accounts[a.key] = replace(a, platform_id=ids.get(a.key))
+
+    def buffer(self, obs: Observation) -> bool:
+        """Hold `obs` for the next `flush`; True when the batch is full (BATCH observations or BATCH_BYTES)."""
+        self._batch.append(obs)
+        self._batch_bytes += len(obs.evidence.body) if obs.evidence is not None else 0
+        return len(self._batch) >= BATCH or self._batch_bytes >= BATCH_BYTES
+
+    def held(self) -> list[str]:
+        """The keys of the observations held for the next flush."""
+        return [o.account_key for o in self._batch]
+
     def record(self, obs: Observation) -> None:
         """Decide one observation and write what it changes: read once (`Store.context`), decide (`decide`, no
         store), write once (`Store.apply`), inside the caller's transaction (`flush` records a batch in one, each
@@ -137,9 +154,7 @@ class Checker:
             return
         if self.on_observation:  # as it arrives: recording waits for the batch, a progress bar must not
             self.on_observation(item)
-        self._batch.append(item)
-        self._batch_bytes += len(item.evidence.body) if item.evidence is not None else 0
-        if len(self._batch) >= BATCH or self._batch_bytes >= BATCH_BYTES:
+        if self.buffer(item):
             try:
                 self.flush()
             except Exception as exc:

@@ -2,13 +2,15 @@
 that waits on the loop's monotonic clock (`every`), so a wall-clock step never delays or repeats them.
 
 Jobs (all `async def`, on the loop thread, one run at a time each, a late run never repeated to catch up):
-- tick: per platform, the due accounts (indexed query), capped at the platform's batch, crawled unless
-  that platform's previous crawl is still running. Pending changes are due after `confirm_delay`.
+- tick: per platform, the due accounts not already handed out (indexed query), as many as keep at most the
+  platform's batch outstanding, handed out as one batch (a `runs` row) to the fetcher: one long-lived crawl in
+  this process (monitor.fetching). Answers are recorded as they come, BATCH at a time, when their batch
+  completes, and every tick; a completed batch finishes its run row and the platform's health is judged.
+  Pending changes are due after `confirm_delay`.
 - deliver: drains the outbox in a worker thread (slack-sdk's retries sleep), on its own schedule.
 - reload: re-reads the watchlist when its content changes; a broken edit keeps the last good one.
 - renew: renews the service lease (one `run` per database, monitor.outbox.Lease) well within its expiry.
-After each crawl the platform's health is assessed (blind / recovered).
-With `run --metrics-port`, each crawl is reported to a monitor.metrics.Metrics, and each completed tick is stamped
+With `run --metrics-port`, each completed batch is reported to a monitor.metrics.Metrics, and each completed tick is stamped
 (`last_tick`): /healthz answers 503 when the stamp grows stale.
 A job that meets a failure of the database itself (another process holds the write lock past the busy timeout,
 a full disk, an I/O error) logs ONE line saying what was not done and when it is tried again (`Service.failed`,
@@ -34,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from banwatch.monitor import due, health
 from banwatch.monitor.errors import BanwatchError, InvalidWatchlist, WatchlistError, store_failure
 from banwatch.monitor.outbox import DELIVERY_LEASE, LEASE_RENEW_S, SERVICE_LEASE, Lease, new_owner
+from banwatch.monitor.inflight import Batch, Inflight
+from banwatch.monitor.model import Account, Observation
 from banwatch.monitor.runner import Checker
 from banwatch.monitor.settings import SlackSettings
 from banwatch.monitor.store import Store
@@ -102,7 +106,11 @@ class Service:
         self.seen = fingerprint(watchlist.path, watchlist.includes)
         self.settling: str | None = None  # a new version of the file, applied once it reads the same twice
         self.broken: str | None = None  # the error of the watchlist on disk, while it is broken
-        self.running: dict[str, asyncio.Task[None]] = {}
+        self.inflight = Inflight()  # checks handed out and not yet answered (monitor.inflight)
+        self.batch_of: dict[str, Batch] = {}  # key -> batch, for the answers held for the next flush
+        self._checker: Checker | None = None
+        self._checker_for: Watchlist | None = None
+        self.fetcher: Any = None  # a monitor.fetching.LocalFetcher, made by serve()
         self.delivering: asyncio.Future[Any] | None = None
         self.stopping = False
         self.stopped: asyncio.Future[None] | None = None
@@ -151,15 +159,16 @@ class Service:
             return
         began = time.perf_counter()
         now = self.check_clock()
+        self.flush()  # what was answered since: recorded before the due query reads next checks
         accounts = self.watchlist.by_key
         for platform in PLATFORMS:
-            if platform in self.running:
-                continue  # never two crawls of one platform at once
-            keys = [k for k in self.store.due(platform, now, self.watchlist.politeness(platform).batch)
-                    if k in accounts]
-            if keys:
-                task = asyncio.ensure_future(self.crawl(platform, [accounts[k] for k in keys]))
-                self.running[platform] = task
+            limit = self.watchlist.politeness(platform).batch  # most checks of a platform outstanding at once
+            room = limit - self.inflight.outstanding(platform)
+            if room <= 0:
+                continue
+            keys = [k for k in self.store.due(platform, now, limit) if k in accounts and k not in self.inflight]
+            if keys[:room]:
+                self.dispatch(platform, [accounts[k] for k in keys[:room]], now)
         self.ticks += 1
         self.tick_seconds += time.perf_counter() - began  # the scheduler's own cost; crawls run as tasks
         self.store.set_service({"last_tick_at": now, "pid": str(os.getpid()), "started_at": self.started_at,
@@ -182,36 +191,89 @@ class Service:
                         else "overdue accounts are checked once")
         return now
 
-    async def crawl(self, platform: str, accounts: list[Any]) -> None:
-        """Crawl `accounts` (Account values, all of `platform`), record their observations, log a summary and assess
-        the platform's health. A failure is logged once (`failed`); what was not recorded stays due."""
-        started = time.monotonic()
+    # -- checks: handed out in batches, answered one by one -----------------------------------------
+
+    @property
+    def checker(self) -> Checker:
+        """The Checker recording answers under the watchlist now applied (rebuilt after a reload: channel and
+        alert settings are the watchlist's)."""
+        if self._checker is None or self._checker_for is not self.watchlist:
+            if self._checker is not None:
+                self.flush()
+            self._checker = Checker(self.store, [], self.base_urls, self.channel, self.watchlist.politeness,
+                                    self.watchlist.alerts, command="run")
+            self._checker_for = self.watchlist
+        return self._checker
+
+    def dispatch(self, platform: str, accounts: list[Account], now: str) -> None:
+        """Hand `accounts` (all of `platform`, none outstanding) out as one batch: a `runs` row, then the fetcher."""
+        run_id = self.store.start_run("run", platform, len(accounts), now)
+        self.checker.admit(accounts)
+        self.inflight.add(Batch(platform, run_id, {a.key for a in accounts}, len(accounts), time.monotonic()))
+        self.fetcher.submit(accounts)
+
+    def on_result(self, obs: Observation) -> None:
+        """An answered check, on the loop's thread: held for the next flush (recorded at BATCH, when its batch
+        completes, and every tick); a completed batch finishes its run row."""
+        batch = self.inflight.answer(obs)
+        if obs.account_key not in self.checker.accounts:
+            return  # an account no batch of this checker handed out (given up, then reloaded away)
+        if batch is not None:
+            self.batch_of[obs.account_key] = batch
+        if self.checker.buffer(obs) or (batch is not None and batch.done):
+            self.flush()
+        if batch is not None and batch.done:
+            self.complete(batch)
+
+    def on_lost(self, keys: list[str]) -> None:
+        """Checks handed out that will never be answered: their batches may complete; the accounts stay due."""
+        log.warning("%s handed out and never answered; they stay due", plural(len(keys), "check"))
+        for batch in self.inflight.lose(keys):
+            if batch.done:
+                self.complete(batch)
+
+    def flush(self) -> None:
+        """Record what was answered since the last flush, in one transaction (Checker.flush). When the database
+        fails, one line says so (`failed`) and those accounts stay due: nothing of them was written."""
+        checker = self._checker
+        if checker is None:
+            return
+        held = checker.held()
         try:
-            try:
-                checker = Checker(self.store, accounts, self.base_urls, self.channel, self.watchlist.politeness,
-                                  self.watchlist.alerts, command="run")
-                await checker.crawl(self.runner, [a.key for a in accounts])
-            except Exception as exc:
-                self.failed(f"{platform}: crawl", exc,
-                            f"{platform}: crawl of {_accounts(len(accounts))} not recorded",
-                            "what it did not record stays due; trying again next tick")
-                return
-            s = checker.summary
-            seconds = time.monotonic() - started
-            if self.metrics is not None:
-                self.metrics.crawled(platform, s.counts, seconds)
-            counts = ", ".join(f"{n} {st}" for st, n in sorted(s.counts.items()))
-            why = ", ".join(f"{rule} ×{n}" for rule, n in s.unknown_rules.most_common(3))
-            log.info("%s: %s in %.1fs: %s%s%s", platform, plural(len(accounts), "account"),
-                     seconds, counts, f" ({why})" if why else "",
-                     "".join(f"; change {c.key} {c.from_status} → {c.to_status}" for c in s.changes))
-            try:
-                self.assess(platform)
-            except Exception as exc:
-                self.failed(f"{platform}: health assessment", exc, f"{platform}: health not assessed",
-                            "assessed again after its next crawl")
-        finally:
-            self.running.pop(platform, None)
+            checker.flush()
+        except Exception as exc:
+            self.failed("record", exc, f"{plural(len(held), 'answered check')} not recorded",
+                        "those accounts stay due; checked again next tick")
+        for change in checker.summary.changes:
+            batch = self.batch_of.get(change.key)
+            if batch is not None:
+                batch.changes.append(f"{change.key} {change.from_status} → {change.to_status}")
+        checker.summary.changes.clear()
+        self.batch_of.clear()
+
+    def complete(self, batch: Batch) -> None:
+        """Every check of `batch` answered or given up: finish its run row, report it, judge the platform's health."""
+        seconds = time.monotonic() - batch.started
+        platform = batch.platform
+        try:
+            self.store.finish_run(batch.run_id, dict(batch.counts), "finished" if not batch.lost else "lost",
+                                  now_iso(), unknown_rules=dict(batch.rules))
+        except Exception as exc:
+            self.failed(f"{platform}: run", exc, f"{platform}: run {batch.run_id} not finished",
+                        "it stays unfinished, as after a crash")
+            return
+        if self.metrics is not None:
+            self.metrics.crawled(platform, batch.counts, seconds)
+        counts = ", ".join(f"{n} {st}" for st, n in sorted(batch.counts.items()))
+        why = ", ".join(f"{rule} ×{n}" for rule, n in batch.rules.most_common(3))
+        log.info("%s: %s in %.1fs: %s%s%s%s", platform, plural(batch.size, "account"), seconds, counts,
+                 f" ({why})" if why else "", f"; {batch.lost} never answered" if batch.lost else "",
+                 "".join(f"; change {c}" for c in batch.changes))
+        try:
+            self.assess(platform)
+        except Exception as exc:
+            self.failed(f"{platform}: health assessment", exc, f"{platform}: health not assessed",
+                        "assessed again after its next crawl")
 
     def assess(self, platform: str) -> None:
         """Judge `platform`'s health over the health window (monitor.health.window_health) and raise or clear its
@@ -264,6 +326,8 @@ class Service:
             self.health("watchlist", "the watchlist is fixed and reloaded.", now_iso())
         old, new = set(self.watchlist.by_key), set(fresh.by_key)
         self.watchlist, self.seen, self.settling, self.broken = fresh, current, None, None
+        if self.fetcher is not None:
+            self.fetcher.configure(self.slots())  # a change of politeness starts a crawl with the new slots
         log.info("watchlist reloaded: %s (+%d, -%d)", plural(len(new), "account"), len(new - old), len(old - new))
 
     async def prune(self) -> None:
@@ -344,10 +408,15 @@ class Service:
     async def serve(self, runner: Any) -> None:
         """Run the service on `runner` (Scrapy's CrawlerRunner) until SIGINT/SIGTERM or a lost lease: sync the
         watchlist, start every job, then stop gracefully (waiting at most 8 s for crawls)."""
+        from banwatch.monitor.fetching import LocalFetcher
+
         self.runner = runner
         loop = asyncio.get_running_loop()
         self.stopped = loop.create_future()
         self.store.sync_watchlist(self.watchlist, now_iso())
+        if self.fetcher is None:
+            self.fetcher = LocalFetcher(runner, self.base_urls, self.on_result, self.on_lost)
+        self.fetcher.configure(self.slots())
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         svc = self.watchlist.service
@@ -384,26 +453,20 @@ class Service:
         reactor.callFromThread(lambda: self.stopped.done() or self.stopped.set_result(None))  # type: ignore[attr-defined,union-attr]
 
     async def _drain(self) -> None:
-        """Stop crawls, abandoning in-flight requests after the grace period; finish a delivery in progress.
-
-        What was already classified is in the database: each observation is its own transaction.
-        """
-        from scrapy.utils.defer import deferred_to_future
-
+        """Stop fetching, abandoning in-flight requests after the grace period, record what was answered; finish a
+        delivery in progress. Checks never answered stay due: nothing of them was written."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_S
-        pending = [t for t in self.running.values() if not t.done()]
-        if pending:
-            stopping = self.runner.stop()
-            stopping.addErrback(lambda _failure: None)  # a stop cut short by the process exiting is not an error
-            stop = asyncio.ensure_future(deferred_to_future(stopping))
-            await asyncio.wait([stop, *pending], timeout=SHUTDOWN_GRACE_S)
-            abandoned = [t for t in pending if not t.done()]
-            for task in abandoned:
-                task.cancel()
-            if abandoned:
-                # let the cancelled crawls record what they classified before the store closes
-                await asyncio.wait(abandoned, timeout=1.0)
-                log.warning("abandoned %d in-flight crawl(s) after %gs", len(abandoned), SHUTDOWN_GRACE_S)
+        if self.fetcher is not None:
+            unanswered = await self.fetcher.stop(SHUTDOWN_GRACE_S)
+            if unanswered:
+                log.warning("abandoned %s in flight after %gs", plural(len(unanswered), "check"), SHUTDOWN_GRACE_S)
+        self.flush()
         if self.delivering is not None:
             await asyncio.wait([self.delivering], timeout=max(0.1, deadline - loop.time()))
+
+    def slots(self) -> dict[str, dict[str, Any]]:
+        """Scrapy DOWNLOAD_SLOTS for the applied watchlist: each platform's politeness (Mastodon per instance)."""
+        from banwatch.spiders.status import download_slots
+
+        return download_slots(list(self.watchlist.accounts), self.watchlist.politeness)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import scrapy
 from scrapy.http import Response
@@ -85,6 +85,13 @@ def download_slots(accounts: list[Account], politeness: Callable[[str], Politene
     return slots
 
 
+class Feed(Protocol):
+    """Where a long-lived crawl takes its accounts from (monitor.fetching.LocalFetcher)."""
+
+    async def get(self) -> Account | None:
+        """The next account to check, waiting for one; None ends the crawl."""
+
+
 class StatusSpider(scrapy.Spider):
     """Configured by its crawler's settings (spiders/settings.py documents them): BANWATCH_BASE_URLS,
     BANWATCH_SECRETS, BANWATCH_ANSWER_MAXSIZE, BANWATCH_PROXIES and BANWATCH_BIND_ADDRESS. It never reads the
@@ -96,8 +103,9 @@ class StatusSpider(scrapy.Spider):
 
     def __init__(self, accounts: list[Account] | None = None, base_urls: dict[str, str] | None = None,
                  watchlist: str | None = None, keep_evidence: bool | str = True,
-                 secrets: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+                 secrets: Mapping[str, str] | None = None, feed: Feed | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.feed = feed
         if accounts is None and watchlist:
             from banwatch.monitor.watchlist import load
             accounts = list(load(watchlist).accounts)
@@ -127,14 +135,25 @@ class StatusSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request | Observation]:
         """One probe request per account; an account whose platform lacks a credential is yielded as an unknown
-        Observation (`<platform>.no_credentials`) instead."""
-        for account in self.accounts.values():
-            try:
-                probe = PLATFORMS[account.platform].probe(account, self.secrets)
-            except MissingCredentials as exc:
-                yield self._unknown(account.key, f"{account.platform}.no_credentials", str(exc), ())
-                continue
-            yield self._request(account, probe, self.parse)
+        Observation (`<platform>.no_credentials`) instead.
+
+        Given a `feed`, the crawl is long-lived: the accounts come from `await feed.get()` until it returns None.
+        Scrapy pulls the next one only while its downloader has room (the engine's `needs_backout`), and keeps a
+        spider whose start() is still awaiting open, so due checks start as they come, never a crawl per batch."""
+        if self.feed is None:
+            for account in self.accounts.values():
+                yield self._first(account)
+            return
+        while (account := await self.feed.get()) is not None:
+            self.accounts[account.key] = account
+            yield self._first(account)
+
+    def _first(self, account: Account) -> scrapy.Request | Observation:
+        try:
+            probe = PLATFORMS[account.platform].probe(account, self.secrets)
+        except MissingCredentials as exc:
+            return self._unknown(account.key, f"{account.platform}.no_credentials", str(exc), ())
+        return self._request(account, probe, self.parse)
 
     def _request(self, account: Account, probe: Probe, callback: Callable[..., Any], **kwargs: Any) -> scrapy.Request:
         url, extra = rebase(probe.url, self.base_urls.get(account.platform))

@@ -52,16 +52,15 @@ class Harness:
         self.service = Service(watchlist, str(tmp_path / "banwatch.db"), {},
                                lambda wl: SlackSettings(bot_token=None, channel="", api_url=""), clock=self.clock)
         self.service.store.sync_watchlist(watchlist, iso(self.clock.wall()))
-        self.service.crawl = self.crawl  # type: ignore[method-assign]
+        self.service.dispatch = self.dispatch  # type: ignore[method-assign]
         self.checks: list[tuple[float, str]] = []  # (monotonic time, key)
 
-    async def crawl(self, platform: str, accounts: list[Account]) -> None:
+    def dispatch(self, platform: str, accounts: list[Account], now: str) -> None:
         store, at = self.service.store, iso(self.clock.wall())
         for a in accounts:
             store.record(a, Observation(a.key, Status.ACTIVE, "reddit.profile", "ok", at),
                          advance(store.state(a.key), Status.ACTIVE, at, 2))
             self.checks.append((self.clock.mono, a.key))
-        self.service.running.pop(platform, None)
 
     async def ticks(self, n: int) -> None:
         for _ in range(n):

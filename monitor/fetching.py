@@ -1,0 +1,159 @@
+"""Fetching due checks in this process: one long-lived Scrapy crawl fed from a queue (`LocalFetcher`).
+
+`banwatch run` used to start a crawl per platform per tick, so a due account waited for its platform's next
+crawl, and each crawl paid Scrapy's start-up. Here the crawl starts once: `StatusSpider.start()` awaits the
+next account from a queue (`spiders.status.Feed`), and Scrapy pulls it only while the downloader has room
+(its engine's `needs_backout`, the "lazy start requests" pattern of Scrapy's docs). Politeness stays per
+platform: each request names its platform's download slot (`spiders.status.download_slot`), whose
+concurrency and delay are the crawler's DOWNLOAD_SLOTS. Slots are fixed when a crawler starts, so a change
+of politeness (a watchlist reload) retires the running crawl: it finishes what it already took, and a new
+crawl takes what comes next.
+
+The same interface serves the fetch workers (`monitor.worker`): they feed it from Redis instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from banwatch.monitor.model import Account, Observation
+
+log = logging.getLogger(__name__)
+
+# Scrapy's defaults that cost a long-lived crawl: CONCURRENT_ITEMS spawns a task per item (banwatch yields one
+# item per response, so 1 loses nothing), and CLOSESPIDER_TIMEOUT would end a crawl meant to run for months.
+LIVE_SETTINGS: dict[str, Any] = {"CONCURRENT_ITEMS": 1, "CLOSESPIDER_TIMEOUT": 0}
+
+
+class _Queue:
+    """A spiders.status.Feed over an asyncio.Queue; `close()` ends the crawl after what is already queued."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Account | None] = asyncio.Queue()
+
+    async def get(self) -> Account | None:
+        """The next queued account, waiting for one; None once closed and drained."""
+        return await self.queue.get()
+
+    def close(self) -> None:
+        """No account after those already queued."""
+        self.queue.put_nowait(None)
+
+    def drain(self) -> list[Account]:
+        """Take every account still queued (a crawl that ended early never will)."""
+        out = []
+        while not self.queue.empty():
+            account = self.queue.get_nowait()
+            if account is not None:
+                out.append(account)
+        return out
+
+
+class LocalFetcher:
+    """One long-lived crawl in this process. `submit(accounts)` queues checks; each check's Observation reaches
+    `on_result(obs)` as Scrapy yields it (its item_scraped signal), on the event loop's thread.
+
+    `settings`: Scrapy settings for the crawler (the CrawlerRunner's, copied); `slots`: DOWNLOAD_SLOTS (slot ->
+    {"concurrency", "delay"}). `on_lost(keys)` hears of checks that were taken and never answered because their
+    crawl ended early (a bug, or the process stopping); the caller makes them due again."""
+
+    def __init__(self, runner: Any, base_urls: dict[str, str], on_result: Callable[[Observation], None],
+                 on_lost: Callable[[list[str]], None] = lambda keys: None, settings: dict[str, Any] | None = None,
+                 keep_evidence: bool = True) -> None:
+        self.runner, self.base_urls, self.on_result, self.on_lost = runner, base_urls, on_result, on_lost
+        self.settings = {**LIVE_SETTINGS, **(settings or {})}
+        self.keep_evidence = keep_evidence
+        self.slots: dict[str, dict[str, Any]] | None = None
+        self.feed: _Queue | None = None
+        self.crawls: dict[_Queue, tuple[Any, asyncio.Future[Any]]] = {}  # running crawls (a retired one finishing)
+        self.outstanding: dict[str, _Queue] = {}  # key -> the crawl its check was given to, until answered
+        self.stopping = False
+
+    def configure(self, slots: dict[str, dict[str, Any]]) -> None:
+        """Use these DOWNLOAD_SLOTS from now on: the first call starts the crawl; a different value retires the
+        running crawl (it finishes what it took) and starts another with them."""
+        if slots == self.slots and self.feed is not None:
+            return
+        if self.feed is not None:
+            self.feed.close()
+        self.slots = dict(slots)
+        self.feed = self._start(self.slots)
+
+    def submit(self, accounts: Iterable[Account]) -> None:
+        """Queue a check of each account (configure() first). Never blocks: Scrapy takes them as it has room."""
+        assert self.feed is not None, "configure() first"
+        for account in accounts:
+            self.outstanding[account.key] = self.feed
+            self.feed.queue.put_nowait(account)
+
+    @property
+    def busy(self) -> int:
+        """Checks queued or in flight."""
+        return len(self.outstanding)
+
+    def _start(self, slots: dict[str, dict[str, Any]]) -> _Queue:
+        from scrapy import signals
+        from scrapy.crawler import Crawler
+        from scrapy.utils.defer import deferred_to_future
+
+        from banwatch.spiders.status import StatusSpider
+
+        feed = _Queue()
+        settings = self.runner.settings.copy()
+        for name, value in self.settings.items():
+            settings.set(name, value, priority="cmdline")
+        settings.set("DOWNLOAD_SLOTS", slots, priority="cmdline")
+        settings.set("BANWATCH_BASE_URLS", dict(self.base_urls), priority="cmdline")
+        crawler = Crawler(StatusSpider, settings)
+        crawler.signals.connect(self._on_item, signal=signals.item_scraped)  # held weakly: a bound method
+        done = asyncio.ensure_future(deferred_to_future(
+            self.runner.crawl(crawler, feed=feed, keep_evidence=self.keep_evidence)))
+        self.crawls[feed] = (crawler, done)
+        done.add_done_callback(lambda future: self._ended(feed, future))
+        return feed
+
+    def _on_item(self, item: Observation, **_: Any) -> None:
+        self.outstanding.pop(item.account_key, None)
+        self.on_result(item)
+
+    def _ended(self, feed: _Queue, future: asyncio.Future[Any]) -> None:
+        crawler, _ = self.crawls.pop(feed)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("the crawl failed", exc_info=future.exception())
+        lost = [key for key, f in self.outstanding.items() if f is feed]
+        for key in lost:
+            del self.outstanding[key]
+        if self.stopping:
+            return
+        if feed is self.feed:  # ended on its own: take what it still had queued to a new crawl
+            reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+            log.error("the crawl ended (%s); starting another", reason or "no reason given")
+            queued = feed.drain()
+            assert self.slots is not None
+            self.feed = self._start(self.slots)
+            self.submit(queued)
+            lost = [key for key in lost if key not in {a.key for a in queued}]
+        if lost:
+            self.on_lost(lost)
+
+    async def stop(self, grace: float) -> list[str]:
+        """Stop every crawl, giving in-flight requests `grace` seconds; the keys never answered (the caller
+        leaves them due, as they are in the store)."""
+        from scrapy.utils.defer import deferred_to_future
+
+        self.stopping = True
+        for feed in list(self.crawls):
+            feed.drain()
+            feed.close()
+        crawls = [done for _, done in self.crawls.values()]
+        if crawls:
+            stopping = self.runner.stop()
+            stopping.addErrback(lambda _failure: None)  # a stop cut short by the process exiting is not an error
+            stop = asyncio.ensure_future(deferred_to_future(stopping))
+            await asyncio.wait([stop, *crawls], timeout=grace)
+        unanswered = list(self.outstanding)
+        self.outstanding.clear()
+        return unanswered
