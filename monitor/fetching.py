@@ -82,6 +82,25 @@ class LocalFetcher:
         self.slots = dict(slots)
         self.feed = self._start(self.slots)
 
+    def ensure_slots(self, slots: dict[str, dict[str, Any]]) -> None:
+        """Make sure these download slots have these settings (a fetch worker learns them with each check): a
+        slot the running crawl has not used yet takes them at once (Scrapy reads a slot's DOWNLOAD_SLOTS entry
+        when it first creates the slot: its downloader's `per_slot_settings`); a slot already configured
+        otherwise retires the crawl for one with the new values (`configure`)."""
+        current = dict(self.slots or {})
+        if all(current.get(k) == v for k, v in slots.items()) and self.feed is not None:
+            return
+        if self.feed is not None and all(k not in current for k in slots):
+            crawler, _ = self.crawls[self.feed]
+            downloader = getattr(getattr(crawler, "engine", None), "downloader", None)
+            per_slot = getattr(downloader, "per_slot_settings", None)
+            if isinstance(per_slot, dict) and not any(k in downloader.slots for k in slots):
+                per_slot.update(slots)
+                assert self.slots is not None
+                self.slots.update(slots)
+                return
+        self.configure({**current, **slots})
+
     def submit(self, accounts: Iterable[Account]) -> None:
         """Queue a check of each account (configure() first). Never blocks: Scrapy takes them as it has room."""
         assert self.feed is not None, "configure() first"

@@ -29,6 +29,9 @@ class Batch:
     rules: Counter[str] = field(default_factory=Counter)
     changes: list[str] = field(default_factory=list)
     lost: int = 0
+    check_ids: dict[str, str] = field(default_factory=dict)  # key -> check id (fetch workers; empty in process)
+    entries: dict[str, bytes] = field(default_factory=dict)  # check id -> its checks-stream entry id, when known
+    sent_at: str = ""  # ISO-8601 UTC: when its checks were handed out (fetch workers: expiry)
 
     @property
     def done(self) -> bool:
@@ -62,12 +65,14 @@ class Inflight:
             self.by_key[key] = batch
         self.per_platform[batch.platform] += len(batch.keys)
 
-    def answer(self, obs: Observation) -> Batch | None:
+    def answer(self, obs: Observation, check_id: str | None = None) -> Batch | None:
         """Count `obs` in its batch and mark its check answered; the batch, or None when the key was not
-        outstanding (an answer after its check was given up, or one delivered twice)."""
-        batch = self.by_key.pop(obs.account_key, None)
-        if batch is None:
+        outstanding (an answer after its check was given up, or one delivered twice), or when `check_id` is not
+        the check outstanding for it (an older check's late answer)."""
+        batch = self.by_key.get(obs.account_key)
+        if batch is None or check_id is not None and batch.check_ids.get(obs.account_key) != check_id:
             return None
+        del self.by_key[obs.account_key]
         batch.keys.discard(obs.account_key)
         self.per_platform[batch.platform] -= 1
         batch.counts[obs.status.value] += 1

@@ -57,6 +57,9 @@ def secrets_in_env(env: Mapping[str, str] | None = None, registry: Registry | No
 
     env = os.environ if env is None else env
     values = [env.get("SLACK_BOT_TOKEN", ""), env.get("SLACK_WEBHOOK_URL", "")]
+    redis_url = env.get("BANWATCH_REDIS_URL", "").strip()  # its password: masked with the URL that carries it
+    if _userinfo(redis_url):
+        values += [redis_url, _userinfo(redis_url), *url_pieces(redis_url)]
     values += secrets_from_env(env, registry).values()
     values += [env.get(name, "") for name in PROXY_VARS]
     for name in sorted(_SECRET_VARS):

@@ -69,6 +69,8 @@ class Checker:
         self.politeness, self.alerts = politeness, alerts or AlertSettings()
         self.watchdog = Watchdog(channel, self.alerts.kinds)
         self._batch: list[Observation] = []
+        self._checks: list[tuple[str, str] | None] = []  # (check id, worker) per held observation, or None
+        self.duplicates = 0  # answers not recorded because their check was answered already
         self._batch_bytes = 0  # evidence bytes held in _batch
         self.on_observation = on_observation
         self.summary = CheckSummary()
@@ -84,8 +86,11 @@ class Checker:
         for a in accounts:
             self.accounts[a.key] = replace(a, platform_id=ids.get(a.key))
 
-    def buffer(self, obs: Observation) -> bool:
-        """Hold `obs` for the next `flush`; True when the batch is full (BATCH observations or BATCH_BYTES)."""
+    def buffer(self, obs: Observation, check: tuple[str, str] | None = None) -> bool:
+        """Hold `obs` for the next `flush`; True when the batch is full (BATCH observations or BATCH_BYTES).
+        `check`: (check id, worker) of a fetch worker's answer: recorded only if that check was not answered
+        before (Store.answer_check, in the same transaction), so an answer delivered twice is recorded once."""
+        self._checks.append(check)
         self._batch.append(obs)
         self._batch_bytes += len(obs.evidence.body) if obs.evidence is not None else 0
         return len(self._batch) >= BATCH or self._batch_bytes >= BATCH_BYTES
@@ -160,7 +165,7 @@ class Checker:
             except Exception as exc:
                 if not _whole_store(exc):
                     raise
-                self._failure, self._batch, self._batch_bytes = exc, [], 0
+                self._failure, self._batch, self._checks, self._batch_bytes = exc, [], [], 0
                 self._close_crawl()
 
     def _close_crawl(self) -> None:
@@ -180,10 +185,15 @@ class Checker:
         (`<platform>.record_error`, see `record_isolated`); the rest of the batch commits. A crash loses at
         most the batch in flight; those accounts are simply observed again.
         """
-        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        batch, checks = self._batch, self._checks
+        self._batch, self._checks, self._batch_bytes = [], [], 0
         if batch:
             with self.store.db.atomic():
-                for obs in batch:
+                for obs, check in zip(batch, checks + [None] * (len(batch) - len(checks))):
+                    if check is not None and not self.store.answer_check(check[0], check[1], obs.status.value,
+                                                                         obs.checked_at):
+                        self.duplicates += 1  # answered before (a redelivery), given up, or unknown: not again
+                        continue
                     self.record_isolated(obs)
 
     def record_isolated(self, obs: Observation) -> None:

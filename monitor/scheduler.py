@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from banwatch.monitor import due, health
 from banwatch.monitor.errors import BanwatchError, InvalidWatchlist, WatchlistError, store_failure
 from banwatch.monitor.outbox import DELIVERY_LEASE, LEASE_RENEW_S, SERVICE_LEASE, Lease, new_owner
+from banwatch.monitor.coordinator import RedisDown
+from banwatch.monitor.fleet import Fleet
 from banwatch.monitor.inflight import Batch, Inflight
 from banwatch.monitor.model import Account, Observation
 from banwatch.monitor.runner import Checker
@@ -89,7 +91,7 @@ class Service:
 
     def __init__(self, watchlist: Watchlist, db_path: str, base_urls: dict[str, str],
                  slack: Callable[[Watchlist], SlackSettings], clock: Clock | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, redis_url: str | None = None) -> None:
         self.watchlist, self.db_path, self.base_urls, self.slack_for = watchlist, db_path, base_urls, slack
         self.metrics = metrics  # `run --metrics-port`: told about each crawl (monitor.metrics)
         self.store = Store.open(db_path)
@@ -110,7 +112,8 @@ class Service:
         self.batch_of: dict[str, Batch] = {}  # key -> batch, for the answers held for the next flush
         self._checker: Checker | None = None
         self._checker_for: Watchlist | None = None
-        self.fetcher: Any = None  # a monitor.fetching.LocalFetcher, made by serve()
+        self.fetcher: Any = None  # a monitor.fetching.LocalFetcher, made by serve(), or the fleet's RemoteFetcher
+        self.fleet = Fleet(self, redis_url) if redis_url else None  # --redis: checks go to fetch workers
         self.delivering: asyncio.Future[Any] | None = None
         self.stopping = False
         self.stopped: asyncio.Future[None] | None = None
@@ -168,7 +171,12 @@ class Service:
                 continue
             keys = [k for k in self.store.due(platform, now, limit) if k in accounts and k not in self.inflight]
             if keys[:room]:
-                self.dispatch(platform, [accounts[k] for k in keys[:room]], now)
+                try:
+                    await self.dispatch(platform, [accounts[k] for k in keys[:room]], now)
+                except RedisDown:
+                    break  # said once (Fleet.on_reachable); the accounts stay due, tried again next tick
+        if self.fleet is not None:
+            await self.fleet.tick(now)
         self.ticks += 1
         self.tick_seconds += time.perf_counter() - began  # the scheduler's own cost; crawls run as tasks
         self.store.set_service({"last_tick_at": now, "pid": str(os.getpid()), "started_at": self.started_at,
@@ -205,29 +213,35 @@ class Service:
             self._checker_for = self.watchlist
         return self._checker
 
-    def dispatch(self, platform: str, accounts: list[Account], now: str) -> None:
-        """Hand `accounts` (all of `platform`, none outstanding) out as one batch: a `runs` row, then the fetcher."""
+    async def dispatch(self, platform: str, accounts: list[Account], now: str) -> None:
+        """Hand `accounts` (all of `platform`, none outstanding) out as one batch: a `runs` row, then the fetcher
+        (with --redis: the fetch workers, monitor.fleet; RedisDown when Redis is unreachable)."""
+        if self.fleet is not None:
+            await self.fleet.dispatch(platform, accounts, now)
+            return
         run_id = self.store.start_run("run", platform, len(accounts), now)
         self.checker.admit(accounts)
         self.inflight.add(Batch(platform, run_id, {a.key for a in accounts}, len(accounts), time.monotonic()))
         self.fetcher.submit(accounts)
 
-    def on_result(self, obs: Observation) -> None:
+    def on_result(self, obs: Observation, check: tuple[str, str] | None = None) -> None:
         """An answered check, on the loop's thread: held for the next flush (recorded at BATCH, when its batch
-        completes, and every tick); a completed batch finishes its run row."""
-        batch = self.inflight.answer(obs)
+        completes, and every tick); a completed batch finishes its run row. `check`: (check id, worker) of a
+        fetch worker's answer (recorded once per check id)."""
+        batch = self.inflight.answer(obs, check[0] if check else None)
         if obs.account_key not in self.checker.accounts:
             return  # an account no batch of this checker handed out (given up, then reloaded away)
         if batch is not None:
             self.batch_of[obs.account_key] = batch
-        if self.checker.buffer(obs) or (batch is not None and batch.done):
+        if self.checker.buffer(obs, check) or (batch is not None and batch.done):
             self.flush()
         if batch is not None and batch.done:
             self.complete(batch)
 
-    def on_lost(self, keys: list[str]) -> None:
+    def on_lost(self, keys: list[str], quiet: bool = False) -> None:
         """Checks handed out that will never be answered: their batches may complete; the accounts stay due."""
-        log.warning("%s handed out and never answered; they stay due", plural(len(keys), "check"))
+        if not quiet:
+            log.warning("%s handed out and never answered; they stay due", plural(len(keys), "check"))
         for batch in self.inflight.lose(keys):
             if batch.done:
                 self.complete(batch)
@@ -239,11 +253,15 @@ class Service:
         if checker is None:
             return
         held = checker.held()
+        ok = True
         try:
             checker.flush()
         except Exception as exc:
+            ok = False
             self.failed("record", exc, f"{plural(len(held), 'answered check')} not recorded",
                         "those accounts stay due; checked again next tick")
+        if self.fleet is not None:
+            self.fleet.flushed(ok)
         for change in checker.summary.changes:
             batch = self.batch_of.get(change.key)
             if batch is not None:
@@ -326,7 +344,7 @@ class Service:
             self.health("watchlist", "the watchlist is fixed and reloaded.", now_iso())
         old, new = set(self.watchlist.by_key), set(fresh.by_key)
         self.watchlist, self.seen, self.settling, self.broken = fresh, current, None, None
-        if self.fetcher is not None:
+        if self.fleet is None and self.fetcher is not None:
             self.fetcher.configure(self.slots())  # a change of politeness starts a crawl with the new slots
         log.info("watchlist reloaded: %s (+%d, -%d)", plural(len(new), "account"), len(new - old), len(old - new))
 
@@ -414,9 +432,15 @@ class Service:
         loop = asyncio.get_running_loop()
         self.stopped = loop.create_future()
         self.store.sync_watchlist(self.watchlist, now_iso())
-        if self.fetcher is None:
+        if self.fleet is not None:  # --redis: fetch workers fetch; answers come from Redis
+            self.fleet.resume()
+            self.fleet.remote.start()
+            self.fetcher = self.fleet.remote
+            log.info("fetch workers: checks go through redis at %s", self.fleet.remote.where)
+        elif self.fetcher is None:
             self.fetcher = LocalFetcher(runner, self.base_urls, self.on_result, self.on_lost)
-        self.fetcher.configure(self.slots())
+        if isinstance(self.fetcher, LocalFetcher):
+            self.fetcher.configure(self.slots())
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         svc = self.watchlist.service

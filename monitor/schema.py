@@ -325,6 +325,20 @@ def m010_health_window(db: Database) -> None:
         FROM q CROSS JOIN w LEFT JOIN st ON st.platform = q.platform
         LEFT JOIN platform_states s ON s.platform = q.platform""", replace=True)
 
+@migrations()
+def m011_remote_checks(db: Database) -> None:
+    """Checks the coordinator handed to fetch workers (`banwatch run --redis`, monitor.streams): one row per check
+    id, answered once. `answered_at` is set in the transaction that records the answer, so an answer delivered
+    twice is recorded once; a row never answered is outstanding until it expires (`given_up_at`). `worker` and
+    `status` feed `banwatch status`' per-worker figures."""
+    db["remote_checks"].create({"check_id": str, "account_key": str, "platform": str, "run_id": int,
+                                "sent_at": str, "answered_at": str, "given_up_at": str, "worker": str,
+                                "status": str}, pk="check_id")
+    db.execute("CREATE INDEX idx_remote_checks_open ON remote_checks (sent_at) "
+               "WHERE answered_at IS NULL AND given_up_at IS NULL")
+    db.execute("CREATE INDEX idx_remote_checks_answered ON remote_checks (answered_at)")
+
+
 SCHEMA_VERSION = len(migrations._migrations)  # noqa: SLF001 - the count is the version
 
 

@@ -494,6 +494,43 @@ class Store:
             for key, value in values.items():
                 self.db["service"].upsert({"key": key, "value": value, "updated_at": at}, pk="key")
 
+    # -- checks handed to fetch workers (banwatch run --redis; monitor.streams) ----------------------------
+
+    def add_checks(self, run_id: int, platform: str, checks: list[tuple[str, str]], at: str) -> None:
+        """Remember checks handed out: (check id, account key) pairs of one run, sent at `at`."""
+        self.db["remote_checks"].insert_all(
+            ({"check_id": cid, "account_key": key, "platform": platform, "run_id": run_id, "sent_at": at}
+             for cid, key in checks), pk="check_id")
+
+    def answer_check(self, check_id: str, worker: str, status: str, at: str) -> bool:
+        """Mark a check answered, inside the transaction that records its answer; False when it was answered
+        already, given up, or never handed out (the answer is then not recorded: at most once per check)."""
+        cur = self.db.execute(
+            "UPDATE remote_checks SET answered_at = ?, worker = ?, status = ? "
+            "WHERE check_id = ? AND answered_at IS NULL AND given_up_at IS NULL", [at, worker, status, check_id])
+        return cur.rowcount == 1
+
+    def open_checks(self) -> list[dict[str, Any]]:
+        """Checks handed out, neither answered nor given up, oldest first: check_id, account_key, platform,
+        run_id, sent_at (a restarted coordinator takes them up again)."""
+        return list(self.db.query(
+            "SELECT check_id, account_key, platform, run_id, sent_at FROM remote_checks "
+            "WHERE answered_at IS NULL AND given_up_at IS NULL ORDER BY sent_at"))
+
+    def give_up_checks(self, check_ids: list[str], at: str) -> None:
+        """These checks will not be waited for any more (expired): an answer that still comes is not recorded."""
+        with self.db.atomic():
+            for cid in check_ids:
+                self.db.execute("UPDATE remote_checks SET given_up_at = ? WHERE check_id = ? AND answered_at IS NULL",
+                                [at, cid])
+
+    def prune_checks(self, before: str) -> int:
+        """Delete check rows sent before `before` (ISO-8601 UTC) that are answered or given up; how many."""
+        with self.db.atomic():
+            return int(self.db.execute(
+                "DELETE FROM remote_checks WHERE sent_at < ? AND (answered_at IS NOT NULL OR given_up_at IS NOT NULL)",
+                [before]).rowcount)
+
     PRUNABLE = {"observations": "last_checked_at", "runs": "started_at", "changes": "confirmed_at"}
 
     def prune(self, cutoffs: dict[str, str], dry_run: bool = False, batch: int = 500) -> dict[str, int]:

@@ -55,7 +55,7 @@ class Harness:
         self.service.dispatch = self.dispatch  # type: ignore[method-assign]
         self.checks: list[tuple[float, str]] = []  # (monotonic time, key)
 
-    def dispatch(self, platform: str, accounts: list[Account], now: str) -> None:
+    async def dispatch(self, platform: str, accounts: list[Account], now: str) -> None:
         store, at = self.service.store, iso(self.clock.wall())
         for a in accounts:
             store.record(a, Observation(a.key, Status.ACTIVE, "reddit.profile", "ok", at),

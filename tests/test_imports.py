@@ -3,7 +3,7 @@
 - core: every module of `monitor` but the composition; imports only the core (and libraries).
 - spiders: imports the core, never `alerts` or the composition.
 - alerts: imports the core, never `spiders` or the composition.
-- composition: monitor.cli (module or package, and cli_*), scheduler, runner, fetching, selftest, explain, metrics and every
+- composition: monitor.cli (module or package, and cli_*), scheduler, runner, fetching, fleet, worker, selftest, explain, metrics and every
   `__main__` (an entry point, which nothing imports): imports anything.
 
 An import inside a function counts like one at the top, and so does `importlib.import_module("x")` or
@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("monitor", "spiders", "alerts")
-COMPOSITION = {"banwatch.monitor.cli", "banwatch.monitor.scheduler", "banwatch.monitor.runner", "banwatch.monitor.fetching", "banwatch.monitor.selftest", "banwatch.monitor.explain",
+COMPOSITION = {"banwatch.monitor.cli", "banwatch.monitor.scheduler", "banwatch.monitor.runner", "banwatch.monitor.fetching", "banwatch.monitor.fleet", "banwatch.monitor.worker", "banwatch.monitor.selftest", "banwatch.monitor.explain",
                "banwatch.monitor.metrics"}
 
 

@@ -11,6 +11,7 @@ import click
 import banwatch.spiders.platforms  # noqa: F401 - the composition: installs the platform registry the core reads
 from banwatch.monitor.cli import (
     alerts, check, evidence, history, prune, report, run, selftest, serve, sql, status, validate, watchlist_cmds,
+    worker,
 )
 from banwatch.monitor.cli.core import App, BanwatchGroup, configure_logging
 from banwatch.monitor.settings import DEFAULT_DB, DEFAULT_WATCHLIST
@@ -34,7 +35,8 @@ def cli(ctx: click.Context, watchlist_path: str, db_path: str, log_level: str) -
 
 
 for _command in (validate.validate, check.check, selftest.selftest, run.run, prune.prune, status.status, sql.sql,
-                 history.history, history.export, evidence.evidence, report.report, serve.serve, alerts.alerts):
+                 history.history, history.export, evidence.evidence, report.report, serve.serve, alerts.alerts,
+                 worker.worker):
     cli.add_command(_command)
 for _command in (watchlist_cmds.add, watchlist_cmds.remove, watchlist_cmds.pause, watchlist_cmds.resume,
                  watchlist_cmds.list_):

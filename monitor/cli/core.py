@@ -304,6 +304,35 @@ def bind_address_option(fn: F) -> F:
                              "default: the system's choice.")(fn)  # type: ignore[return-value]
 
 
+def _redis_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--redis's callback: redis://, rediss:// or unix:// with a host or path; the value is never echoed (it may
+    carry a password)."""
+    from urllib.parse import urlsplit
+
+    if not value or not value.strip():
+        return None
+    try:
+        parts = urlsplit(value.strip())
+        ok = parts.scheme in ("redis", "rediss") and bool(parts.hostname) or parts.scheme == "unix" and bool(parts.path)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        ok = False
+    if not ok:
+        raise click.BadParameter("expected redis://[:password@]host[:port][/db], rediss://… or unix:///path "
+                                 "(the value is not shown: it may carry a password)")
+    return value.strip()
+
+
+def redis_option(required: bool = False) -> Callable[[F], F]:
+    """`--redis URL` (envvar BANWATCH_REDIS_URL, a secret: it may carry a password), validated by scheme and host;
+    the command receives it as `redis_url` (None when not given and not required)."""
+    def decorate(fn: F) -> F:
+        return click.option("--redis", "redis_url", metavar="URL", envvar="BANWATCH_REDIS_URL", show_envvar=True,
+                            required=required, callback=_redis_url,
+                            help="Redis (or Valkey) shared by the coordinator and its fetch workers.")(fn)  # type: ignore[return-value]
+    return decorate
+
+
 # -- delivery -----------------------------------------------------------------------------------------
 
 SERVICE_DELIVERING = "the service is delivering; alerts will go from there"

@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from banwatch.monitor.cli.core import App, bind_address_option, pass_app
+from banwatch.monitor.cli.core import App, bind_address_option, pass_app, redis_option
 from banwatch.monitor.settings import slack_from_env
 
 
@@ -17,8 +17,9 @@ from banwatch.monitor.settings import slack_from_env
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, envvar="BANWATCH_METRICS_HOST", show_envvar=True,
               help="Address the metrics server listens on.")
 @bind_address_option
+@redis_option()
 @pass_app
-def run(app: App, metrics_port: int | None, metrics_host: str) -> None:
+def run(app: App, metrics_port: int | None, metrics_host: str, redis_url: str | None) -> None:
     """Run the monitor as a long-lived service until SIGINT/SIGTERM.
 
     Checks each account on its interval, confirms changes, sends alerts, reloads the watchlist when it changes
@@ -37,7 +38,8 @@ def run(app: App, metrics_port: int | None, metrics_host: str) -> None:
         server = MetricsServer(metrics_host, metrics_port)
         metrics = Metrics(app.db_path)
     try:
-        service = Service(wl, app.db_path, base_urls, lambda w: slack_from_env(w.slack_channel), metrics=metrics)
+        service = Service(wl, app.db_path, base_urls, lambda w: slack_from_env(w.slack_channel), metrics=metrics,
+                          redis_url=redis_url)
         click.echo(app.slack.describe(), err=True)
         if server is not None and metrics is not None:
             metrics.attach(service)

@@ -1,0 +1,87 @@
+"""Scale-out: one coordinator (`banwatch run --redis`) and fetch workers (`banwatch worker`), as real processes,
+on a real redis-server (tests/redis_server.py) and the fake platforms and Slack."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import Banwatch, wait_for
+from tests.fakes import FakePlatforms, FakeSlack
+from tests.test_e2e import ACTIVE, serve
+
+WATCHLIST = """\
+service: {tick: 0.3s, deliver_every: 0.3s, reload_every: 0.3s}
+defaults: {interval: 1s, confirmations: 2, confirm_delay: 0.5s}
+alerts: {slack_channel: "#fleet"}
+platforms:
+  reddit: {delay: 0s, concurrency: 4}
+  weibo: {delay: 0s, concurrency: 4}
+accounts:
+  - {platform: reddit, handle: spez}
+  - {platform: reddit, handle: outlet}
+  - {platform: weibo, handle: "1234567890"}
+"""
+KEYS = ("reddit:spez", "reddit:outlet", "weibo:1234567890")
+
+
+def fleet(tmp_path: Path, platforms: FakePlatforms, slack: FakeSlack | None, redis_url: str) -> Banwatch:
+    (tmp_path / "watchlist.yaml").write_text(WATCHLIST, encoding="utf-8")
+    for key in KEYS:
+        serve(platforms, key, ACTIVE[key.split(":")[0]])
+    banwatch = Banwatch(tmp_path, platforms, slack)
+    banwatch.env["BANWATCH_REDIS_URL"] = redis_url
+    return banwatch
+
+
+def worker_env(banwatch: Banwatch) -> dict[str, str]:
+    """A worker's environment: Redis and the platforms, never Slack or the database."""
+    return {k: v for k, v in banwatch.env.items() if not k.startswith(("SLACK_", "BANWATCH_DB", "BANWATCH_WATCHLIST"))}
+
+
+def start_worker(banwatch: Banwatch, name: str, *args: str) -> subprocess.Popen[str]:
+    import sys
+
+    log = (banwatch.workdir / f"worker-{name}.log").open("w")
+    return subprocess.Popen([sys.executable, "-m", "banwatch.monitor", "worker", "--name", name, *args],
+                            cwd=banwatch.workdir, env=worker_env(banwatch), stdout=subprocess.DEVNULL, stderr=log,
+                            text=True)
+
+
+def stop(*procs: subprocess.Popen[Any]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_workers_fetch_and_the_coordinator_records_and_alerts(tmp_path: Path, platforms: FakePlatforms,
+                                                              slack: FakeSlack, redis_server: Any) -> None:
+    banwatch = fleet(tmp_path, platforms, slack, redis_server.url)
+    run = banwatch.start("run")
+    workers = [start_worker(banwatch, "w1"), start_worker(banwatch, "w2")]
+    try:
+        wait_for(lambda: len(banwatch.rows("SELECT 1 FROM accounts WHERE status = 'active'")) == 3, 40,
+                 "the baseline of every account, fetched by the workers")
+        serve(platforms, "reddit:spez", "reddit.is_suspended")
+        wait_for(lambda: any("Suspended on Reddit: spez" in p["text"] for p in slack.posted()), 30,
+                 "the suspension alert")
+        answered = banwatch.rows("SELECT worker, count(*) AS n FROM remote_checks WHERE answered_at IS NOT NULL "
+                                 "GROUP BY worker")
+        assert {r["worker"] for r in answered} <= {"w1", "w2"} and answered, answered
+    finally:
+        stop(*workers, run)
+    log = banwatch.log.read_text()
+    assert "Traceback" not in log, log
+    for name in ("w1", "w2"):
+        text = (tmp_path / f"worker-{name}.log").read_text()
+        assert "Traceback" not in text, text
+    assert [p["text"] for p in slack.posted()].count(
+        next(p["text"] for p in slack.posted() if "Suspended on Reddit: spez" in p["text"])) == 1
