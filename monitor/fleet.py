@@ -135,8 +135,8 @@ class Fleet:
             self.beats = await self.remote.heartbeats()
         except RedisDown:
             return
-        svc.store.set_service({f"worker:{name}": json.dumps(beat, sort_keys=True)
-                               for name, beat in self.beats.items()}, now)
+        svc.store.set_service({"redis": "ok", **{f"worker:{name}": json.dumps(beat, sort_keys=True)
+                                                 for name, beat in self.beats.items()}}, now)
         self.judge(now)
 
     def judge(self, now: str) -> None:
