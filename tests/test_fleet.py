@@ -3,6 +3,7 @@ on a real redis-server (tests/redis_server.py) and the fake platforms and Slack.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -76,6 +77,15 @@ def test_workers_fetch_and_the_coordinator_records_and_alerts(tmp_path: Path, pl
         answered = banwatch.rows("SELECT worker, count(*) AS n FROM remote_checks WHERE answered_at IS NOT NULL "
                                  "GROUP BY worker")
         assert {r["worker"] for r in answered} <= {"w1", "w2"} and answered, answered
+        # status: Redis' state, and per worker and platform its checks/min, unknown share and last heartbeat
+        wait_for(lambda: "redis: ok" in banwatch("status").stdout, 10, "status to show Redis")
+        shown = json.loads(banwatch("status", "--json").stdout)["workers"]
+        assert {w["worker"] for w in shown} == {"w1", "w2"}, shown
+        assert all(w["state"] == "live" and w["last seen"] != "-" for w in shown), shown
+        busy = [w for w in shown if w["platform"] == "reddit"]
+        assert busy and all(w["checks/min"] > 0 and w["unknown"] == "0%" for w in busy), shown
+        text = banwatch("status").stdout
+        assert "fetch workers, last 10 minutes" in text and "w1" in text, text
     finally:
         stop(*workers, run)
     log = banwatch.log.read_text()
