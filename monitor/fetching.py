@@ -23,9 +23,9 @@ from banwatch.monitor.model import Account, Observation
 
 log = logging.getLogger(__name__)
 
-# Scrapy's defaults that cost a long-lived crawl: CONCURRENT_ITEMS spawns a task per item (banwatch yields one
-# item per response, so 1 loses nothing), and CLOSESPIDER_TIMEOUT would end a crawl meant to run for months.
-LIVE_SETTINGS: dict[str, Any] = {"CONCURRENT_ITEMS": 1, "CLOSESPIDER_TIMEOUT": 0}
+# CLOSESPIDER_TIMEOUT (spiders/settings.py: 15 minutes for a one-shot check) would end a crawl meant to run for
+# months.
+LIVE_SETTINGS: dict[str, Any] = {"CLOSESPIDER_TIMEOUT": 0}
 
 
 class _Queue:

@@ -47,6 +47,9 @@ RETRY_TIMES = 1
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 
 CONCURRENT_REQUESTS = 64  # the global cap; each platform's download slot sets its own politeness
+# The spider yields one item per answer: Scrapy's default of 100 spawned a task per item for nothing
+# (profiled on 10,000 checks: 394 checks/s with 100, 529 with 1).
+CONCURRENT_ITEMS = 1
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.5
 DOWNLOAD_TIMEOUT = 20
