@@ -109,6 +109,7 @@ class Service:
         self.settling: str | None = None  # a new version of the file, applied once it reads the same twice
         self.broken: str | None = None  # the error of the watchlist on disk, while it is broken
         self.inflight = Inflight()  # checks handed out and not yet answered (monitor.inflight)
+        self.unfinished: list[Batch] = []  # completed batches whose run row the database failed to finish
         self.batch_of: dict[str, Batch] = {}  # key -> batch, for the answers held for the next flush
         self._checker: Checker | None = None
         self._checker_for: Watchlist | None = None
@@ -163,6 +164,8 @@ class Service:
         began = time.perf_counter()
         now = self.check_clock()
         self.flush()  # what was answered since: recorded before the due query reads next checks
+        for batch in list(self.unfinished):  # completed while the database failed
+            self.complete(batch)
         accounts = self.watchlist.by_key
         for platform in PLATFORMS:
             limit = self.watchlist.politeness(platform).batch  # most checks of a platform outstanding at once
@@ -277,9 +280,13 @@ class Service:
             self.store.finish_run(batch.run_id, dict(batch.counts), "finished" if not batch.lost else "lost",
                                   now_iso(), unknown_rules=dict(batch.rules))
         except Exception as exc:
-            self.failed(f"{platform}: run", exc, f"{platform}: run {batch.run_id} not finished",
-                        "it stays unfinished, as after a crash")
+            if batch not in self.unfinished:  # said once; finished by a later tick
+                self.failed(f"{platform}: run", exc, f"{platform}: run {batch.run_id} not finished",
+                            "finished on a later tick")
+                self.unfinished.append(batch)
             return
+        if batch in self.unfinished:
+            self.unfinished.remove(batch)
         if self.metrics is not None:
             self.metrics.crawled(platform, batch.counts, seconds)
         counts = ", ".join(f"{n} {st}" for st, n in sorted(batch.counts.items()))
