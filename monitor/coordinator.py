@@ -39,12 +39,10 @@ class RemoteFetcher:
     `on_reachable(ok, error)` hears each change of Redis' reachability (ok True/False), once per change."""
 
     def __init__(self, redis_url: str, on_answer: Answer, on_reachable: Callable[[bool, str], None]) -> None:
-        import redis.asyncio
-
         self.redis_url, self.on_answer, self.on_reachable = redis_url, on_answer, on_reachable
-        self.client = redis.asyncio.from_url(redis_url, socket_timeout=5, socket_connect_timeout=3,
-                                             health_check_interval=10)
+        self.client = streams.connect(redis_url, connect_timeout=3)
         self.reachable = True
+        self.back = asyncio.Event()  # set when Redis is reachable again
         self.since_down: float | None = None
         self.groups: set[str] = set()
         self.reread = True  # read this consumer's pending answers first (after a start or a failed record)
@@ -59,12 +57,14 @@ class RemoteFetcher:
     def _down(self, exc: BaseException) -> RedisDown:
         if self.reachable:
             self.reachable, self.since_down = False, time.monotonic()
+            self.back.clear()
             self.on_reachable(False, f"{type(exc).__name__}")
         return RedisDown(f"redis at {self.where} unreachable ({type(exc).__name__})")
 
     def _up(self) -> None:
         if not self.reachable:
             self.reachable, self.since_down = True, None
+            self.back.set()  # the reader in backoff reads again at once
             self.on_reachable(True, "")
 
     async def publish(self, platform: str, checks: list[tuple[str, Account, str, dict[str, Any]]]) -> list[bytes]:
@@ -109,7 +109,8 @@ class RemoteFetcher:
 
     async def read(self) -> None:
         """Read answers until stopped: this consumer's pending ones first when asked (`reread`), then new ones,
-        blocking a second per call; Redis unreachable -> backoff, doubling up to BACKOFF_MAX_S."""
+        blocking a second per call; Redis unreachable -> backoff, doubling up to BACKOFF_MAX_S, cut short when another
+        call finds Redis reachable again."""
         import redis
 
         backoff = 0.5
@@ -131,7 +132,10 @@ class RemoteFetcher:
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 self._down(exc)
                 self.groups.clear()
-                await asyncio.sleep(backoff)
+                try:  # a publish or heartbeat read that reaches Redis again cuts the backoff short
+                    await asyncio.wait_for(self.back.wait(), timeout=backoff)
+                except TimeoutError:
+                    pass
                 backoff = min(BACKOFF_MAX_S, backoff * 2)
                 continue
             entries = [e for _, batch in (reply or []) for e in batch]

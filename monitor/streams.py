@@ -91,6 +91,21 @@ def _names(fields: Mapping[Any, bytes]) -> dict[str, bytes]:
             for k, v in fields.items()}
 
 
+def connect(url: str, connect_timeout: float) -> Any:
+    """A redis-py asyncio client on `url` for the coordinator and the workers. A command that meets a closed
+    connection is sent once more on a fresh one: after Redis restarted, every connection pooled before is
+    closed, and without the retry each one's first use would fail as if Redis were still gone (a second outage
+    logged and alerted). Redis really gone fails the retry at once (connection refused). Only ConnectionError is
+    retried: a timed-out command may have run."""
+    import redis.asyncio
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return redis.asyncio.from_url(url, socket_timeout=5, socket_connect_timeout=connect_timeout,
+                                  health_check_interval=10,
+                                  retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
+
+
 async def ensure_group(client: Any, stream: str, group: str) -> None:
     """Create `group` on `stream` (and the stream) reading from its start, unless it exists."""
     import redis

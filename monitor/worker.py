@@ -67,7 +67,8 @@ class Worker:
         self.stopped: asyncio.Future[None] | None = None
         self.client: Any = None
         self.fetcher: LocalFetcher | None = None
-        self.down: dict[str, float] = {}  # loop -> when Redis became unreachable for it (one line each way)
+        self.down_since: float | None = None  # when Redis became unreachable (one log line each way)
+        self.back = asyncio.Event()  # set when Redis is reachable again: the loops in backoff retry at once
 
     def room(self, platform: str) -> int:
         """How many more checks of `platform` this worker takes now: 4 × its slot's concurrency, at least 8."""
@@ -134,18 +135,28 @@ class Worker:
     # -- loops -------------------------------------------------------------------------------------------
 
     def _unreachable(self, loop: str, exc: BaseException) -> float:
-        """Log once that Redis is unreachable for `loop`; the backoff to wait (doubling up to BACKOFF_MAX_S)."""
-        first = loop not in self.down
-        since = self.down.setdefault(loop, time.monotonic())
-        if first:
-            log.error("redis at %s unreachable (%s: %s); %s retries with backoff", streams.redact_url(self.redis_url),
-                      type(exc).__name__, _safe(exc, self.redis_url), loop)
-        return min(BACKOFF_MAX_S, max(0.5, (time.monotonic() - since) / 2))
+        """Note that Redis is unreachable (one log line per outage, whichever loop meets it first); the backoff
+        to wait (half the outage so far, 0.5 s to BACKOFF_MAX_S), cut short once any loop reaches Redis again."""
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            self.back.clear()
+            log.error("redis at %s unreachable (%s: %s); retrying with backoff", streams.redact_url(self.redis_url),
+                      type(exc).__name__, _safe(exc, self.redis_url))
+        return min(BACKOFF_MAX_S, max(0.5, (time.monotonic() - self.down_since) / 2))
 
     def _reachable(self, loop: str) -> None:
-        since = self.down.pop(loop, None)
-        if since is not None:
-            log.warning("redis reachable again after %.0fs (%s)", time.monotonic() - since, loop)
+        """Redis answered `loop`: after an outage, one log line, and the other loops retry at once."""
+        if self.down_since is not None:
+            log.warning("redis reachable again after %.0fs (%s)", time.monotonic() - self.down_since, loop)
+            self.down_since = None
+            self.back.set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds` of backoff, or until a loop finds Redis reachable again."""
+        try:
+            await asyncio.wait_for(self.back.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
 
     async def read(self) -> None:
         """Claim new checks with XREADGROUP while there is room, blocking at most a second per call."""
@@ -172,7 +183,7 @@ class Worker:
                     continue
                 raise
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                await asyncio.sleep(self._unreachable("read", exc))
+                await self._pause(self._unreachable("read", exc))
                 continue
             for stream, entries in reply or []:
                 for entry, fields in entries:
@@ -231,7 +242,7 @@ class Worker:
                     log.error("stopping with %d answer(s) not sent: their checks are re-claimed by another worker",
                               len(self.answers))
                     return
-                await asyncio.sleep(self._unreachable("publish", exc))
+                await self._pause(self._unreachable("publish", exc))
                 continue
             for held, _obs in batch:
                 self.answers.popleft()
@@ -256,13 +267,10 @@ class Worker:
     async def serve(self, runner: Any) -> None:
         """Run until SIGINT/SIGTERM: read, claim, fetch, publish, beat; then stop taking checks, give the ones
         in flight SHUTDOWN_GRACE_S, send their answers and leave."""
-        import redis.asyncio
-
         loop = asyncio.get_running_loop()
         self.stopped = loop.create_future()
         self._give_up_at = float("inf")
-        self.client = redis.asyncio.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5,
-                                             health_check_interval=10)
+        self.client = streams.connect(self.redis_url, connect_timeout=5)
         self.fetcher = LocalFetcher(runner, self.base_urls, self.on_result, self.on_lost)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
