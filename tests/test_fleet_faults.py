@@ -266,3 +266,73 @@ def test_a_worker_with_blocked_egress_or_a_refused_credential_yields_unknown(
     observed = banwatch.rows("SELECT coalesce(sum(checks), 0) AS n FROM observations")[0]["n"]
     assert observed == answered(banwatch)
     no_traceback(tmp_path)
+
+
+# -- 5. hostile entries, duplicates, forged answers, a platform nobody serves ---------------------------------
+
+def gone(client: Any, stream: str, entry: bytes) -> bool:
+    return not client.xrange(stream, entry, entry)
+
+
+def test_hostile_stream_entries_duplicates_and_a_platform_without_worker(
+        tmp_path: Path, platforms: FakePlatforms, slack: FakeSlack, redis_server: Any) -> None:
+    import os
+    import signal
+
+    from banwatch.monitor.timeutil import now_iso
+
+    banwatch = fleet(tmp_path, platforms, slack, redis_server.url)
+    client = redis_server.client()
+    run = banwatch.start("run")
+    workers = [start_worker(banwatch, "r", "--platform", "reddit")]  # nobody serves weibo
+    try:
+        wait_for(lambda: len(banwatch.rows("SELECT 1 FROM accounts WHERE status = 'active'")) == 2, 30,
+                 "the reddit baseline")
+        # a malformed check and a malformed answer: dropped, named in the log, never fetched or recorded
+        junk_check = client.xadd(streams.checks_stream("reddit"), {"junk": "x"})
+        junk_answer = client.xadd(streams.RESULTS, {"id": "nope", "worker": "x", "observation": b"\x00garbage"})
+        wait_for(lambda: gone(client, streams.checks_stream("reddit"), junk_check), 10, "the junk check dropped")
+        wait_for(lambda: gone(client, streams.RESULTS, junk_answer), 10, "the junk answer dropped")
+        # answers for checks never handed out, saying spez is suspended (confirmations: 2): never recorded
+        forged = [client.xadd(streams.RESULTS, streams.encode_result(
+            streams.new_check_id(), "r", Observation("reddit:spez", Status.SUSPENDED, "reddit.is_suspended",
+                                                     "forged", now_iso()))) for _ in range(3)]
+        wait_for(lambda: all(gone(client, streams.RESULTS, e) for e in forged), 10, "the forged answers consumed")
+        # the same answers XADDed twice: while the coordinator is stopped, every answer in the stream is copied
+        slow(platforms, 0.5)
+        wait_for(lambda: client.xpending(streams.checks_stream("reddit"), streams.WORKER_GROUP)["pending"], 10,
+                 "the worker holding reddit checks")
+        os.kill(run.pid, signal.SIGSTOP)
+        try:
+            wait_for(lambda: client.xlen(streams.RESULTS), 10, "answers waiting for the stopped coordinator")
+            copies = [client.xadd(streams.RESULTS, fields) for _, fields in client.xrange(streams.RESULTS)]
+        finally:
+            os.kill(run.pid, signal.SIGCONT)
+        assert copies
+        wait_for(lambda: client.xlen(streams.RESULTS) == 0, 10, "every answer and its copy consumed")
+        slow(platforms, 0.0)
+        assert_once(banwatch, changes=0)
+        assert banwatch.rows("SELECT status FROM accounts WHERE key = 'reddit:spez'") == [{"status": "active"}]
+        # control: a real suspension still goes through the same path, once
+        serve(platforms, "reddit:spez", "reddit.is_suspended")
+        wait_for(lambda: any(SUSPENDED in p["text"] for p in slack.posted()), 20, "the real suspension alert")
+        # weibo: one health alert after LIVE_S without a worker, one when a worker serves it again
+        wait_for(lambda: any("no worker for weibo" in p["text"] for p in slack.posted()), 30,
+                 "the 'no worker for weibo' alert")
+        ticks = int(banwatch.rows("SELECT value FROM service WHERE key = 'ticks'")[0]["value"])
+        wait_for(lambda: int(banwatch.rows("SELECT value FROM service WHERE key = 'ticks'")[0]["value"]) >= ticks + 5,
+                 10, "five more ticks")
+        workers.append(start_worker(banwatch, "wb", "--platform", "weibo"))
+        wait_for(lambda: any("takes weibo checks again" in p["text"] for p in slack.posted()), 20,
+                 "the 'worker again' alert")
+        wait_for(lambda: banwatch.rows("SELECT 1 FROM accounts WHERE key = 'weibo:1234567890' AND status = 'active'"),
+                 20, "weibo's baseline")
+    finally:
+        stop(*workers, run)
+    texts = [p["text"] for p in slack.posted()]
+    assert len([t for t in texts if "no worker for weibo" in t]) == 1, texts
+    assert len([t for t in texts if "takes weibo checks again" in t]) == 1, texts
+    assert_once(banwatch, slack)
+    assert "not a check" in (tmp_path / "worker-r.log").read_text()
+    assert "not an answer" in banwatch.log.read_text()
+    no_traceback(tmp_path)
