@@ -34,7 +34,8 @@ _RUNS_SQL = {"execute", "executemany", "executescript", "query"}
 def sql_in(source: str) -> list[tuple[int, str]]:
     """Where `source` holds or runs SQL, as (line, what): a string with an SQL statement keyword (docstrings
     are prose about the code, not SQL, and are not read), a call of `.execute(`/`.executemany(`/
-    `.executescript(`/`.query(`, or a table taken as `db[...]`."""
+    `.executescript(`/`.query(` with a statement (a Redis pipeline's bare `.execute()` runs none), or a table
+    taken as `db[...]`."""
     tree = ast.parse(source)
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
@@ -45,7 +46,8 @@ def sql_in(source: str) -> list[tuple[int, str]]:
             match = _STATEMENT.search(node.value)
             if match:
                 found.append((node.lineno, f"SQL in a string: {match.group(0)} …"))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _RUNS_SQL:
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _RUNS_SQL
+              and (node.args or node.keywords)):  # a statement to run: a Redis pipeline's bare execute() is not SQL
             found.append((node.lineno, f"runs SQL: .{node.func.attr}("))
         elif isinstance(node, ast.Subscript) and (
                 isinstance(node.value, ast.Name) and node.value.id == "db"
@@ -83,7 +85,7 @@ def counts(conn, store, since):
     store.db.query("select 1")
     alert = store.db["alerts"].get(1)
     sql = f"UPDATE alerts SET state = 'sent' WHERE id = {alert['id']}"
-    return rows, sql, {"a": 1}["a"], "select the platform to update"
+    return rows, sql, {"a": 1}["a"], "select the platform to update", pipe.execute()
 '''
     assert sql_in(source) == [(4, "SQL in a string: SELECT …"), (4, "runs SQL: .execute("),
                               (5, "runs SQL: .query("), (6, "takes a table: db[...]"),
