@@ -23,6 +23,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from banwatch.monitor import streams
 from banwatch.monitor.fetching import LocalFetcher
@@ -69,6 +70,7 @@ class Worker:
         self.fetcher: LocalFetcher | None = None
         self.down_since: float | None = None  # when Redis became unreachable (one log line each way)
         self.back = asyncio.Event()  # set when Redis is reachable again: the loops in backoff retry at once
+        self._give_up_at = float("inf")  # stopping: when unsent answers are given up (monotonic seconds)
 
     def room(self, platform: str) -> int:
         """How many more checks of `platform` this worker takes now: 4 × its slot's concurrency, at least 8."""
@@ -94,8 +96,7 @@ class Worker:
         assert self.fetcher is not None
         slot_settings = {"concurrency": int(politeness.get("concurrency") or 2),
                          "delay": float(politeness.get("delay") or 0.0)}
-        if slot != download_slot(account):
-            slot = download_slot(account)
+        slot = download_slot(account)  # this worker's own naming of the slot; the entry's is informative
         if self.fetcher.feed is None:
             self.fetcher.configure({slot: slot_settings})
         else:
@@ -269,7 +270,6 @@ class Worker:
         in flight SHUTDOWN_GRACE_S, send their answers and leave."""
         loop = asyncio.get_running_loop()
         self.stopped = loop.create_future()
-        self._give_up_at = float("inf")
         self.client = streams.connect(self.redis_url, connect_timeout=5)
         self.fetcher = LocalFetcher(runner, self.base_urls, self.on_result, self.on_lost)
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -311,5 +311,5 @@ class Worker:
 def _safe(exc: BaseException, url: str) -> str:
     """An error message without the Redis URL's password, should the client have quoted it."""
     text = str(exc)
-    password = __import__("urllib.parse", fromlist=["urlsplit"]).urlsplit(url).password
+    password = urlsplit(url).password
     return text.replace(password, "<secret>") if password else text
