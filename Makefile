@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/proof.py
 	$(BIN)/python benchmarks/service.py
 	$(BIN)/python benchmarks/history.py
+	$(BIN)/python benchmarks/scaleout.py
 
 # Hostile local servers (a Slack that loses its replies, walls, bombs, a locked database...) against the real
 # `banwatch` commands: one table row per fault kind, about 3 minutes. Not part of `make test`.
