@@ -90,8 +90,11 @@ def test_selftest_user_errors_exit_with_its_usage_code() -> None:
 
 
 def _args(command: click.Command) -> list[str]:
-    """What a command needs to get past click's parsing: a value for each required argument."""
-    return ["1" for p in command.params if isinstance(p, click.Argument) and p.required]
+    """What a command needs to get past click's parsing: a value for each required argument and option (a
+    Redis URL for `--redis`, the one required option)."""
+    options = [arg for p in command.params if isinstance(p, click.Option) and p.required
+               for arg in (p.opts[0], "redis://127.0.0.1:1/0" if p.name == "redis_url" else "1")]
+    return options + ["1" for p in command.params if isinstance(p, click.Argument) and p.required]
 
 
 @pytest.mark.parametrize("path, command", LEAVES, ids=[" ".join(p) for p, _ in LEAVES])

@@ -47,6 +47,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(tmp_path: P
         slack.hold = 0.0
         proc = banwatch.start("run")
         try:
+            # started (its signal handlers are in place once it says so): everything may already be delivered
+            wait_for(lambda: "banwatch run:" in banwatch.log.read_text(), 30, "the service to start")
             wait_for(lambda: banwatch.rows(
                 "SELECT count(*) AS n FROM changes")[0]["n"] == len(FLIPPED) and not banwatch.rows(
                 "SELECT 1 FROM alerts WHERE state != 'sent'"), 60, "every change confirmed and delivered")
