@@ -360,8 +360,9 @@ class Service:
         now = now_iso()
         counts = self.store.prune(self.watchlist.retention.cutoffs(now))
         hours = self.store.compact_runs(iso(parse_iso(now) - timedelta(days=1)))
-        log.info("pruned history: %s; runs older than a day rolled up into %d hourly rows",
-                 ", ".join(f"{n} {t}" for t, n in counts.items()), hours)
+        checks = self.store.prune_checks(iso(parse_iso(now) - timedelta(days=1)))  # fetch workers' check ids
+        log.info("pruned history: %s, %d answered worker checks; runs older than a day rolled up into %d hourly rows",
+                 ", ".join(f"{n} {t}" for t, n in counts.items()), checks, hours)
 
     async def renew(self) -> None:
         """Keep the service lease; should another `run` have taken it (this one stalled past the expiry),

@@ -90,3 +90,20 @@ def test_an_answer_the_database_could_not_record_leaves_its_account_due(
     else:
         assert after[0] > before and after[1] == "active" and errors == []
     svc.store.close()
+
+
+def test_worker_checks_are_answered_once_and_pruned_only_when_settled(tmp_path: Path) -> None:
+    from banwatch.monitor.store import Store
+
+    store = Store.open(str(tmp_path / "b.db"))
+    store.add_checks(1, "reddit", [("a", "reddit:a"), ("b", "reddit:b"), ("c", "reddit:c")], "2026-01-01T00:00:00Z")
+    assert store.answer_check("a", "w1", "active", "2026-01-01T00:00:01Z") is True
+    assert store.answer_check("a", "w2", "active", "2026-01-01T00:00:02Z") is False, "a second answer is refused"
+    assert store.answer_check("zz", "w1", "active", "2026-01-01T00:00:02Z") is False, "never handed out"
+    store.give_up_checks(["b"], "2026-01-01T00:10:00Z")
+    assert store.answer_check("b", "w1", "suspended", "2026-01-01T00:11:00Z") is False, "given up: refused"
+    assert [r["check_id"] for r in store.open_checks()] == ["c"]
+    assert store.prune_checks("2026-01-02T00:00:00Z") == 2, "answered and given up go; the open one stays"
+    assert [r["check_id"] for r in store.open_checks()] == ["c"]
+    assert store.prune_checks("2025-12-31T00:00:00Z") == 0, "control: nothing sent before the cutoff"
+    store.close()
