@@ -45,13 +45,21 @@ def first_checks(accounts: Iterable[Account], now: datetime,
     return out
 
 
-def next_check(account: Account, checked_at: datetime, pending: bool) -> datetime:
+def next_check(account: Account, checked_at: datetime, pending: bool, due_at: datetime | None = None) -> datetime:
     """When `account` is checked next after `checked_at` (aware datetime): `confirm_delay` seconds later while a
-    change is `pending`, else its interval in seconds ±10 % (JITTER), by a hash of key and time."""
+    change is `pending`, else its interval in seconds ±10 % (JITTER), by a hash of key and time.
+
+    The interval counts from when this check was due (`due_at`), not from when it was answered, while it was
+    late by less than an interval: otherwise every round would add its wait for a free slot and its fetch to
+    the interval, and a service would check each account less often than asked (2,000 accounts every 20 s
+    were checked every 24.4 s). A check later than that (the service was stopped) counts from `checked_at`,
+    so a backlog is never repaid with a burst."""
     if pending:
         return checked_at + timedelta(seconds=account.confirm_delay)
     spread = 1 + JITTER * (2 * fraction(account.key, checked_at.isoformat()) - 1)
-    return checked_at + timedelta(seconds=account.interval * spread)
+    late = (checked_at - due_at).total_seconds() if due_at is not None else None
+    base = due_at if due_at is not None and late is not None and 0 <= late < account.interval else checked_at
+    return base + timedelta(seconds=account.interval * spread)
 
 
 def clock_step(before: tuple[datetime, float], after: tuple[datetime, float]) -> float:

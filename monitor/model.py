@@ -167,7 +167,7 @@ class RecordContext:
     `announced`: the status people were last told about (the newest change confirmed by a proof rule or since
     corroborated, else the baseline; None before any change). `open_change`: the id of the account's latest
     status change when it is weak and not yet corroborated (a proof rule reading its status corroborates it),
-    else None. `service`: the service-table values asked for (key -> value, None when absent); `service_sets`:
+    else None. `due_at`: when the check being recorded was due. `service`: the service-table values asked for (key -> value, None when absent); `service_sets`:
     for each prefix asked for, the keys under it whose value is set, prefix removed (the watchdog's memory).
     """
 
@@ -180,6 +180,7 @@ class RecordContext:
     span: Span | None = None  # None before the first observation
     service: Mapping[str, str | None] = field(default_factory=dict)
     service_sets: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    due_at: str | None = None  # ISO-8601 UTC: when this check was due (the account's next_check_at), if scheduled
 
 
 @dataclass(frozen=True)

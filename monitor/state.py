@@ -109,7 +109,9 @@ def plan(account: Account, obs: Observation, step: Step, context: RecordContext,
     extend = span.id if span is not None and (span.status, span.rule, span.classifier_version) == (
         obs.status.value, obs.rule, obs.classifier_version) else None
     return RecordPlan(
-        obs=obs, state=step.state, next_check_at=iso(next_check(account, parse_iso(obs.checked_at), step.pending)),
+        obs=obs, state=step.state,
+        next_check_at=iso(next_check(account, parse_iso(obs.checked_at), step.pending,
+                                     parse_iso(context.due_at) if context.due_at else None)),
         extend=extend, baseline=step.baseline and not step.corroborated, pending=step.pending and not step.corroborated,
         change=None if step.corroborated else step.transition, corroborate=corroborate,
         alerts=tuple(alerts) if raises else (), rename=rename, service=tuple(service), health=tuple(health),

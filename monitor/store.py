@@ -44,6 +44,7 @@ _STATE_COLUMNS = ("status, status_since, last_seen_at, pending_status, pending_c
 # latest observation span. Each subquery walks one account's rows of an (account_key, ...) index.
 _CONTEXT_SQL = f"""
 SELECT {', '.join('a.' + c.strip() for c in _STATE_COLUMNS.split(','))}, a.current_handle, a.platform_id,
+  a.next_check_at,
   coalesce(
     (SELECT to_status FROM changes WHERE account_key = a.key AND from_status != to_status
        AND (strength IS NOT 'weak' OR corroborated_at IS NOT NULL) ORDER BY confirmed_at DESC, id DESC LIMIT 1),
@@ -266,7 +267,7 @@ class Store:
 
     def due(self, platform: str, now: str, limit: int) -> list[str]:
         """Keys of this platform's accounts whose check is due, most overdue first (idx_accounts_due)."""
-        return [r["key"] for r in self.db.query(
+        return [r[0] for r in self.db.execute(  # tuples: the service asks every tick, mostly for keys in flight
             "SELECT key FROM accounts WHERE platform = ? AND next_check_at <= ? ORDER BY next_check_at LIMIT ?",
             [platform, now, limit])]
 
@@ -304,7 +305,8 @@ class Store:
             open_change=row["change_id"] if row["change_open"] else None,
             span=Span(row["span_id"], row["span_status"], row["span_rule"], row["span_version"] or 1)
             if row["span_id"] is not None else None,
-            service=values, service_sets={prefix: frozenset(self.service_keys(prefix))} if prefix else {})
+            service=values, service_sets={prefix: frozenset(self.service_keys(prefix))} if prefix else {},
+            due_at=row["next_check_at"])
 
     # -- observations --------------------------------------------------------------------------------
 

@@ -78,3 +78,28 @@ def test_after_an_hour_down_each_account_is_checked_once(tmp_path: Path) -> None
         obs = Observation(a.key, Status.ACTIVE, "reddit.profile", "ok", iso(back))
         store.record(a, obs, advance(store.state(a.key), Status.ACTIVE, iso(back), 2))
     assert store.due("reddit", iso(back + timedelta(seconds=50)), 1000) == []
+
+
+@pytest.mark.parametrize("paced", [True, False], ids=["from-the-due-time", "control-from-the-answer"])
+def test_rounds_keep_the_interval_although_each_check_waits_and_takes_time(paced: bool) -> None:
+    """Each check is answered 4 s after it was due (a queue for a free slot, then the fetch): counted from the
+    due time, 50 rounds of a 20 s interval take 50 intervals (±10 % jitter averages out); counted from the
+    answer, each round is 4 s longer."""
+    a = Account("reddit", "x", "reddit:x", interval=20.0)
+    due_at = NOW
+    for _ in range(50):
+        checked = due_at + timedelta(seconds=4)
+        due_at = next_check(a, checked, False, due_at if paced else None)
+    period = (due_at - NOW).total_seconds() / 50
+    if paced:
+        assert abs(period - 20.0) < 20.0 * 0.05, period
+    else:
+        assert period > 23.0, period
+
+
+def test_a_check_later_than_an_interval_or_early_counts_from_its_answer() -> None:
+    a = Account("reddit", "x", "reddit:x", interval=20.0)
+    stopped = next_check(a, NOW + timedelta(hours=1), False, NOW)  # the service was down for an hour
+    assert stopped - (NOW + timedelta(hours=1)) >= timedelta(seconds=18), "no burst to repay the backlog"
+    early = next_check(a, NOW - timedelta(seconds=10), False, NOW)  # `banwatch check` before it was due
+    assert early - (NOW - timedelta(seconds=10)) <= timedelta(seconds=22)
