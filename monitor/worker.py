@@ -34,6 +34,8 @@ from banwatch.spiders.status import download_slot
 log = logging.getLogger("banwatch.worker")
 BACKOFF_MAX_S = 10.0
 SHUTDOWN_GRACE_S = 8.0
+PUBLISH_BATCH = 100  # answers per MULTI at most
+PUBLISH_GATHER_S = 0.005  # an answer waits this long for others to share its round trip (profiled: 1.3 per MULTI)
 
 
 @dataclass
@@ -218,7 +220,8 @@ class Worker:
                         self.take(streams.checks_stream(platform), entry, fields)
 
     async def publish(self) -> None:
-        """Send answers back: per answer one MULTI of XADD result, XACK and XDEL of its check."""
+        """Send answers back: one MULTI per batch of answers (up to PUBLISH_BATCH, gathered for at most
+        PUBLISH_GATHER_S), each answer's XADD with its check's XACK and XDEL."""
         import redis
 
         while not (self.stopping and not self.answers):
@@ -229,7 +232,9 @@ class Worker:
                 except TimeoutError:
                     pass
                 continue
-            batch = list(self.answers)[:100]
+            if len(self.answers) < PUBLISH_BATCH and not self.stopping:
+                await asyncio.sleep(PUBLISH_GATHER_S)  # let a few more answers join this MULTI: one round trip
+            batch = list(self.answers)[:PUBLISH_BATCH]
             try:
                 async with self.client.pipeline(transaction=True) as pipe:
                     for held, obs in batch:
