@@ -35,8 +35,11 @@ bench: $(STAMP)
 faults: $(STAMP)
 	$(BIN)/python benchmarks/faults.py
 
+# The suite in two processes (pytest-xdist): most of its time is real processes waiting on real servers.
+# `make test JOBS=0` runs it in one process.
+JOBS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
