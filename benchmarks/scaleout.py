@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from proof import BARE_SPIDER, _ts, banwatch_env, keys_for  # noqa: E402
 from service import total_checks  # noqa: E402
 
 from tests.redis_server import RedisServer  # noqa: E402
+from tests.test_fleet import stop as stop_all  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache"
 SHERLOCK_VENV = CACHE / "sherlock-venv"
@@ -118,15 +118,8 @@ class Sim:
 
 
 def stop(*procs: subprocess.Popen[Any]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """SIGTERM, then up to 30 s for each (a loaded coordinator drains its batches), then SIGKILL."""
+    stop_all(*procs, timeout=30)
 
 
 def python(label: str) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +51,17 @@ def start_worker(banwatch: Banwatch, name: str, *args: str) -> subprocess.Popen[
                             text=True)
 
 
-def stop(*procs: subprocess.Popen[Any]) -> None:
+def stop(*procs: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """SIGTERM every process still running, then wait for each (`timeout` seconds, then SIGKILL)."""
     for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
     for proc in procs:
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
 
 
 def test_workers_fetch_and_the_coordinator_records_and_alerts(tmp_path: Path, platforms: FakePlatforms,
