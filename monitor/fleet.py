@@ -50,6 +50,7 @@ class Fleet:
         self.no_worker: dict[str, float] = {}  # platform -> since when (Unix seconds) nobody serves it
         self.alerted: set[str] = set()  # platforms whose "no worker" alert went out
         self.beats: dict[str, dict[str, Any]] = {}
+        self.acking: set[asyncio.Task[None]] = set()  # acknowledgements on their way to Redis
 
     # -- handing out ---------------------------------------------------------------------------------
 
@@ -110,7 +111,9 @@ class Fleet:
         """After a flush: acknowledge what it recorded; when it failed, read the unacknowledged answers again."""
         receipts, self.receipts = self.receipts, []
         if ok:
-            asyncio.ensure_future(self.remote.acknowledge(receipts))
+            task = asyncio.ensure_future(self.remote.acknowledge(receipts))
+            self.acking.add(task)  # awaited by `stop` before the client closes
+            task.add_done_callback(self.acking.discard)
         else:
             self.remote.reread = True
 
@@ -183,8 +186,16 @@ class Fleet:
         except Exception as exc:  # noqa: BLE001 - the database's own failure: logged by the service's handler
             svc.failed("redis health", exc, "Redis health not recorded", "recorded at the next change")
 
-    async def stop(self) -> None:
-        """Stop reading answers (what workers hold stays in Redis)."""
+    async def stop(self, grace: float) -> None:
+        """Stop reading answers, record those already read and acknowledge them (at most `grace` seconds), then
+        close the connection. What workers hold, and what was not acknowledged, stays in Redis for the next start."""
+        self.remote.stopping = True
+        if self.remote.reader is not None:
+            self.remote.reader.cancel()
+            await asyncio.gather(self.remote.reader, return_exceptions=True)
+        self.service.flush()
+        if self.acking:
+            await asyncio.wait(list(self.acking), timeout=grace)
         await self.remote.stop(0)
 
 

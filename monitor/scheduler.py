@@ -489,7 +489,9 @@ class Service:
         delivery in progress. Checks never answered stay due: nothing of them was written."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_S
-        if self.fetcher is not None:
+        if self.fleet is not None:
+            await self.fleet.stop(SHUTDOWN_GRACE_S)
+        elif self.fetcher is not None:
             unanswered = await self.fetcher.stop(SHUTDOWN_GRACE_S)
             if unanswered:
                 log.warning("abandoned %s in flight after %gs", plural(len(unanswered), "check"), SHUTDOWN_GRACE_S)

@@ -88,7 +88,11 @@ def test_workers_fetch_and_the_coordinator_records_and_alerts(tmp_path: Path, pl
         text = banwatch("status").stdout
         assert "fetch workers, last 10 minutes" in text and "w1" in text, text
     finally:
-        stop(*workers, run)
+        stop(run)
+        stop(*workers)
+    # a clean stop records and acknowledges every answer it read: none left pending for the next start
+    pending = redis_server.client().xpending("banwatch:results", "coordinator")["pending"]
+    assert pending == 0, pending
     log = banwatch.log.read_text()
     assert "Traceback" not in log, log
     for name in ("w1", "w2"):
