@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 # CLOSESPIDER_TIMEOUT (spiders/settings.py: 15 minutes for a one-shot check) would end a crawl meant to run for
 # months.
 LIVE_SETTINGS: dict[str, Any] = {"CLOSESPIDER_TIMEOUT": 0}
+# The fetcher's own settings (LIVE_SETTINGS, DOWNLOAD_SLOTS, ...) outrank the command line's ("cmdline", 40):
+# CrawlerRunner.crawl(crawler) merges the runner's settings over the crawler's at their own priorities, so a
+# runner setting at "cmdline" (run_in_reactor's overrides) would otherwise replace them.
+PRIORITY = 50
 
 
 class _Queue:
@@ -70,6 +74,8 @@ class LocalFetcher:
         self.feed: _Queue | None = None
         self.crawls: dict[_Queue, tuple[Any, asyncio.Future[Any]]] = {}  # running crawls (a retired one finishing)
         self.outstanding: dict[str, _Queue] = {}  # key -> the crawl its check was given to, until answered
+        self.given: dict[str, Account] = {}  # key -> its account, while outstanding
+        self.retried: set[str] = set()  # keys handed to a new crawl after theirs ended: not a second time
         self.stopping = False
 
     def configure(self, slots: dict[str, dict[str, Any]]) -> None:
@@ -106,6 +112,7 @@ class LocalFetcher:
         assert self.feed is not None, "configure() first"
         for account in accounts:
             self.outstanding[account.key] = self.feed
+            self.given[account.key] = account
             self.feed.queue.put_nowait(account)
 
     @property
@@ -123,9 +130,9 @@ class LocalFetcher:
         feed = _Queue()
         settings = self.runner.settings.copy()
         for name, value in self.settings.items():
-            settings.set(name, value, priority="cmdline")
-        settings.set("DOWNLOAD_SLOTS", slots, priority="cmdline")
-        settings.set("BANWATCH_BASE_URLS", dict(self.base_urls), priority="cmdline")
+            settings.set(name, value, priority=PRIORITY)
+        settings.set("DOWNLOAD_SLOTS", slots, priority=PRIORITY)
+        settings.set("BANWATCH_BASE_URLS", dict(self.base_urls), priority=PRIORITY)
         crawler = Crawler(StatusSpider, settings)
         crawler.signals.connect(self._on_item, signal=signals.item_scraped)  # held weakly: a bound method
         done = asyncio.ensure_future(deferred_to_future(
@@ -136,6 +143,8 @@ class LocalFetcher:
 
     def _on_item(self, item: Observation, **_: Any) -> None:
         self.outstanding.pop(item.account_key, None)
+        self.given.pop(item.account_key, None)
+        self.retried.discard(item.account_key)
         self.on_result(item)
 
     def _ended(self, feed: _Queue, future: asyncio.Future[Any]) -> None:
@@ -143,18 +152,23 @@ class LocalFetcher:
         if not future.cancelled() and future.exception() is not None:
             log.error("the crawl failed", exc_info=future.exception())
         lost = [key for key, f in self.outstanding.items() if f is feed]
+        taken = {key: self.given.pop(key) for key in lost}
         for key in lost:
             del self.outstanding[key]
         if self.stopping:
             return
-        if feed is self.feed:  # ended on its own: take what it still had queued to a new crawl
+        if feed is self.feed:  # ended on its own: a new crawl takes what it had queued, and once what it had
+            # taken and never answered (nothing of it is in flight any more: its crawl is over)
             reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
             log.error("the crawl ended (%s); starting another", reason or "no reason given")
-            queued = feed.drain()
+            queued = {a.key: a for a in feed.drain()}
+            again = [a for key, a in taken.items() if key not in queued and key not in self.retried]
+            self.retried.update(a.key for a in again)
             assert self.slots is not None
             self.feed = self._start(self.slots)
-            self.submit(queued)
-            lost = [key for key in lost if key not in {a.key for a in queued}]
+            self.submit([*queued.values(), *again])
+            lost = [key for key in lost if key not in queued and key not in {a.key for a in again}]
+        self.retried.difference_update(lost)
         if lost:
             self.on_lost(lost)
 
@@ -175,4 +189,5 @@ class LocalFetcher:
             await asyncio.wait([stop, *crawls], timeout=grace)
         unanswered = list(self.outstanding)
         self.outstanding.clear()
+        self.given.clear()
         return unanswered

@@ -232,13 +232,17 @@ class Service:
         completes, and every tick); a completed batch finishes its run row. `check`: (check id, worker) of a
         fetch worker's answer (recorded once per check id)."""
         batch = self.inflight.answer(obs, check[0] if check else None)
-        if obs.account_key not in self.checker.accounts:
-            return  # an account no batch of this checker handed out (given up, then reloaded away)
-        if batch is not None:
-            self.batch_of[obs.account_key] = batch
-        if self.checker.buffer(obs, check) or (batch is not None and batch.done):
-            self.flush()
-        if batch is not None and batch.done:
+        checker = self.checker  # a reload since the check was handed out makes a new one: it has not admitted it
+        if obs.account_key not in checker.accounts and batch is not None:
+            account = self.watchlist.by_key.get(obs.account_key)
+            if account is not None:  # still watched: recorded under the watchlist now applied
+                checker.admit([account])
+        if obs.account_key in checker.accounts:  # else removed since, or given up then reloaded away: not recorded
+            if batch is not None:
+                self.batch_of[obs.account_key] = batch
+            if checker.buffer(obs, check) or (batch is not None and batch.done):
+                self.flush()
+        if batch is not None and batch.done:  # its run row is finished whatever became of its accounts
             self.complete(batch)
 
     def on_lost(self, keys: list[str], quiet: bool = False) -> None:
