@@ -8,20 +8,19 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Banwatch, wait_for
+from tests.conftest import Banwatch, wait_for
 from tests.fakes import FakePlatforms, FakeSlack, _PlatformHandler
 from banwatch.monitor.model import Account
 from banwatch.spiders.platforms import PLATFORMS
 from tests.fixtures import by_rule
 from tests.sim import own
-from tests.test_e2e import ACTIVE, serve
+from tests.test_e2e import ACTIVE
 
 HEAD = """\
 service: {tick: 0.2s, deliver_every: 0.2s, reload_every: 0.2s, health_window: %(window)s}
