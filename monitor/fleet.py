@@ -96,24 +96,29 @@ class Fleet:
             log.info("taking up %d check(s) handed out before the restart", sum(len(r) for r in by_run.values()))
 
     def on_answer(self, obs: Observation, check_id: str, worker: str, entry: bytes) -> None:
-        """A worker's answer (monitor.coordinator): held for the next flush with its check, acknowledged after."""
+        """A worker's answer (monitor.coordinator): held for the next flush with its check, acknowledged after.
+        The answer of an account no longer watched completes its batch (its run row finishes) and is not recorded;
+        it is acknowledged at once."""
         svc = self.service
-        if obs.account_key not in svc.checker.accounts:  # never handed out by this service, or reloaded away
-            account = svc.watchlist.by_key.get(obs.account_key)
-            if account is None:
-                asyncio.ensure_future(self.remote.acknowledge([entry]))
-                return
-            svc.checker.admit([account])
+        if obs.account_key not in svc.watchlist.by_key:  # removed while its check was out
+            svc.on_result(obs, check=(check_id, worker))
+            self._acknowledge([entry])
+            return
+        if obs.account_key not in svc.checker.accounts:  # a late answer, no batch of this checker: still recorded
+            svc.checker.admit([svc.watchlist.by_key[obs.account_key]])
         self.receipts.append(entry)
         svc.on_result(obs, check=(check_id, worker))
+
+    def _acknowledge(self, entries: list[bytes]) -> None:
+        task = asyncio.ensure_future(self.remote.acknowledge(entries))
+        self.acking.add(task)  # awaited by `stop` before the client closes
+        task.add_done_callback(self.acking.discard)
 
     def flushed(self, ok: bool) -> None:
         """After a flush: acknowledge what it recorded; when it failed, read the unacknowledged answers again."""
         receipts, self.receipts = self.receipts, []
         if ok:
-            task = asyncio.ensure_future(self.remote.acknowledge(receipts))
-            self.acking.add(task)  # awaited by `stop` before the client closes
-            task.add_done_callback(self.acking.discard)
+            self._acknowledge(receipts)
         else:
             self.remote.reread = True
 

@@ -174,11 +174,19 @@ def test_reload_retiring_the_crawl_mid_flight_loses_nothing_and_doubles_nothing(
 
 # -- 3. an account removed while its check is in flight ----------------------------------------------------------
 
+@pytest.mark.parametrize("mode", ["one-process", "fetch-workers"])
 def test_removing_an_account_mid_flight_never_resurrects_it_and_finishes_its_run(
-        tmp_path: Path, fake: Tracking) -> None:
+        tmp_path: Path, fake: Tracking, mode: str, request: pytest.FixtureRequest) -> None:
+    """In one process, and with `--redis` (the late answer comes from a worker through Redis)."""
+    from tests.test_fleet import start_worker, stop as stop_all
+
     reddit(fake, "stay")
     reddit(fake, "gone", delay=3)
     banwatch = Banwatch(tmp_path, fake, None)
+    workers = []
+    if mode == "fetch-workers":
+        banwatch.env["BANWATCH_REDIS_URL"] = request.getfixturevalue("redis_server").url
+        workers.append(start_worker(banwatch, "w1"))
     platforms = "  reddit: {delay: 0s, concurrency: 4}"
     edit(banwatch, watchlist(platforms, ["reddit:gone", "reddit:stay"]))
     proc = banwatch.start("run")
@@ -199,6 +207,7 @@ def test_removing_an_account_mid_flight_never_resurrects_it_and_finishes_its_run
         assert banwatch.rows("SELECT 1 FROM accounts WHERE key = 'reddit:stay' AND status = 'active'")
     finally:
         code, _ = stop(proc)
+        stop_all(*workers)
     assert code == 0
     clean(banwatch.log.read_text())
 
