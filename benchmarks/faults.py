@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from banwatch.monitor.model import Account, Status, Verdict  # noqa: E402
 from banwatch.spiders.platforms import PLATFORMS  # noqa: E402
-from tests.conftest import Banwatch  # noqa: E402
+from tests.conftest import Banwatch, wait_for  # noqa: E402
 from tests.fakes import FakePlatforms, FakeSlack, LocalServer, QuietHandler  # noqa: E402
 from tests.fixtures import Fixture, by_rule  # noqa: E402
 from tests.sim import did_of, own  # noqa: E402
@@ -71,13 +71,13 @@ SLACK_CLIENT_TIMEOUT_S = 10  # alerts/slack.py: SlackNotifier's WebClient timeou
 class Proc:
     """One `banwatch` subprocess; a thread samples its VmHWM (the kernel's high-water mark) every 10 ms."""
 
-    def __init__(self, bench: Bench, args: tuple[str, ...]) -> None:
+    def __init__(self, bench: Bench, args: tuple[str, ...], env: dict[str, str] | None = None) -> None:
         n = len(bench.procs)
         self.bench, self.args = bench, args
         self.out_path, self.err_path = bench.dir / f"cmd{n:02d}.out", bench.dir / f"cmd{n:02d}.err"
         with self.out_path.open("w") as out, self.err_path.open("w") as err:
-            self.popen = subprocess.Popen([sys.executable, "-m", "banwatch.monitor", *args], cwd=bench.dir, env=bench.env,
-                                          stdout=out, stderr=err, text=True)
+            self.popen = subprocess.Popen([sys.executable, "-m", "banwatch.monitor", *args], cwd=bench.dir,
+                                          env=bench.env if env is None else env, stdout=out, stderr=err, text=True)
         self.started = time.monotonic()
         self.seconds = 0.0
         self.peak_kib = 0
@@ -145,8 +145,8 @@ class Bench:
     def watchlist(self, text: str) -> None:
         (self.dir / "watchlist.yaml").write_text(text, encoding="utf-8")
 
-    def start(self, *args: str) -> Proc:
-        return Proc(self, args)
+    def start(self, *args: str, env: dict[str, str] | None = None) -> Proc:
+        return Proc(self, args, env)
 
     def cli(self, *args: str, timeout: float = 120) -> Proc:
         proc = Proc(self, args)
@@ -1100,6 +1100,447 @@ def watchlist_bombs() -> Row:
             bench.close()
 
 
+# -- 13-16. scale-out: a coordinator, fetch workers and Redis --------------------------------------------------------
+
+FLEET_REDDIT = [f"reddit:fleet{i}" for i in range(6)]
+FLEET_WEIBO = ["weibo:1234567890", "weibo:2345678901"]
+FLEET_VICTIM = "reddit:fleet0"  # suspended during each fleet fault
+FLEET_CLAIM_S = "2"  # --claim-timeout of the workers that must re-claim a dead worker's checks
+REDIS_OUTAGE_S = 30.0  # the issue's figure (tests/test_fleet_faults.py uses 8 s)
+NO_WORKER_S = 60.0
+
+
+def fleet_watchlist(keys: list[str]) -> str:
+    text = ("service: {tick: 0.3s, deliver_every: 0.3s, reload_every: 5s}\n"
+            "defaults: {interval: 1s, confirmations: 2, confirm_delay: 0.5s}\n"
+            f"alerts: {{slack_channel: \"{CHANNEL}\", retry_base: 1s, retry_max: 2s}}\n"
+            "platforms:\n  reddit: {delay: 0s, concurrency: 4}\n  weibo: {delay: 0s, concurrency: 4}\naccounts:\n")
+    return text + "".join(f"  - {{platform: {k.split(':', 1)[0]}, handle: \"{k.split(':', 1)[1]}\"}}\n" for k in keys)
+
+
+def fleet_serve(platforms: FakePlatforms, key: str, rule: str, delay: float = 0.0) -> None:
+    """From now on `key` answers `rule`'s saved response, after `delay` seconds."""
+    platform, handle = key.split(":", 1)
+    platforms.serve(own(by_rule(platform, rule), key),
+                    PLATFORMS[platform].probe(Account(platform, handle, key), {}).url, delay=delay)
+
+
+FLEET_ACTIVE = {"reddit": "reddit.profile", "weibo": "weibo.user_info"}
+FLEET_LOSS = {"reddit": "reddit.is_suspended", "weibo": "weibo.ban_notice"}
+
+
+class FleetBench:
+    """A scenario's Bench plus a real redis-server (tests/redis_server.py, append-only) in its directory, a
+    coordinator (`banwatch run` with BANWATCH_REDIS_URL) and fetch workers (`banwatch worker`, whose
+    environment has Redis and the platforms, never Slack, the watchlist or the database)."""
+
+    def __init__(self, kind: str, platforms: FakePlatforms, slack: HostileSlack, keys: list[str]) -> None:
+        from tests.redis_server import RedisServer
+
+        self.bench = Bench(kind, platforms, slack)
+        self.platforms, self.slack, self.keys = platforms, slack, keys
+        platforms.httpd.handle_error = lambda *_: None  # a killed worker's unfinished fetch: not a finding
+        self.redis = RedisServer(self.bench.dir / "redis")
+        self.bench.env["BANWATCH_REDIS_URL"] = self.redis.url
+        self.bench.watchlist(fleet_watchlist(keys))
+        for key in keys:
+            fleet_serve(platforms, key, FLEET_ACTIVE[key.split(":")[0]])
+        self.redis.start()
+        self.client = self.redis.client()
+        self.run: Proc | None = None
+        self.workers: dict[str, Proc] = {}
+
+    def coordinator(self) -> Proc:
+        self.run = self.bench.start("run")
+        return self.run
+
+    def worker(self, name: str, *args: str) -> Proc:
+        env = {k: v for k, v in self.bench.env.items()
+               if not k.startswith(("SLACK_", "BANWATCH_DB", "BANWATCH_WATCHLIST"))}
+        self.workers[name] = self.bench.start("worker", "--name", name, *args, env=env)
+        return self.workers[name]
+
+    def rows(self, query: str, *params: Any) -> list[dict[str, Any]]:
+        return self.bench.rows(query, *params)
+
+    def answered(self) -> int:
+        rows = self.rows("SELECT count(*) AS n FROM remote_checks WHERE answered_at IS NOT NULL")
+        return rows[0]["n"] if rows else 0
+
+    def observed(self) -> int:
+        rows = self.rows("SELECT coalesce(sum(checks), 0) AS n FROM observations")
+        return rows[0]["n"] if rows else 0
+
+    def baseline(self, keys: list[str] | None = None) -> None:
+        want = set(keys or self.keys)
+        wait_for(lambda: want <= {r["key"] for r in self.rows("SELECT key FROM accounts WHERE status = 'active'")},
+                 40, "the baseline of every account, fetched by the workers")
+
+    def suspend(self, key: str, delay: float = 0.0) -> None:
+        fleet_serve(self.platforms, key, FLEET_LOSS[key.split(":")[0]], delay)
+
+    def slow(self, delay: float, suspended: tuple[str, ...] = ()) -> None:
+        """Every account answers after `delay` seconds: active, or suspended for those in `suspended`."""
+        for key in self.keys:
+            rules = FLEET_LOSS if key in suspended else FLEET_ACTIVE
+            fleet_serve(self.platforms, key, rules[key.split(":")[0]], delay)
+
+    def alerted(self, key: str) -> bool:
+        """A loss of `key` confirmed and its alert sent."""
+        return bool(self.rows("SELECT 1 FROM alerts a JOIN changes c ON a.change_id = c.id "
+                              "WHERE c.account_key = ? AND a.state = 'sent'", key))
+
+    def sent_after(self, key: str, since: float) -> float:
+        """Seconds from `since` (Unix) to the sending of the alert for `key`'s loss (alerts.sent_at), once sent."""
+        from banwatch.monitor.timeutil import parse_iso
+
+        wait_for(lambda: self.alerted(key), 40, f"the alert for {key}")
+        rows = self.rows("SELECT min(a.sent_at) AS at FROM alerts a JOIN changes c ON a.change_id = c.id "
+                         "WHERE c.account_key = ? AND a.state = 'sent'", key)
+        return parse_iso(rows[0]["at"]).timestamp() - since
+
+    def posts(self, *words: str) -> list[str]:
+        return [p["text"] for p in self.slack.posted() if all(w in p["text"] for w in words)]
+
+    def more_rounds(self, rounds: int = 2) -> None:
+        after = self.answered()
+        wait_for(lambda: self.answered() >= after + rounds * len(self.keys), 30, f"{rounds} more rounds")
+
+    def held_by(self, consumer: str) -> dict[str, str]:
+        """Check id -> stream, of the checks `consumer` holds (XPENDING of group workers)."""
+        from banwatch.monitor import streams
+
+        out = {}
+        for platform in sorted({k.split(":")[0] for k in self.keys}):
+            stream = streams.checks_stream(platform)
+            try:
+                pending = self.client.xpending_range(stream, streams.WORKER_GROUP, "-", "+", 1000,
+                                                     consumername=consumer)
+            except Exception:  # noqa: BLE001 - no group yet
+                continue
+            for p in pending:
+                for _, fields in self.client.xrange(stream, p["message_id"], p["message_id"]):
+                    out[fields[b"id"].decode()] = stream
+        return out
+
+    def results_pending(self) -> list[bytes]:
+        """Entries of the answers given to the coordinator and not acknowledged."""
+        from banwatch.monitor import streams
+
+        try:
+            return [p["message_id"] for p in self.client.xpending_range(
+                streams.RESULTS, streams.COORDINATOR_GROUP, "-", "+", 10000)]
+        except Exception:  # noqa: BLE001 - no group yet
+            return []
+
+    def stop_all(self) -> dict[str, int | None]:
+        """SIGTERM to every process still running, at once, then wait for each: exit codes by name."""
+        running = [p for p in self.bench.procs if p.popen.poll() is None]
+        for proc in running:
+            proc.popen.send_signal(signal.SIGTERM)
+        for proc in running:
+            proc.wait(30)
+        names = {id(p): n for n, p in self.workers.items()}
+        return {names.get(id(p), "run"): p.code for p in running}
+
+    def close(self) -> None:
+        """Kill what still runs (Bench.close), then stop this scenario's redis-server."""
+        try:
+            self.bench.close()
+        finally:
+            with contextlib.suppress(Exception):
+                self.client.close()
+            with contextlib.suppress(Exception):
+                self.redis.stop()
+            if self.redis.proc is not None and self.redis.proc.poll() is None:
+                self.redis.proc.kill()
+                self.redis.proc.wait()
+
+
+@dataclass
+class FleetCount:
+    answered: int
+    observed: int
+    duplicates: int
+    lost: int
+    false: int
+    held: int
+    parts: list[str]
+
+
+def logged_at(proc: Proc, words: str, timeout: float = 30) -> float:
+    """Unix time of the first log line of `proc` holding `words` (its logging timestamp, local time)."""
+    line = wait_for(lambda: next((ln for ln in proc.stderr.splitlines() if words in ln), None), timeout,
+                    f"{words!r} in the log")
+    return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def fleet_count(fb: FleetBench, suspended: list[str], health_expected: tuple[str, ...] = ()) -> FleetCount:
+    """After the processes stopped. duplicates: Slack messages beyond the first per alert (ledger), changes
+    beyond the first per suspended account, checks recorded more often than answered (observations' checks
+    above the answered remote_checks rows), health alerts beyond one each way. lost: ledger's lost (a
+    suspension never confirmed, or confirmed and not delivered) plus answered checks not recorded. false: a
+    change of an account that was never suspended, or a loss status other than suspended; a "no worker" alert
+    for a platform that had one."""
+    book = ledger(fb.bench, fb.slack, suspended)
+    answered, observed = fb.answered(), fb.observed()
+    changes = fb.rows("SELECT account_key, to_status FROM changes")
+    per_key = Counter(r["account_key"] for r in changes)
+    extra_changes = sum(n - 1 for k, n in per_key.items() if k in suspended and n > 1)
+    false = sum(1 for r in changes if r["account_key"] not in suspended or r["to_status"] != "suspended")
+    health = [t for t in (p["text"] for p in fb.slack.posted()) if "Redis at" in t or "worker" in t]
+    extra_health = 0
+    for words in health_expected:
+        n = sum(all(w in t for w in words.split("|")) for t in health)
+        extra_health += max(0, n - 1)
+    wanted = {w.split("|")[0] for w in health_expected}
+    false += sum("no worker for" in t and not any(w in t for w in wanted) for t in health)
+    duplicates = book.duplicates + extra_changes + max(0, observed - answered) + extra_health
+    lost = book.lost + max(0, answered - observed)
+    parts = [f"{answered} checks answered, {observed} recorded in observations"]
+    if book.lost:
+        parts.append(f"lost: {lost_note(book)}")
+    if book.duplicates:
+        parts.append(f"{book.duplicates} Slack message(s) beyond the first per alert")
+    if extra_changes:
+        parts.append(f"{extra_changes} change(s) beyond one per suspension")
+    return FleetCount(answered, observed, duplicates, lost, false, book.held, parts)
+
+
+def fleet_row(kind: str, fb: FleetBench, count: FleetCount, notes: list[str], exits: dict[str, int | None]) -> Row:
+    notes = notes + count.parts
+    notes.append("exit codes after SIGTERM: " + ", ".join(f"{n} {c}" for n, c in exits.items()))
+    if traceback_in(*fb.bench.procs):
+        notes.append("a traceback was printed")
+    return Row(kind, count.answered, count.held, count.duplicates, count.lost, count.false, fb.bench.peak_mib,
+               notes="; ".join(notes))
+
+
+def settle(fb: FleetBench, timeout: float = 10) -> None:
+    """Until no alert is held (delivered, or the timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and held_rows(fb.bench):
+        time.sleep(0.2)
+
+
+def redis_outage() -> Row:
+    """13: Redis stopped for 30 s under a coordinator and two workers checking steadily, then started again
+    (append-only: its streams survive); an account is suspended while it is down."""
+    keys = FLEET_REDDIT
+    with FakePlatforms() as platforms, HostileSlack() as slack:
+        fb = FleetBench("13", platforms, slack, keys)
+        try:
+            fb.coordinator()
+            fb.worker("w1")
+            fb.worker("w2")
+            fb.baseline()
+            wait_for(lambda: len(fb.rows("SELECT 1 FROM service WHERE key LIKE 'worker:%'")) >= 2, 15,
+                     "both workers' heartbeats")
+            time.sleep(2.0)  # steady checking
+            fb.redis.stop()
+            down = time.monotonic()
+            at_stop = fb.answered()
+            fb.suspend(FLEET_VICTIM)
+            wait_for(lambda: fb.rows("SELECT 1 FROM service WHERE key = 'redis' AND value LIKE 'unreachable%'"),
+                     15, "the service table saying Redis is unreachable")
+            seen_down = time.monotonic() - down
+            time.sleep(max(0.0, REDIS_OUTAGE_S - (time.monotonic() - down)))
+            early = fb.alerted(FLEET_VICTIM)
+            at_back = fb.answered()
+            fb.redis.start()
+            back, back_wall = time.monotonic(), time.time()
+            first = wait_for(lambda: fb.answered() > at_back and time.monotonic(), 40,
+                             "the first answer recorded after Redis came back", interval=0.05) - back
+            alert = fb.sent_after(FLEET_VICTIM, back_wall)
+            again = {name: logged_at(proc, "reachable again") - back_wall for name, proc in fb.workers.items()}
+            wait_for(lambda: fb.rows("SELECT 1 FROM service WHERE key = 'redis' AND value = 'ok'"), 15,
+                     "the service table saying Redis is back")
+            fb.more_rounds()
+            settle(fb)
+            exits = fb.stop_all()
+            count = fleet_count(fb, [FLEET_VICTIM], ("Redis at|unreachable", "Redis at|reachable again"))
+            down_alerts = len(fb.posts("Redis at", "is unreachable"))
+            up_alerts = len(fb.posts("Redis at", "reachable again"))
+            logs = []
+            for name, proc in fb.workers.items():
+                text = proc.stderr
+                logs.append(f"{name} {text.count('unreachable')}/{text.count('reachable again')}")
+            run_log = fb.run.stderr if fb.run else ""
+            logs.append(f"run {run_log.count('is unreachable')}/{run_log.count('reachable again')}")
+            notes = [f"Redis down {REDIS_OUTAGE_S:.0f} s (SIGTERM, append-only), {FLEET_VICTIM} suspended meanwhile",
+                     f"service table said unreachable after {seen_down:.1f} s",
+                     f"{at_back - at_stop} answers recorded while down (read before the stop)",
+                     f"first answer recorded {first:.1f} s after Redis was back",
+                     "workers reconnected " + ", ".join(f"{n} {s:.1f} s" for n, s in again.items())
+                     + " after it (their logs)",
+                     f"suspension alerted {alert:.1f} s after Redis was back"
+                     + (" (but already before: confirmed without Redis)" if early else ""),
+                     f"health alerts: {down_alerts} 'unreachable', {up_alerts} 'reachable again'",
+                     "log lines unreachable/reachable again: " + ", ".join(logs)]
+            return fleet_row("13 Redis stopped 30 s under coordinator + 2 workers", fb, count, notes, exits)
+        finally:
+            fb.close()
+
+
+def worker_killed() -> Row:
+    """14: kill -9 of the only worker while it holds every account's check (each answer takes 10 s); a second
+    worker with a 2 s claim timeout re-claims them. One account is suspended in the held checks."""
+    from banwatch.monitor import streams
+
+    keys = FLEET_REDDIT
+    with FakePlatforms() as platforms, HostileSlack() as slack:
+        fb = FleetBench("14", platforms, slack, keys)
+        try:
+            w1 = fb.worker("w1", "--claim-timeout", FLEET_CLAIM_S)
+            wait_for(lambda: fb.client.hexists(streams.WORKERS, "w1"), 20, "w1's heartbeat")
+            fb.coordinator()
+            fb.baseline()
+            fb.slow(10.0, suspended=(FLEET_VICTIM,))  # w1 takes the next checks and never finishes them
+            held = wait_for(lambda: (h := fb.held_by("w1")) and len(h) == len(keys) and h, 15,
+                            "w1 holding every account's check")
+            sigkill(w1)()
+            w1.wait(10)
+            killed, killed_wall = time.monotonic(), time.time()
+            fb.slow(0.0, suspended=(FLEET_VICTIM,))
+            w2 = fb.worker("w2", "--claim-timeout", FLEET_CLAIM_S)
+
+            def rows() -> dict[str, dict[str, Any]]:
+                return {r["check_id"]: r for r in fb.rows(
+                    f"SELECT check_id, worker, answered_at FROM remote_checks WHERE check_id IN "
+                    f"({','.join('?' * len(held))})", *held)}
+            rerun = wait_for(lambda: all(r["answered_at"] for r in rows().values()) and len(rows()) == len(held)
+                             and time.monotonic(), 40, "every held check answered") - killed
+            alert = fb.sent_after(FLEET_VICTIM, killed_wall)
+            fb.more_rounds()
+            settle(fb)
+            still = fb.held_by("w1")
+            exits = fb.stop_all()
+            count = fleet_count(fb, [FLEET_VICTIM])
+            done = rows()
+            by = Counter(r["worker"] for r in done.values() if r["answered_at"])
+            unanswered = sum(1 for c in held if not (done.get(c) or {}).get("answered_at"))
+            count.lost += unanswered
+            reclaimed = "re-claimed" in w2.stderr
+            notes = [f"w1 SIGKILLed holding {len(held)} checks (XPENDING), {FLEET_VICTIM}'s among them",
+                     f"w2 (claim timeout {FLEET_CLAIM_S} s) answered them all {rerun:.1f} s after the kill "
+                     f"(answered by: {', '.join(f'{w} {n}' for w, n in sorted(by.items()))}; "
+                     f"{unanswered} never answered)",
+                     f"w2 logged a re-claim: {'yes' if reclaimed else 'no'}",
+                     f"w1 still holds {len(still)} at the end",
+                     f"suspension alerted {alert:.1f} s after the kill"]
+            return fleet_row("14 kill -9 of a worker mid-batch", fb, count, notes, exits)
+        finally:
+            fb.close()
+
+
+def coordinator_killed() -> Row:
+    """15: kill -9 of the coordinator the moment it was given answers it has not recorded and acknowledged
+    (each answer takes 0.5 s, one account turning suspended); the workers keep answering into the stream; then
+    the coordinator starts again."""
+    from banwatch.monitor import streams
+
+    keys = FLEET_REDDIT
+    with FakePlatforms() as platforms, HostileSlack() as slack:
+        fb = FleetBench("15", platforms, slack, keys)
+        try:
+            run = fb.coordinator()
+            fb.worker("w1")
+            fb.worker("w2")
+            fb.baseline()
+            fb.slow(0.5, suspended=(FLEET_VICTIM,))
+            # stopped (SIGSTOP) the moment it was given answers, so that XPENDING shows what it holds at the kill;
+            # an answer recorded and acknowledged between the look and the stop does not count: look again
+            deadline, given = time.monotonic() + 20, []
+            while not given and time.monotonic() < deadline:
+                wait_for(lambda: fb.results_pending(), 20, "answers given to the coordinator, unacknowledged",
+                         interval=0.005)
+                os.kill(run.pid, signal.SIGSTOP)
+                given = fb.results_pending()
+                if not given:
+                    os.kill(run.pid, signal.SIGCONT)
+            sigkill(run)()
+            run.wait(10)
+            if not given:
+                raise AssertionError("never caught the coordinator holding an unacknowledged answer")
+            given_ids = {f[b"id"].decode() for e in given for _, f in fb.client.xrange(streams.RESULTS, e, e)}
+            wait_for(lambda: fb.client.xlen(streams.RESULTS) > len(fb.results_pending()), 20,
+                     "answers the dead coordinator never read")
+            time.sleep(1.0)  # more answers pile up
+            waiting = {f[b"id"].decode() for _, f in fb.client.xrange(streams.RESULTS)}
+            in_stream = fb.client.xlen(streams.RESULTS)
+            pending_at_kill = len(fb.results_pending())
+            fb.slow(0.0, suspended=(FLEET_VICTIM,))
+            fb.coordinator()
+            restarted, restarted_wall = time.monotonic(), time.time()
+            wait_for(lambda: not any(fb.client.xrange(streams.RESULTS, e, e) for e in given), 30,
+                     "the answers given before the kill, read again and acknowledged")
+            reread = time.monotonic() - restarted
+            alert = fb.sent_after(FLEET_VICTIM, restarted_wall)
+            fb.more_rounds()
+            settle(fb)
+            exits = fb.stop_all()
+            pending_end = len(fb.results_pending())
+            count = fleet_count(fb, [FLEET_VICTIM])
+            done = {r["check_id"] for r in fb.rows("SELECT check_id FROM remote_checks WHERE answered_at IS NOT NULL")}
+            missing = len((waiting | given_ids) - done)
+            count.lost += missing
+            notes = [f"coordinator SIGKILLed holding {len(given)} unacknowledged answer(s)",
+                     f"{in_stream} answers in the stream before the restart ({pending_at_kill} given to the dead "
+                     f"coordinator and unacknowledged, {in_stream - pending_at_kill} never read)",
+                     f"{len((waiting | given_ids) & done)} of {len(waiting | given_ids)} recorded after the restart"
+                     f" ({missing} never)",
+                     f"the answers given before the kill read again and acknowledged {reread:.1f} s after the restart",
+                     f"suspension alerted {alert:.1f} s after the restart",
+                     f"results pending after the final stop: {pending_end}"]
+            return fleet_row("15 kill -9 of the coordinator with answers in flight", fb, count, notes, exits)
+        finally:
+            fb.close()
+
+
+def no_worker() -> Row:
+    """16: the only weibo worker stops (SIGTERM) for 60 s while a reddit worker carries on; a weibo and a
+    reddit account are suspended meanwhile; then a weibo worker starts."""
+    keys = FLEET_REDDIT[:3] + FLEET_WEIBO
+    victims = [FLEET_VICTIM, FLEET_WEIBO[0]]
+    with FakePlatforms() as platforms, HostileSlack() as slack:
+        fb = FleetBench("16", platforms, slack, keys)
+        try:
+            fb.coordinator()
+            fb.worker("r", "--platform", "reddit")
+            wb = fb.worker("wb", "--platform", "weibo")
+            fb.baseline()
+            wb.stop()
+            gone, gone_wall = time.monotonic(), time.time()
+            for key in victims:
+                fb.suspend(key)
+            raised = wait_for(lambda: fb.posts("no worker for weibo") and time.monotonic(), 45,
+                              "the 'no worker for weibo' alert") - gone
+            reddit_alert = fb.sent_after(FLEET_VICTIM, gone_wall)
+            weibo_early = fb.alerted(FLEET_WEIBO[0])
+            time.sleep(max(0.0, NO_WORKER_S - (time.monotonic() - gone)))
+            fb.worker("wb2", "--platform", "weibo")
+            started, started_wall = time.monotonic(), time.time()
+            recovered = wait_for(lambda: fb.posts("takes weibo checks again") and time.monotonic(), 30,
+                                 "the 'worker again' alert") - started
+            weibo_alert = fb.sent_after(FLEET_WEIBO[0], started_wall)
+            fb.more_rounds()
+            settle(fb)
+            exits = fb.stop_all()
+            count = fleet_count(fb, victims, ("no worker for weibo", "takes weibo checks again"))
+            notes = [f"weibo's only worker stopped (SIGTERM) for {NO_WORKER_S:.0f} s; {', '.join(victims)} "
+                     "suspended meanwhile",
+                     f"health alerts: {len(fb.posts('no worker for weibo'))} 'no worker for weibo' "
+                     f"({raised:.1f} s after the stop), {len(fb.posts('takes weibo checks again'))} 'takes weibo "
+                     f"checks again' ({recovered:.1f} s after a worker started), "
+                     f"{len(fb.posts('no worker for reddit'))} for reddit",
+                     f"reddit suspension alerted {reddit_alert:.1f} s into the gap",
+                     f"weibo suspension alerted {weibo_alert:.1f} s after a worker started"
+                     + (" (but already during the gap)" if weibo_early else "")]
+            return fleet_row("16 no worker for a platform for 60 s", fb, count, notes, exits)
+        finally:
+            fb.close()
+
+
 # -- main -------------------------------------------------------------------------------------------------------
 
 SCENARIOS: dict[str, tuple[str, Callable[[], Row]]] = {
@@ -1119,6 +1560,10 @@ SCENARIOS: dict[str, tuple[str, Callable[[], Row]]] = {
     "10": ("bombs", bombs),
     "11": ("locked-db", locked_db),
     "12": ("watchlist-bombs", watchlist_bombs),
+    "13": ("fleet-redis-outage", redis_outage),
+    "14": ("fleet-worker-kill", worker_killed),
+    "15": ("fleet-coordinator-kill", coordinator_killed),
+    "16": ("fleet-no-worker", no_worker),
 }
 
 
