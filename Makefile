@@ -30,8 +30,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/history.py
 	$(BIN)/python benchmarks/scaleout.py
 
-# Hostile local servers (a Slack that loses its replies, walls, bombs, a locked database...) against the real
-# `banwatch` commands: one table row per fault kind, about 3 minutes. Not part of `make test`.
+# Hostile local servers (a Slack that loses its replies, walls, bombs, a locked database, Redis stopped, workers
+# killed...) against the real `banwatch` commands: one table row per fault kind, about 5 minutes. Not part of
+# `make test`.
 faults: $(STAMP)
 	$(BIN)/python benchmarks/faults.py
 
