@@ -34,6 +34,8 @@ from banwatch.spiders.status import download_slot
 log = logging.getLogger("banwatch.worker")
 BACKOFF_MAX_S = 10.0
 SHUTDOWN_GRACE_S = 8.0
+READ_BLOCK_MS = 1000  # an XREADGROUP waits this long for new checks...
+FULL_BLOCK_MS = 20  # ...and only this long while a platform is left out for lack of room
 PUBLISH_BATCH = 100  # answers per MULTI at most
 PUBLISH_GATHER_S = 0.005  # an answer waits this long for others to share its round trip (profiled: 1.3 per MULTI)
 
@@ -178,7 +180,11 @@ class Worker:
                     await asyncio.sleep(0.05)
                     continue
                 count = min(n for n in rooms.values() if n > 0)
-                reply = await self.client.xreadgroup(streams.WORKER_GROUP, self.name, wanted, count=count, block=1000)
+                # A full platform is left out of this read; a long block on the others would leave it idle once its
+                # checks are done (a worker serving every platform fetched at 60 % of its politeness): block
+                # briefly then, and read it again as soon as it has room.
+                block = READ_BLOCK_MS if len(wanted) == len(rooms) else FULL_BLOCK_MS
+                reply = await self.client.xreadgroup(streams.WORKER_GROUP, self.name, wanted, count=count, block=block)
                 self._reachable("read")
             except redis.ResponseError as exc:
                 if "NOGROUP" in str(exc):  # Redis lost its data (restarted without persistence): groups again
