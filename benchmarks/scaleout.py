@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "benchmarks"))
 
 from proof import BARE_SPIDER, _ts, banwatch_env, keys_for  # noqa: E402
-from service import total_checks  # noqa: E402
+from service import proc_kib as proc_status, total_checks  # noqa: E402
 
 from tests.redis_server import RedisServer  # noqa: E402
 from tests.test_fleet import stop as stop_all  # noqa: E402
@@ -74,17 +74,6 @@ print(json.dumps({"seconds": time.perf_counter() - t, "checks": len(names) * len
 
 
 # -- processes ---------------------------------------------------------------------------------------------------
-
-def proc_status(pid: int, field_name: str) -> int:
-    """A KiB figure from /proc/<pid>/status (VmRSS, VmHWM), 0 once the process is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""

@@ -33,14 +33,18 @@ PLATFORM_HANDLES = {
 }
 
 
-def rss_kib(pid: int) -> int:
+def proc_kib(pid: int, field_name: str = "VmRSS") -> int:
+    """A KiB figure from /proc/<pid>/status (VmRSS, VmHWM), 0 once the process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field_name + ":"):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+rss_kib = proc_kib
 
 
 def total_checks(db: Path) -> int:
