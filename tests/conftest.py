@@ -51,11 +51,15 @@ class Banwatch:
             raise AssertionError(f"banwatch {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
         return proc
 
+    started: list[subprocess.Popen[str]] = []  # every background process, killed after its test (`_no_leftovers`)
+
     def start(self, *args: str) -> subprocess.Popen[str]:
         """`banwatch run` (or any command) in the background; stderr goes to a file for inspection."""
         self.log = (self.workdir / f"banwatch-{len(list(self.workdir.glob('banwatch-*.log')))}.log")
-        return subprocess.Popen([sys.executable, "-m", "banwatch.monitor", *args], cwd=self.workdir, env=self.env,
+        proc = subprocess.Popen([sys.executable, "-m", "banwatch.monitor", *args], cwd=self.workdir, env=self.env,
                                 stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True)
+        Banwatch.started.append(proc)
+        return proc
 
     def rows(self, query: str, *params: Any) -> list[dict[str, Any]]:
         """Read the database directly (read-only), as any SQLite client would while banwatch runs."""
@@ -100,3 +104,16 @@ def redis_server(tmp_path: Path) -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftovers() -> Iterator[None]:
+    """A test that fails before it stops its `banwatch run` would leave it running for good (its directory
+    deleted, its CPU taken from every later test): whatever `Banwatch.start` started and is still alive at the
+    end of the test is killed."""
+    yield
+    while Banwatch.started:
+        proc = Banwatch.started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -48,9 +48,11 @@ def start_worker(banwatch: Banwatch, name: str, *args: str) -> subprocess.Popen[
     import sys
 
     log = (banwatch.workdir / f"worker-{name}.log").open("w")
-    return subprocess.Popen([sys.executable, "-m", "banwatch.monitor", "worker", "--name", name, *args],
+    proc = subprocess.Popen([sys.executable, "-m", "banwatch.monitor", "worker", "--name", name, *args],
                             cwd=banwatch.workdir, env=worker_env(banwatch), stdout=subprocess.DEVNULL, stderr=log,
                             text=True)
+    Banwatch.started.append(proc)  # killed after the test, should it fail before stopping it
+    return proc
 
 
 def stop(*procs: subprocess.Popen[Any], timeout: float = 15) -> None:
