@@ -5,9 +5,9 @@ crawl, and each crawl paid Scrapy's start-up. Here the crawl starts once: `Statu
 next account from a queue (`spiders.status.Feed`), and Scrapy pulls it only while the downloader has room
 (its engine's `needs_backout`, the "lazy start requests" pattern of Scrapy's docs). Politeness stays per
 platform: each request names its platform's download slot (`spiders.status.download_slot`), whose
-concurrency and delay are the crawler's DOWNLOAD_SLOTS. Slots are fixed when a crawler starts, so a change
-of politeness (a watchlist reload) retires the running crawl: it finishes what it already took, and a new
-crawl takes what comes next.
+concurrency and delay are the crawler's DOWNLOAD_SLOTS. A change of politeness (a watchlist reload) is applied
+to the running crawl's downloader in place (`LocalFetcher._retune`): two crawls side by side would, for a
+moment, ask one platform at the old slot's rate and the new one's together.
 
 The same interface serves the fetch workers (`monitor.worker`): they feed it from Redis instead.
 """
@@ -79,32 +79,48 @@ class LocalFetcher:
         self.stopping = False
 
     def configure(self, slots: dict[str, dict[str, Any]]) -> None:
-        """Use these DOWNLOAD_SLOTS from now on: the first call starts the crawl; a different value retires the
-        running crawl (it finishes what it took) and starts another with them."""
+        """Use these DOWNLOAD_SLOTS from now on. The first call starts the crawl; a change is applied to the
+        running crawl in place (`_retune`), so a platform never sees two crawls' requests at once. Only when the
+        crawl has no downloader yet is it retired (it finishes the requests it took) for another, which takes the
+        checks still queued."""
         if slots == self.slots and self.feed is not None:
             return
+        if self.feed is not None and self._retune(slots):
+            self.slots = dict(slots)
+            return
+        queued: list[Account] = []
         if self.feed is not None:
+            queued = self.feed.drain()
             self.feed.close()
         self.slots = dict(slots)
         self.feed = self._start(self.slots)
+        self.submit(queued)
+
+    def _retune(self, slots: dict[str, dict[str, Any]]) -> bool:
+        """Apply `slots` to the running crawl's downloader: its DOWNLOAD_SLOTS entries (`per_slot_settings`, read
+        when a slot is first used) and the concurrency and delay of each slot already in use (Scrapy's
+        downloader `Slot`, whose queue reads them for every request). False when there is no downloader yet."""
+        assert self.feed is not None
+        crawler, _ = self.crawls[self.feed]
+        downloader = getattr(getattr(crawler, "engine", None), "downloader", None)
+        per_slot = getattr(downloader, "per_slot_settings", None)
+        live = getattr(downloader, "slots", None)
+        if not isinstance(per_slot, dict) or not isinstance(live, dict):
+            return False
+        per_slot.clear()
+        per_slot.update(slots)
+        for key, slot in live.items():
+            if key in slots:
+                slot.concurrency = int(slots[key]["concurrency"])
+                slot.delay = float(slots[key]["delay"])
+        return True
 
     def ensure_slots(self, slots: dict[str, dict[str, Any]]) -> None:
-        """Make sure these download slots have these settings (a fetch worker learns them with each check): a
-        slot the running crawl has not used yet takes them at once (Scrapy reads a slot's DOWNLOAD_SLOTS entry
-        when it first creates the slot: its downloader's `per_slot_settings`); a slot already configured
-        otherwise retires the crawl for one with the new values (`configure`)."""
+        """Make sure these download slots have these settings (a fetch worker learns them with each check); the
+        others keep theirs (`configure`)."""
         current = dict(self.slots or {})
-        if all(current.get(k) == v for k, v in slots.items()) and self.feed is not None:
+        if self.feed is not None and all(current.get(k) == v for k, v in slots.items()):
             return
-        if self.feed is not None and all(k not in current for k in slots):
-            crawler, _ = self.crawls[self.feed]
-            downloader = getattr(getattr(crawler, "engine", None), "downloader", None)
-            per_slot = getattr(downloader, "per_slot_settings", None)
-            if isinstance(per_slot, dict) and not any(k in downloader.slots for k in slots):
-                per_slot.update(slots)
-                assert self.slots is not None
-                self.slots.update(slots)
-                return
         self.configure({**current, **slots})
 
     def submit(self, accounts: Iterable[Account]) -> None:
