@@ -23,7 +23,6 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from banwatch.monitor import streams
 from banwatch.monitor.fetching import LocalFetcher
@@ -146,7 +145,7 @@ class Worker:
             self.down_since = time.monotonic()
             self.back.clear()
             log.error("redis at %s unreachable (%s: %s); retrying with backoff", streams.redact_url(self.redis_url),
-                      type(exc).__name__, _safe(exc, self.redis_url))
+                      type(exc).__name__, exc)
         return min(BACKOFF_MAX_S, max(0.5, (time.monotonic() - self.down_since) / 2))
 
     def _reachable(self, loop: str) -> None:
@@ -317,10 +316,3 @@ class Worker:
         from twisted.internet import reactor
 
         reactor.callFromThread(lambda: self.stopped.done() or self.stopped.set_result(None))  # type: ignore[attr-defined,union-attr]
-
-
-def _safe(exc: BaseException, url: str) -> str:
-    """An error message without the Redis URL's password, should the client have quoted it."""
-    text = str(exc)
-    password = urlsplit(url).password
-    return text.replace(password, "<secret>") if password else text

@@ -136,3 +136,26 @@ def test_a_full_platform_is_read_again_soon_not_after_a_long_block(full: bool) -
         assert calls[0] == {"streams": ["banwatch:checks:weibo"], "block": FULL_BLOCK_MS}
     else:
         assert calls[0] == {"streams": ["banwatch:checks:reddit", "banwatch:checks:weibo"], "block": READ_BLOCK_MS}
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["given-on-the-command-line", "control-not-given"])
+def test_a_redis_url_given_on_the_command_line_is_redacted_like_the_environments(
+        given: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--redis` may carry a password outside the environment the redaction reads: the option hands it over, so
+    every log line and stored error is redacted of it as of BANWATCH_REDIS_URL."""
+    import click
+    from click.testing import CliRunner
+
+    from banwatch.monitor import redact
+    from banwatch.monitor.cli.core import redis_option
+
+    monkeypatch.delenv("BANWATCH_REDIS_URL", raising=False)
+
+    @click.command()
+    @redis_option()
+    def probe(redis_url: str | None) -> None:
+        click.echo(redact.redact("connecting with hunter2-redis-pass failed"))
+
+    args = ["--redis", "redis://:hunter2-redis-pass@127.0.0.1:6379/0"] if given else []
+    out = CliRunner().invoke(probe, args).output
+    assert ("hunter2-redis-pass" in out) is not given, out

@@ -320,6 +320,9 @@ def _redis_url(ctx: click.Context, param: click.Parameter, value: str | None) ->
     if not ok:
         raise click.BadParameter("expected redis://[:password@]host[:port][/db], rediss://… or unix:///path "
                                  "(the value is not shown: it may carry a password)")
+    # Given on the command line, it is a secret the redaction (monitor.redact, which reads the environment) must
+    # know too: every log line, traceback and stored error is then redacted of its password.
+    os.environ["BANWATCH_REDIS_URL"] = value.strip()
     return value.strip()
 
 
