@@ -73,8 +73,7 @@ class LocalFetcher:
         self.slots: dict[str, dict[str, Any]] | None = None
         self.feed: _Queue | None = None
         self.crawls: dict[_Queue, tuple[Any, asyncio.Future[Any]]] = {}  # running crawls (a retired one finishing)
-        self.outstanding: dict[str, _Queue] = {}  # key -> the crawl its check was given to, until answered
-        self.given: dict[str, Account] = {}  # key -> its account, while outstanding
+        self.outstanding: dict[str, tuple[_Queue, Account]] = {}  # key -> (the crawl it was given to, the account)
         self.retried: set[str] = set()  # keys handed to a new crawl after theirs ended: not a second time
         self.stopping = False
 
@@ -127,8 +126,7 @@ class LocalFetcher:
         """Queue a check of each account (configure() first). Never blocks: Scrapy takes them as it has room."""
         assert self.feed is not None, "configure() first"
         for account in accounts:
-            self.outstanding[account.key] = self.feed
-            self.given[account.key] = account
+            self.outstanding[account.key] = (self.feed, account)
             self.feed.queue.put_nowait(account)
 
     @property
@@ -159,7 +157,6 @@ class LocalFetcher:
 
     def _on_item(self, item: Observation, **_: Any) -> None:
         self.outstanding.pop(item.account_key, None)
-        self.given.pop(item.account_key, None)
         self.retried.discard(item.account_key)
         self.on_result(item)
 
@@ -167,10 +164,10 @@ class LocalFetcher:
         crawler, _ = self.crawls.pop(feed)
         if not future.cancelled() and future.exception() is not None:
             log.error("the crawl failed", exc_info=future.exception())
-        lost = [key for key, f in self.outstanding.items() if f is feed]
-        taken = {key: self.given.pop(key) for key in lost}
-        for key in lost:
+        taken = {key: account for key, (f, account) in self.outstanding.items() if f is feed}
+        for key in taken:
             del self.outstanding[key]
+        lost = list(taken)
         if self.stopping:
             return
         if feed is self.feed:  # ended on its own: a new crawl takes what it had queued, and once what it had
@@ -205,5 +202,4 @@ class LocalFetcher:
             await asyncio.wait([stop, *crawls], timeout=grace)
         unanswered = list(self.outstanding)
         self.outstanding.clear()
-        self.given.clear()
         return unanswered
