@@ -64,10 +64,6 @@ NOT_DONE = {
 }
 
 
-def _accounts(n: int) -> str:
-    return f"{n} account{'s' if n != 1 else ''}"
-
-
 def fingerprint(path: str, includes: tuple[str, ...] = ()) -> str | None:
     """The content's hash, read in chunks: a huge file is hashed, then refused by load() at its size cap. With the
     CSV files the watchlist includes, an edit of one is an edit of the watchlist, and so is its removal; None
