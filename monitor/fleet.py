@@ -104,8 +104,6 @@ class Fleet:
             svc.on_result(obs, check=(check_id, worker))
             self._acknowledge([entry])
             return
-        if obs.account_key not in svc.checker.accounts:  # a late answer, no batch of this checker: still recorded
-            svc.checker.admit([svc.watchlist.by_key[obs.account_key]])
         self.receipts.append(entry)
         svc.on_result(obs, check=(check_id, worker))
 

@@ -229,7 +229,7 @@ class Service:
         fetch worker's answer (recorded once per check id)."""
         batch = self.inflight.answer(obs, check[0] if check else None)
         checker = self.checker  # a reload since the check was handed out makes a new one: it has not admitted it
-        if obs.account_key not in checker.accounts and batch is not None:
+        if obs.account_key not in checker.accounts:
             account = self.watchlist.by_key.get(obs.account_key)
             if account is not None:  # still watched: recorded under the watchlist now applied
                 checker.admit([account])
