@@ -121,17 +121,21 @@ WORKER_WINDOW_S = 600.0  # `banwatch status`: per-worker figures over the last t
 WORKER_COLUMNS = ["worker", "platform", "checks/min", "unknown", "last answer", "last seen", "state"]
 
 
-def worker_status(path: str, now: str, live_s: float = 20.0,
+def worker_status(path: str, now: str, live_s: float | None = None,
                   window_s: float = WORKER_WINDOW_S) -> tuple[list[str], list[tuple[Any, ...]]]:
     """`banwatch status`' fetch workers (`banwatch run --redis`): per worker and platform, over the `window_s`
     seconds before `now` (ISO-8601 UTC): checks answered per minute, the unknown share ("12%"), the last answer,
     and from the worker's heartbeat (service table `worker:<name>`) when it was last seen and whether it is
-    `live` (seen within `live_s`) or `gone`. A worker with no answer in the window has one row, platform "-".
+    `live` (seen within `live_s`, by default monitor.streams.LIVE_S: what the coordinator's health alerts use)
+    or `gone`. A worker with no answer in the window has one row, platform "-".
     No rows before any worker was seen."""
     from datetime import timedelta
 
     from banwatch.monitor.timeutil import iso, parse_iso
 
+    from banwatch.monitor.streams import LIVE_S
+
+    live_s = LIVE_S if live_s is None else live_s
     moment = parse_iso(now)
     since = iso(moment - timedelta(seconds=window_s))
     with reading(path) as conn:

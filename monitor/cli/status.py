@@ -21,7 +21,7 @@ def status(app: App, keys: tuple[str, ...], platforms: tuple[str, ...], tags: tu
     KEY... (platform:handle), --platform and --tag narrow the accounts (and --platform the platforms) shown."""
     from banwatch.monitor.errors import ConfigError
     from banwatch.monitor.query import (
-        account_keys_present, account_status, platform_status, service_state, worker_status,
+        WORKER_WINDOW_S, account_keys_present, account_status, platform_status, service_state, worker_status,
     )
     from banwatch.monitor.timeutil import now_iso
 
@@ -54,5 +54,5 @@ def status(app: App, keys: tuple[str, ...], platforms: tuple[str, ...], tags: tu
         if platform_rows:
             click.echo(table(p_cols, platform_rows) + "\n")
         if worker_rows:
-            click.echo("fetch workers, last 10 minutes:\n" + table(w_cols, worker_rows) + "\n")
+            click.echo(f"fetch workers, last {WORKER_WINDOW_S / 60:g} minutes:\n" + table(w_cols, worker_rows) + "\n")
     emit(columns, rows, fmt)
